@@ -1,0 +1,145 @@
+"""Recording episodes of a policy into a video dataset (``viper-run collect``)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from viper.core.components import EnvName, load_suite, parse_env
+from viper.core.dataset import DatasetWriter
+from viper.core.errors import ConfigError, ContractError
+from viper.core.plugins import PluginHost
+from viper.core.progress import progress_bar
+
+
+class RandomPolicy:
+    """Uniform random actions from the env's (seeded) action space."""
+
+    def __init__(self, env: Any, seed: int = 0) -> None:
+        self.space = env.action_space
+        self.space.seed(seed)
+
+    def reset(self) -> None:
+        pass
+
+    def act(self, obs: dict[str, np.ndarray]) -> Any:
+        return self.space.sample()
+
+
+class NoisyPolicy:
+    """Wraps a policy: with probability ``noise`` per step a random action replaces its action,
+    and continuous actions also get Gaussian noise of scale ``noise`` (clipped to the bounds)."""
+
+    def __init__(self, policy: Any, env: Any, noise: float, seed: int = 0) -> None:
+        self.policy, self.noise = policy, float(noise)
+        self.space = env.action_space
+        self.rng = np.random.default_rng(seed)
+        self.space.seed(seed)
+
+    def reset(self) -> None:
+        self.policy.reset()
+
+    def act(self, obs: dict[str, np.ndarray]) -> Any:
+        action = self.policy.act(obs)
+        if self.noise <= 0:
+            return action
+        if self.rng.random() < self.noise:
+            return self.space.sample()
+        if hasattr(self.space, "low"):
+            noisy = np.asarray(action, np.float32) + self.noise * self.rng.standard_normal(self.space.shape)
+            return np.clip(noisy, self.space.low, self.space.high).astype(self.space.dtype)
+        return action
+
+
+def make_policy(kind: str, suite: Any, task: str, env: Any, seed: int = 0, noise: float = 0.0) -> Any:
+    """``expert`` (the suite's scripted expert), ``random``; ``noise`` perturbs the expert."""
+    if kind == "random":
+        return RandomPolicy(env, seed)
+    if kind == "expert":
+        expert = suite.expert(task, env)
+        if expert is None:
+            raise ConfigError(f"--policy expert: suite {suite.name!r} has no scripted expert for {task!r}; use --policy random")
+        return NoisyPolicy(expert, env, noise, seed) if noise > 0 else expert
+    raise ConfigError(f"--policy {kind!r}: expected 'expert' or 'random'")
+
+
+@dataclasses.dataclass
+class Episode:
+    frames: np.ndarray  # uint8[T,H,W,3]
+    task_reward: np.ndarray  # float32[T]; entry 0 is 0 (no transition led to the first frame)
+    actions: np.ndarray  # [T, ...]; row t produced frame t, row 0 is zeros
+
+    @property
+    def episode_return(self) -> float:
+        return float(self.task_reward.sum())
+
+
+def run_episode(env: Any, policy: Any, seed: int | None = None, max_steps: int | None = None) -> Episode:
+    """Roll out one whole episode (until terminated or truncated) and return what was seen."""
+    obs, info = env.reset(seed=seed)
+    policy.reset()
+    if "image" not in obs:
+        raise ContractError(f"env observation has no 'image' (keys: {', '.join(obs)}); suites must render frames")
+    frames, rewards, actions = [obs["image"]], [0.0], []
+    steps = 0
+    while True:
+        action = policy.act(obs)
+        obs, reward, terminated, truncated, info = env.step(action)
+        frames.append(obs["image"])
+        rewards.append(float(info.get("task_reward", reward)))
+        actions.append(np.asarray(action))
+        steps += 1
+        if terminated or truncated or (max_steps is not None and steps >= max_steps):
+            break
+    zero = np.zeros_like(actions[0]) if actions else np.zeros(0)
+    return Episode(
+        frames=np.stack(frames).astype(np.uint8),
+        task_reward=np.asarray(rewards, np.float32),
+        actions=np.stack([zero] + actions),
+    )
+
+
+def collect(
+    env: str | EnvName,
+    episodes: int,
+    out: str | Path,
+    *,
+    policy: str = "expert",
+    noise: float = 0.0,
+    seed: int = 0,
+    size: int = 64,
+    resume: bool = False,
+    progress: bool = True,
+    host: PluginHost | None = None,
+) -> DatasetWriter:
+    """Record ``episodes`` episodes of ``policy`` on ``env`` into the dataset folder ``out``.
+
+    With ``resume=True`` an existing dataset is topped up to ``episodes`` episodes of this task;
+    episode ``i`` always uses seed ``seed + i``, so a resumed collection equals an uninterrupted one.
+    """
+    name = parse_env(env) if isinstance(env, str) else env
+    if episodes < 1:
+        raise ConfigError(f"--episodes {episodes}: expected at least 1")
+    suite = load_suite(name.suite, host)
+    if name.task not in suite.tasks():
+        raise ConfigError(f"--env {name}: unknown task {name.task!r}; tasks of {name.suite!r}: {', '.join(suite.tasks())}")
+    writer = DatasetWriter(out, resume=resume, source={"env": str(name), "policy": policy, "noise": noise, "seed": seed})
+    instance = suite.make(name.task, seed=seed, size=size)
+    try:
+        actor = make_policy(policy, suite, name.task, instance, seed=seed, noise=noise)
+        done = writer.count(name.task)
+        bar = progress_bar(total=episodes, initial=min(done, episodes), desc=f"collect {name} ({policy})", unit="ep")
+        returns = []
+        for i in range(done, episodes):
+            episode = run_episode(instance, actor, seed=seed + i)
+            writer.add(name.task, episode.frames, task_reward=episode.task_reward, actions=episode.actions, key=f"seed-{seed + i}")
+            returns.append(episode.episode_return)
+            bar.update(1)
+            bar.set_postfix(ret=f"{np.mean(returns):.1f}")
+        bar.close()
+    finally:
+        instance.close()
+    return writer

@@ -1,0 +1,1 @@
+"""One module per ``viper-run`` command (see :mod:`viper.core.cli`)."""

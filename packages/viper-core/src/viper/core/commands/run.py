@@ -1,0 +1,57 @@
+"""``viper-run [OPTIONS]``: the main pipeline, from expert videos to a trained agent and a report."""
+
+from __future__ import annotations
+
+import argparse
+
+from viper.core.config import parse_assignments
+from viper.core.pipeline import PipelineConfig, resolve, run_pipeline
+
+NAME = "run"
+HELP = "run the whole pipeline (the default when no command is given)"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    d = PipelineConfig()
+    parser.add_argument("--env", default=d.env, metavar="SUITE:TASK", help=f"environment to learn (default {d.env})")
+    parser.add_argument("--tokenizer", default=d.tokenizer, help=f"tokenizer component (default {d.tokenizer})")
+    parser.add_argument("--model", default=d.model, help=f"video model component (default {d.model})")
+    parser.add_argument("--reward", default=d.reward, help=f"reward component the agent maximises (default {d.reward})")
+    parser.add_argument("--agent", default=d.agent, help=f"agent component (default {d.agent})")
+    parser.add_argument("--workdir", default=d.workdir, metavar="DIR", help=f"where every stage writes (default {d.workdir})")
+    parser.add_argument("--data", default=None, metavar="DIR", help="use this expert dataset instead of collecting one")
+    parser.add_argument("--episodes", type=int, default=None, metavar="N", help="expert episodes to collect (default from --preset)")
+    parser.add_argument("--steps", type=int, default=None, metavar="N", help="agent env steps (default from --preset)")
+    parser.add_argument("--preset", default=d.preset, choices=("quick", "paper"), help="sizes: quick (2-core CPU, default) or paper (GPU)")
+    parser.add_argument("--seed", type=int, default=d.seed, help=f"random seed (default {d.seed})")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KIND.FIELD=VALUE",
+        help="override a component option, e.g. --set tokenizer.codebook_size=512 (repeatable)",
+    )
+    parser.add_argument("--check", action="store_true", help="resolve and validate every component, then stop")
+
+
+def run(args: argparse.Namespace) -> int:
+    config = PipelineConfig(
+        env=args.env,
+        tokenizer=args.tokenizer,
+        model=args.model,
+        reward=args.reward,
+        agent=args.agent,
+        workdir=args.workdir,
+        data=args.data,
+        episodes=args.episodes,
+        steps=args.steps,
+        preset=args.preset,
+        seed=args.seed,
+        options=parse_assignments(args.set),
+    )
+    plan = resolve(config)
+    print(plan.describe())
+    if args.check:
+        return 0
+    run_pipeline(plan)
+    return 0

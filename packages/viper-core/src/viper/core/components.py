@@ -1,0 +1,89 @@
+"""Building components from the registry: name + options -> configured object.
+
+This is the one place that knows each kind's factory signature (see :mod:`viper.core.protocols`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+from typing import Any
+
+from viper.core.config import build_config, config_class
+from viper.core.errors import ConfigError, WorkdirError
+from viper.core.plugins import PluginHost, get_host
+
+_ENV = re.compile(r"^(?P<suite>[a-z0-9][a-z0-9_.-]*):(?P<task>[A-Za-z0-9][A-Za-z0-9_.-]*)$")
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvName:
+    """A parsed ``SUITE:TASK`` string."""
+
+    suite: str
+    task: str
+
+    def __str__(self) -> str:
+        return f"{self.suite}:{self.task}"
+
+
+def parse_env(text: str, option: str = "--env") -> EnvName:
+    match = _ENV.match(text or "")
+    if not match:
+        raise ConfigError(f"{option} {text!r}: expected SUITE:TASK, e.g. lite:reach or dmc:cartpole-swingup")
+    return EnvName(match["suite"], match["task"])
+
+
+def make_config(kind: str, name: str, options: dict[str, Any] | None = None, host: PluginHost | None = None) -> Any:
+    """The factory's ``Config`` filled from ``options`` (None if the factory has no Config)."""
+    factory = (host or get_host()).load(kind, name)
+    cls = config_class(factory)
+    if cls is None:
+        if options:
+            raise ConfigError(f"--set {kind}.{next(iter(options))}: {kind.replace('_', ' ')} {name!r} takes no options")
+        return None
+    return build_config(cls, options, where=f"--set {kind}")
+
+
+def load_suite(name: str, host: PluginHost | None = None) -> Any:
+    """An :class:`~viper.core.protocols.EnvSuite` instance."""
+    return (host or get_host()).load("env_suite", name)()
+
+
+def make_env(env: str | EnvName, *, seed: int | None = None, size: int = 64, host: PluginHost | None = None, **options: Any) -> Any:
+    """``make_env("lite:reach")`` -> a gymnasium env from the named suite."""
+    parsed = parse_env(env) if isinstance(env, str) else env
+    suite = load_suite(parsed.suite, host)
+    if parsed.task not in suite.tasks():
+        raise ConfigError(f"--env {parsed}: unknown task {parsed.task!r} in suite {parsed.suite!r}; tasks: {', '.join(suite.tasks())}")
+    return suite.make(parsed.task, seed=seed, size=size, **options)
+
+
+def load_artifact(workdir: Any, stage: str, kind: str, host: PluginHost | None = None) -> Any:
+    """Load the trained component a finished ``stage`` saved in a workdir, in one call.
+
+    ``load_artifact(wd, "tokenizer", "tokenizer")`` reads ``stage.json`` to find which component
+    made it, imports that component's factory and calls ``factory.load(<stage>/artifact)``.
+    """
+    from viper.core.workdir import Workdir
+
+    wd = workdir if isinstance(workdir, Workdir) else Workdir(workdir, create=False)
+    folder = wd.latest(stage)
+    info = wd.latest_info(stage)
+    name = info.get("component")
+    artifact = folder / "artifact"
+    if not name or not artifact.is_dir():
+        raise WorkdirError(f"{folder}: stage {stage!r} finished without an artifact folder; re-run it")
+    factory = (host or get_host()).load(kind, name)
+    if not hasattr(factory, "load"):
+        raise WorkdirError(f"{kind} {name!r} cannot be loaded from disk (its factory has no load())")
+    return factory.load(Path(artifact))
+
+
+def load_tokenizer(workdir: Any, host: PluginHost | None = None) -> Any:
+    return load_artifact(workdir, "tokenizer", "tokenizer", host)
+
+
+def load_video_model(workdir: Any, host: PluginHost | None = None) -> Any:
+    return load_artifact(workdir, "video_model", "video_model", host)

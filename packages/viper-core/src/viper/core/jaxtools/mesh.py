@@ -1,0 +1,90 @@
+"""Data parallelism over every JAX device (and every host) with ``jax.sharding``.
+
+Parameters are replicated; batches are split along their leading axis over a 1-D mesh named
+``"data"``. The same code runs on one CPU (a mesh of one device), on
+``XLA_FLAGS=--xla_force_host_platform_device_count=N`` (N CPU devices) and on several hosts after
+:func:`init_distributed`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from viper.core.errors import ConfigError
+
+AXIS = "data"
+
+
+@dataclasses.dataclass
+class DistributedConfig:
+    """Settings for ``jax.distributed.initialize`` (leave all None for one host)."""
+
+    coordinator_address: str | None = None
+    """``host:port`` of process 0, e.g. ``10.0.0.1:1234``."""
+    num_processes: int | None = None
+    """Total number of processes (hosts)."""
+    process_id: int | None = None
+    """This process's index in ``[0, num_processes)``."""
+
+
+_initialized = False
+
+
+def init_distributed(config: DistributedConfig | None) -> None:
+    """Join a multi-host job when a coordinator is configured; a no-op otherwise."""
+    global _initialized
+    if config is None or config.coordinator_address is None or _initialized:
+        return
+    if config.num_processes is None or config.process_id is None:
+        raise ConfigError("distributed: coordinator_address needs num_processes and process_id too")
+    jax.distributed.initialize(
+        coordinator_address=config.coordinator_address,
+        num_processes=config.num_processes,
+        process_id=config.process_id,
+    )
+    _initialized = True
+
+
+def data_mesh(devices: list[Any] | None = None) -> Mesh:
+    """A 1-D mesh over ``devices`` (default: every device of every process)."""
+    devices = list(jax.devices() if devices is None else devices)
+    return Mesh(np.asarray(devices), (AXIS,))
+
+
+def batch_sharding(mesh: Mesh) -> NamedSharding:
+    return NamedSharding(mesh, PartitionSpec(AXIS))
+
+
+def replicated_sharding(mesh: Mesh) -> NamedSharding:
+    return NamedSharding(mesh, PartitionSpec())
+
+
+def shard_batch(batch: Any, mesh: Mesh) -> Any:
+    """Split every array of ``batch`` (this process's share) along axis 0 over the mesh.
+
+    The per-process batch must divide evenly among this process's devices.
+    """
+    local = len([d for d in mesh.devices.flat if d.process_index == jax.process_index()])
+    sharding = batch_sharding(mesh)
+
+    def put(x: Any) -> Any:
+        x = np.asarray(x)
+        if x.shape[0] % local:
+            raise ConfigError(
+                f"batch size {x.shape[0]} does not divide among {local} devices; choose a multiple of {local}"
+            )
+        if jax.process_count() == 1:
+            return jax.device_put(x, sharding)
+        return jax.make_array_from_process_local_data(sharding, x)
+
+    return jax.tree_util.tree_map(put, batch)
+
+
+def replicate(tree: Any, mesh: Mesh) -> Any:
+    """Place a copy of ``tree`` on every device of the mesh."""
+    return jax.device_put(tree, replicated_sharding(mesh))

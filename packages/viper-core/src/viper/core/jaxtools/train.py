@@ -1,0 +1,36 @@
+"""Small training-loop helpers shared by the JAX trainers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import numpy as np
+
+from viper.core.errors import NonFiniteError
+
+
+def ema_update(ema: Any, params: Any, decay: float) -> Any:
+    """``ema <- decay * ema + (1 - decay) * params`` leaf by leaf (jit-friendly)."""
+    return jax.tree_util.tree_map(lambda e, p: decay * e + (1.0 - decay) * p, ema, params)
+
+
+def host_copy(tree: Any) -> Any:
+    """A writable host (numpy) copy of a pytree of jax arrays.
+
+    ``np.asarray`` on a jax array is read-only and may share memory; anything handed to another
+    framework or mutated must be copied.
+    """
+    return jax.tree_util.tree_map(lambda x: np.array(x, copy=True), jax.device_get(tree))
+
+
+def assert_finite(value: Any, what: str, step: int) -> float:
+    """Block on a scalar (e.g. the loss) and raise :class:`NonFiniteError` if it is NaN/inf.
+
+    Reading the loss every step also keeps XLA from queueing many steps ahead, which can
+    deadlock sharded CPU runs.
+    """
+    number = float(jax.device_get(value))
+    if not np.isfinite(number):
+        raise NonFiniteError(f"{what} became {number} at step {step}; the last good checkpoint is kept")
+    return number

@@ -1,0 +1,254 @@
+"""What each kind of component promises (DESIGN.md: numpy at the boundary).
+
+Frames are ``uint8[..., H, W, 3]``, codes ``int32[..., h, w]``, log-likelihoods and rewards
+``float32``. Inside a component any framework may be used; across components only numpy arrays
+travel. Implementations validate their inputs with :mod:`viper.core.checks`, so misuse fails
+with a :class:`~viper.core.errors.ContractError` that names the argument and the expectation.
+
+How the runner builds each kind from the factory a :class:`~viper.core.spec.ComponentSpec`
+points at (``Config`` is an optional dataclass attribute of the factory, filled from
+``--set KIND.FIELD=VALUE`` options, see :mod:`viper.core.config`):
+
+==============  ==========================================================================
+env suite       ``factory() -> EnvSuite``
+tokenizer       ``factory(config) -> Tokenizer`` (untrained); ``factory.load(dir)`` (trained)
+video model     ``factory(config) -> VideoModel`` (untrained); ``factory.load(dir)`` (trained)
+reward          ``factory(config, context: RewardContext) -> Reward``
+agent           ``factory(config, obs_space, act_space, seed) -> Agent``
+==============  ==========================================================================
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import numpy as np
+
+if TYPE_CHECKING:  # keep gymnasium out of import time for listing
+    import gymnasium
+
+    from viper.core.dataset import EpisodeStore, VideoDataset
+    from viper.core.workdir import StageContext, Workdir
+
+
+# --------------------------------------------------------------------------------------------
+# Environments
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """A per-episode controller, e.g. a suite's scripted expert.
+
+    ``reset`` is called after every ``env.reset``; ``act`` maps one (unbatched) observation dict
+    to an action inside ``env.action_space``. Scripted experts may read privileged simulator
+    state from the env they were made for.
+    """
+
+    def reset(self) -> None: ...
+
+    def act(self, obs: dict[str, np.ndarray]) -> np.ndarray | int: ...
+
+
+@runtime_checkable
+class EnvSuite(Protocol):
+    """A family of tasks, each a ``gymnasium.Env`` with a dict observation space holding
+    ``image`` (``uint8[H,W,3]``) and, where available, ``state`` (``float32[n]``).
+
+    Every ``step`` puts the environment's own reward in ``info["task_reward"]`` (the returned
+    reward equals it; the runner replaces it with the user's chosen reward before any agent
+    sees it).
+    """
+
+    name: str
+
+    def tasks(self) -> list[str]:
+        """Every task name this suite accepts in :meth:`make`."""
+        ...
+
+    def make(self, task: str, *, seed: int | None = None, size: int = 64, **options: Any) -> gymnasium.Env:
+        """A new environment for ``task`` rendering ``size x size`` frames; unknown task names
+        raise :class:`~viper.core.errors.ConfigError` listing :meth:`tasks`."""
+        ...
+
+    def expert(self, task: str, env: gymnasium.Env) -> Policy | None:
+        """A scripted expert driving ``env`` (made by :meth:`make`), or ``None`` if the task has none."""
+        ...
+
+    def image_mask(self, task: str, size: int = 64) -> np.ndarray | None:
+        """``bool[size, size]``, ``False`` where pixels must be hidden from the video model
+        (e.g. an Atari score), or ``None`` when the whole frame is informative."""
+        ...
+
+
+# --------------------------------------------------------------------------------------------
+# Tokenizer and video model
+
+
+@runtime_checkable
+class Tokenizer(Protocol):
+    """Compresses frames into a small grid of discrete codes and back."""
+
+    vocab_size: int
+    image_size: tuple[int, int]
+    code_grid: tuple[int, int]
+
+    def encode(self, frames: np.ndarray) -> np.ndarray:
+        """``uint8[N,H,W,3] -> int32[N,h,w]`` with values in ``[0, vocab_size)``."""
+        ...
+
+    def decode(self, codes: np.ndarray) -> np.ndarray:
+        """``int32[N,h,w] -> uint8[N,H,W,3]``."""
+        ...
+
+    def fit(self, dataset: VideoDataset, ctx: StageContext) -> dict[str, float]:
+        """Train on the dataset's training split; return final metrics (e.g. ``val_psnr``)."""
+        ...
+
+    def save(self, directory: Path) -> None:
+        """Write weights and config into ``directory`` (safe formats only)."""
+        ...
+
+
+@runtime_checkable
+class LikelihoodStream(Protocol):
+    """Incremental log-likelihoods for ``num_envs`` parallel episodes.
+
+    Each :meth:`step` takes the newest frame's codes of every env and returns
+    ``log p(frame | up to `context` previous frames of that env, task)``. The work per call does
+    not grow with episode length (a rolling key/value cache).
+    """
+
+    num_envs: int
+
+    def step(self, codes: np.ndarray, is_first: np.ndarray) -> np.ndarray:
+        """``codes int32[num_envs,h,w]``, ``is_first bool[num_envs]`` (True forgets that env's
+        history first, so the frame is scored with no context) -> ``float32[num_envs]`` nats."""
+        ...
+
+
+@runtime_checkable
+class VideoModel(Protocol):
+    """A frozen likelihood model over code sequences."""
+
+    vocab_size: int
+    code_grid: tuple[int, int]
+    context: int
+    num_tasks: int
+
+    def log_prob(self, codes: np.ndarray, task: np.ndarray | int | None = None) -> np.ndarray:
+        """``codes int32[B,T,h,w] -> float32[B,T]``: entry ``[b, t]`` is
+        ``log p(frame t | frames max(0, t-context)..t-1, task)`` in nats summed over the frame's codes."""
+        ...
+
+    def stream(self, num_envs: int, task: np.ndarray | int | None = None) -> LikelihoodStream:
+        """An incremental scorer for ``num_envs`` envs whose outputs equal :meth:`log_prob`'s."""
+        ...
+
+    def fit(self, codes: EpisodeStore, ctx: StageContext) -> dict[str, float]:
+        """Train on episodes of codes (the tokenizer's output); return final metrics."""
+        ...
+
+    def save(self, directory: Path) -> None: ...
+
+
+# --------------------------------------------------------------------------------------------
+# Rewards
+
+
+@dataclasses.dataclass
+class StepBatch:
+    """One env step across ``B`` envs, as the reward sees it.
+
+    ``frames[i]`` is the frame env ``i`` reached by its last action (or its first frame when
+    ``is_first[i]``); the reward returned for it belongs to that transition.
+    """
+
+    frames: np.ndarray  # uint8[B,H,W,3]
+    is_first: np.ndarray  # bool[B]
+    task_reward: np.ndarray  # float32[B], the env's own reward (only the `task` reward may use it)
+    task_ids: np.ndarray  # int32[B]
+    state: np.ndarray | None = None  # float32[B,n] where the env provides it
+    action: np.ndarray | None = None  # the action that produced this frame (zeros when is_first)
+
+
+@dataclasses.dataclass
+class RewardContext:
+    """What a reward factory may need besides its config."""
+
+    workdir: Workdir | None = None  # where the trained tokenizer/video model live
+    expert_data: VideoDataset | None = None  # the expert videos (AMP, diagnostics)
+    tasks: tuple[str, ...] = ()  # task names; a task id is an index into this
+    image_size: tuple[int, int] = (64, 64)
+    image_masks: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    seed: int = 0
+
+
+@runtime_checkable
+class RewardStream(Protocol):
+    """The online form of a reward: one frame per env per step."""
+
+    num_envs: int
+
+    def step(self, batch: StepBatch) -> np.ndarray:
+        """-> ``float32[num_envs]``, finite."""
+        ...
+
+
+@runtime_checkable
+class Reward(Protocol):
+    """Maps frames (and what else it declares in ``needs``) to rewards."""
+
+    needs: frozenset[str]
+
+    def stream(self, num_envs: int, task_ids: np.ndarray | None = None) -> RewardStream: ...
+
+    def relabel(
+        self,
+        frames: np.ndarray,
+        task_ids: np.ndarray | None = None,
+        task_reward: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Batch form: ``frames uint8[B,T,H,W,3] -> float32[B,T]`` where frame 0 of each row
+        starts an episode; equal to feeding the rows through :meth:`stream`."""
+        ...
+
+
+# --------------------------------------------------------------------------------------------
+# Agents
+
+
+@dataclasses.dataclass
+class EnvStep:
+    """What ``B`` envs returned at one step, with the reward the user chose.
+
+    Follows DreamerV3's convention: ``reward[i]`` belongs to the transition into ``obs[i]``,
+    ``is_first[i]`` marks an episode's first observation (its reward is 0), ``is_last`` the final
+    one, ``is_terminal`` a true termination (not a time limit).
+    """
+
+    obs: dict[str, np.ndarray]
+    reward: np.ndarray  # float32[B]
+    is_first: np.ndarray  # bool[B]
+    is_last: np.ndarray  # bool[B]
+    is_terminal: np.ndarray  # bool[B]
+
+
+@runtime_checkable
+class Agent(Protocol):
+    """An RL agent driven by the runner; it never sees ``task_reward`` unless the user picks the
+    ``task`` reward."""
+
+    def act(self, step: EnvStep, explore: bool = True) -> np.ndarray:
+        """Actions for every env given the newest step (batched over envs). The agent records the
+        step with the action it chose, for learning."""
+        ...
+
+    def train(self) -> dict[str, float]:
+        """One round of gradient updates; returns scalar metrics."""
+        ...
+
+    def save(self, directory: Path) -> None: ...
+
+    def load(self, directory: Path) -> None: ...

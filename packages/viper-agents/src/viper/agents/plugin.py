@@ -1,5 +1,3 @@
 """viper-agents' hook implementations."""
 
 from __future__ import annotations
-
-from viper.core import ComponentSpec, hookimpl

@@ -53,7 +53,9 @@ def check_codes(
     """Codes must be integer ``[..., h, w]`` in ``[0, vocab_size)``; returned as int32."""
     ndims = (ndim,) if isinstance(ndim, int) else tuple(ndim)
     if not isinstance(codes, np.ndarray) or not np.issubdtype(codes.dtype, np.integer) or codes.ndim not in ndims:
-        raise ContractError(f"{name}: expected an int32 array with {' or '.join(map(str, ndims))} dims, got {_describe(codes)}")
+        raise ContractError(
+            f"{name}: expected an int32 array with {' or '.join(map(str, ndims))} dims, got {_describe(codes)}"
+        )
     if grid is not None and tuple(codes.shape[-2:]) != tuple(grid):
         raise ContractError(f"{name}: expected a {grid[0]}x{grid[1]} code grid per frame, got {_describe(codes)}")
     if vocab_size is not None and codes.size:

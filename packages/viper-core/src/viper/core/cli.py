@@ -19,6 +19,8 @@ COMMANDS = (
     "run",
     "plugins",
     "collect",
+    "fit-tokenizer",
+    "fit-model",
 )
 
 

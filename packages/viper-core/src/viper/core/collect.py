@@ -61,7 +61,9 @@ def make_policy(kind: str, suite: Any, task: str, env: Any, seed: int = 0, noise
     if kind == "expert":
         expert = suite.expert(task, env)
         if expert is None:
-            raise ConfigError(f"--policy expert: suite {suite.name!r} has no scripted expert for {task!r}; use --policy random")
+            raise ConfigError(
+                f"--policy expert: suite {suite.name!r} has no scripted expert for {task!r}; use --policy random"
+            )
         return NoisyPolicy(expert, env, noise, seed) if noise > 0 else expert
     raise ConfigError(f"--policy {kind!r}: expected 'expert' or 'random'")
 
@@ -125,8 +127,12 @@ def collect(
         raise ConfigError(f"--episodes {episodes}: expected at least 1")
     suite = load_suite(name.suite, host)
     if name.task not in suite.tasks():
-        raise ConfigError(f"--env {name}: unknown task {name.task!r}; tasks of {name.suite!r}: {', '.join(suite.tasks())}")
-    writer = DatasetWriter(out, resume=resume, source={"env": str(name), "policy": policy, "noise": noise, "seed": seed})
+        raise ConfigError(
+            f"--env {name}: unknown task {name.task!r}; tasks of {name.suite!r}: {', '.join(suite.tasks())}"
+        )
+    writer = DatasetWriter(
+        out, resume=resume, source={"env": str(name), "policy": policy, "noise": noise, "seed": seed}
+    )
     instance = suite.make(name.task, seed=seed, size=size)
     try:
         actor = make_policy(policy, suite, name.task, instance, seed=seed, noise=noise)
@@ -135,7 +141,13 @@ def collect(
         returns = []
         for i in range(done, episodes):
             episode = run_episode(instance, actor, seed=seed + i)
-            writer.add(name.task, episode.frames, task_reward=episode.task_reward, actions=episode.actions, key=f"seed-{seed + i}")
+            writer.add(
+                name.task,
+                episode.frames,
+                task_reward=episode.task_reward,
+                actions=episode.actions,
+                key=f"seed-{seed + i}",
+            )
             returns.append(episode.episode_return)
             bar.update(1)
             bar.set_postfix(ret=f"{np.mean(returns):.1f}")

@@ -51,12 +51,16 @@ def load_suite(name: str, host: PluginHost | None = None) -> Any:
     return (host or get_host()).load("env_suite", name)()
 
 
-def make_env(env: str | EnvName, *, seed: int | None = None, size: int = 64, host: PluginHost | None = None, **options: Any) -> Any:
+def make_env(
+    env: str | EnvName, *, seed: int | None = None, size: int = 64, host: PluginHost | None = None, **options: Any
+) -> Any:
     """``make_env("lite:reach")`` -> a gymnasium env from the named suite."""
     parsed = parse_env(env) if isinstance(env, str) else env
     suite = load_suite(parsed.suite, host)
     if parsed.task not in suite.tasks():
-        raise ConfigError(f"--env {parsed}: unknown task {parsed.task!r} in suite {parsed.suite!r}; tasks: {', '.join(suite.tasks())}")
+        raise ConfigError(
+            f"--env {parsed}: unknown task {parsed.task!r} in suite {parsed.suite!r}; tasks: {', '.join(suite.tasks())}"
+        )
     return suite.make(parsed.task, seed=seed, size=size, **options)
 
 

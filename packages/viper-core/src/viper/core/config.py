@@ -36,9 +36,7 @@ def build_config(cls: type, options: Mapping[str, Any] | None = None, *, where: 
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(options) - set(fields))
     if unknown:
-        raise ConfigError(
-            f"{where}.{unknown[0]}: unknown option; valid options are {', '.join(sorted(fields))}"
-        )
+        raise ConfigError(f"{where}.{unknown[0]}: unknown option; valid options are {', '.join(sorted(fields))}")
     values = {name: convert(value, hints[name], f"{where}.{name}") for name, value in options.items()}
     try:
         return cls(**values)

@@ -80,7 +80,9 @@ def _validate_optional(arrays: dict[str, np.ndarray], length: int, where: str) -
     if "task_reward" in arrays:
         r = arrays["task_reward"]
         if r.shape != (length,) or not np.issubdtype(r.dtype, np.floating):
-            raise DatasetError(f"{where}: 'task_reward' must be float[{length}] (one per frame), got {r.dtype}{list(r.shape)}")
+            raise DatasetError(
+                f"{where}: 'task_reward' must be float[{length}] (one per frame), got {r.dtype}{list(r.shape)}"
+            )
     if "actions" in arrays:
         a = arrays["actions"]
         if a.ndim < 1 or a.shape[0] != length:
@@ -117,7 +119,9 @@ class DatasetWriter:
             self.manifest = VideoDataset(self.root).manifest
         else:
             if self.root.exists() and any(p for p in self.root.iterdir() if not p.name.startswith(".")):
-                raise DatasetError(f"{option} {root}: folder is not empty and holds no {MANIFEST}; choose an empty or new folder")
+                raise DatasetError(
+                    f"{option} {root}: folder is not empty and holds no {MANIFEST}; choose an empty or new folder"
+                )
             try:
                 self.root.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -224,9 +228,11 @@ class VideoDataset:
         except (OSError, ValueError) as exc:
             raise DatasetError(f"{path}: unreadable manifest ({exc})") from exc
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-            raise DatasetError(f"{path}: not a viper dataset manifest (expected \"format\": \"{FORMAT}\")")
+            raise DatasetError(f'{path}: not a viper dataset manifest (expected "format": "{FORMAT}")')
         if manifest.get("version") != VERSION:
-            raise DatasetError(f"{path}: dataset version {manifest.get('version')!r}, this viper reads version {VERSION}")
+            raise DatasetError(
+                f"{path}: dataset version {manifest.get('version')!r}, this viper reads version {VERSION}"
+            )
         self.manifest = manifest
         self.episodes: list[EpisodeInfo] = []
         for i, entry in enumerate(manifest.get("episodes", [])):
@@ -344,7 +350,9 @@ def apply_mask(frames: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
         return frames
     mask = np.asarray(mask, bool)
     if mask.shape != frames.shape[-3:-1]:
-        raise DatasetError(f"image mask is {mask.shape[0]}x{mask.shape[1]} but frames are {frames.shape[-3]}x{frames.shape[-2]}")
+        raise DatasetError(
+            f"image mask is {mask.shape[0]}x{mask.shape[1]} but frames are {frames.shape[-3]}x{frames.shape[-2]}"
+        )
     return np.where(mask[..., None], frames, np.zeros((), frames.dtype)).astype(frames.dtype)
 
 

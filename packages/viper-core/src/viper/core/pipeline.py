@@ -64,7 +64,9 @@ class Plan:
         for option, kind in PARTS:
             name, cfg = self.components[kind]
             record = self.host.get(kind, name)
-            lines.append(f"{option:<10} {name} ({record.plugin.distribution} {record.plugin.version}, {record.spec.framework})")
+            lines.append(
+                f"{option:<10} {name} ({record.plugin.distribution} {record.plugin.version}, {record.spec.framework})"
+            )
         lines.append(f"workdir    {self.config.workdir}")
         return "\n".join(lines)
 
@@ -84,13 +86,17 @@ def resolve(config: PipelineConfig, host: PluginHost | None = None) -> Plan:
     try:
         suite = load_suite(env.suite, host)
         if env.task not in suite.tasks():
-            problems.append(f"--env {env}: unknown task {env.task!r}; tasks of {env.suite!r}: {', '.join(suite.tasks())}")
+            problems.append(
+                f"--env {env}: unknown task {env.task!r}; tasks of {env.suite!r}: {', '.join(suite.tasks())}"
+            )
     except ViperError as exc:
         problems.append(f"--env {env}: {exc}")
     known_kinds = {kind for _, kind in PARTS}
     for section in config.options:
         if section not in known_kinds:
-            problems.append(f"--set {section}.*: unknown section {section!r}; expected one of {', '.join(sorted(known_kinds))}")
+            problems.append(
+                f"--set {section}.*: unknown section {section!r}; expected one of {', '.join(sorted(known_kinds))}"
+            )
     components: dict[str, tuple[str, Any]] = {}
     for option, kind in PARTS:
         name = getattr(config, option)

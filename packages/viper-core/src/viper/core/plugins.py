@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import importlib.util
 import importlib.metadata as metadata
+import importlib.util
 import os
 import traceback
 from collections.abc import Iterable
@@ -260,8 +260,7 @@ class PluginHost:
                 obj = getattr(obj, part)
         except ImportError as exc:
             raise PluginImportError(
-                f"{label} {name!r} from {record.plugin.distribution}: importing {record.spec.target} "
-                f"failed: {exc}"
+                f"{label} {name!r} from {record.plugin.distribution}: importing {record.spec.target} failed: {exc}"
             ) from exc
         except AttributeError as exc:
             raise PluginImportError(

@@ -29,7 +29,7 @@ import numpy as np
 if TYPE_CHECKING:  # keep gymnasium out of import time for listing
     import gymnasium
 
-    from viper.core.dataset import EpisodeStore, VideoDataset
+    from viper.core.dataset import EpisodeStore, VideoDataset  # noqa: F401
     from viper.core.workdir import StageContext, Workdir
 
 
@@ -102,8 +102,10 @@ class Tokenizer(Protocol):
         """``int32[N,h,w] -> uint8[N,H,W,3]``."""
         ...
 
-    def fit(self, dataset: VideoDataset, ctx: StageContext) -> dict[str, float]:
-        """Train on the dataset's training split; return final metrics (e.g. ``val_psnr``)."""
+    def fit(self, train: EpisodeStore, val: EpisodeStore, ctx: StageContext) -> dict[str, float]:
+        """Train on episodes of frames (masks already applied; ``val`` may be empty); return
+        final metrics (e.g. ``val_psnr``). ``ctx.options`` holds ``tasks`` and ``image_size``;
+        checkpoints written under ``ctx.directory`` let a killed run resume."""
         ...
 
     def save(self, directory: Path) -> None:
@@ -146,8 +148,10 @@ class VideoModel(Protocol):
         """An incremental scorer for ``num_envs`` envs whose outputs equal :meth:`log_prob`'s."""
         ...
 
-    def fit(self, codes: EpisodeStore, ctx: StageContext) -> dict[str, float]:
-        """Train on episodes of codes (the tokenizer's output); return final metrics."""
+    def fit(self, train: EpisodeStore, val: EpisodeStore, ctx: StageContext) -> dict[str, float]:
+        """Train on episodes of codes (the tokenizer's output, ``int32[T,h,w]`` each); return
+        final metrics. ``ctx.options`` holds ``tasks``, ``vocab_size``, ``code_grid`` and
+        ``image_size``; checkpoints under ``ctx.directory`` let a killed run resume."""
         ...
 
     def save(self, directory: Path) -> None: ...

@@ -41,13 +41,9 @@ class ComponentSpec:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
-            raise ValueError(
-                f"ComponentSpec name {self.name!r}: expected lower-case letters, digits, '-', '_' or '.'"
-            )
+            raise ValueError(f"ComponentSpec name {self.name!r}: expected lower-case letters, digits, '-', '_' or '.'")
         if not isinstance(self.target, str) or not _TARGET.match(self.target):
-            raise ValueError(
-                f"ComponentSpec {self.name!r} target {self.target!r}: expected 'package.module:attribute'"
-            )
+            raise ValueError(f"ComponentSpec {self.name!r} target {self.target!r}: expected 'package.module:attribute'")
         if isinstance(self.requires, str):
             object.__setattr__(self, "requires", (self.requires,))
         else:

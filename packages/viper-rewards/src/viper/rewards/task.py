@@ -30,7 +30,9 @@ class TaskReward:
             raise ContractError("task reward: relabel needs task_reward float32[B,T] (the env's own rewards)")
         rewards = np.asarray(task_reward, np.float32)
         if rewards.shape != frames.shape[:2]:
-            raise ContractError(f"task reward: task_reward shape {rewards.shape} does not match frames' [B,T] {frames.shape[:2]}")
+            raise ContractError(
+                f"task reward: task_reward shape {rewards.shape} does not match frames' [B,T] {frames.shape[:2]}"
+            )
         return rewards.copy()
 
 

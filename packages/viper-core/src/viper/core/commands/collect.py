@@ -17,10 +17,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--episodes", type=int, required=True, metavar="N", help="number of episodes to record")
     parser.add_argument("--out", required=True, metavar="DIR", help="dataset folder to create (must be new or empty)")
     parser.add_argument("--policy", choices=("expert", "random"), default="expert", help="who acts (default: expert)")
-    parser.add_argument("--noise", type=float, default=0.0, help="perturb the expert's actions with this noise level (0-1)")
+    parser.add_argument(
+        "--noise", type=float, default=0.0, help="perturb the expert's actions with this noise level (0-1)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="episode i is reset with seed SEED+i (default 0)")
     parser.add_argument("--size", type=int, default=64, help="frame height and width in pixels (default 64)")
-    parser.add_argument("--resume", action="store_true", help="top up an existing dataset in --out instead of refusing it")
+    parser.add_argument(
+        "--resume", action="store_true", help="top up an existing dataset in --out instead of refusing it"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

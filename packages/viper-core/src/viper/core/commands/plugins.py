@@ -38,7 +38,13 @@ def rows() -> tuple[list[dict], list[dict], list[dict]]:
             }
         )
     failed = [
-        {"plugin": p.name, "distribution": p.distribution, "version": p.version, "status": "import error", "error": p.error_text}
+        {
+            "plugin": p.name,
+            "distribution": p.distribution,
+            "version": p.version,
+            "status": "import error",
+            "error": p.error_text,
+        }
         for p in host.failed_plugins()
     ]
     disabled = [{"plugin": name, "distribution": dist} for name, dist in host.disabled]

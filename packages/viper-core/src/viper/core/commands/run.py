@@ -18,11 +18,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=d.model, help=f"video model component (default {d.model})")
     parser.add_argument("--reward", default=d.reward, help=f"reward component the agent maximises (default {d.reward})")
     parser.add_argument("--agent", default=d.agent, help=f"agent component (default {d.agent})")
-    parser.add_argument("--workdir", default=d.workdir, metavar="DIR", help=f"where every stage writes (default {d.workdir})")
+    parser.add_argument(
+        "--workdir", default=d.workdir, metavar="DIR", help=f"where every stage writes (default {d.workdir})"
+    )
     parser.add_argument("--data", default=None, metavar="DIR", help="use this expert dataset instead of collecting one")
-    parser.add_argument("--episodes", type=int, default=None, metavar="N", help="expert episodes to collect (default from --preset)")
+    parser.add_argument(
+        "--episodes", type=int, default=None, metavar="N", help="expert episodes to collect (default from --preset)"
+    )
     parser.add_argument("--steps", type=int, default=None, metavar="N", help="agent env steps (default from --preset)")
-    parser.add_argument("--preset", default=d.preset, choices=("quick", "paper"), help="sizes: quick (2-core CPU, default) or paper (GPU)")
+    parser.add_argument(
+        "--preset",
+        default=d.preset,
+        choices=("quick", "paper"),
+        help="sizes: quick (2-core CPU, default) or paper (GPU)",
+    )
     parser.add_argument("--seed", type=int, default=d.seed, help=f"random seed (default {d.seed})")
     parser.add_argument(
         "--set",

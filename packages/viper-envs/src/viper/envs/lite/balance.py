@@ -96,7 +96,9 @@ def lqr_gain() -> np.ndarray:
     Riccati iteration), so ``force = -K @ q``."""
     eps = 1e-5
     zero = np.zeros(4)
-    A = np.stack([(cartpole_step(zero + eps * e, 0.0) - cartpole_step(zero - eps * e, 0.0)) / (2 * eps) for e in np.eye(4)], 1)
+    A = np.stack(
+        [(cartpole_step(zero + eps * e, 0.0) - cartpole_step(zero - eps * e, 0.0)) / (2 * eps) for e in np.eye(4)], 1
+    )
     B = ((cartpole_step(zero, eps) - cartpole_step(zero, -eps)) / (2 * eps))[:, None]
     Q = np.diag([1.0, 20.0, 0.5, 1.0])
     R = np.array([[0.02]])

@@ -30,7 +30,9 @@ class LiteEnv(gym.Env):
     action_dim = 2
     episode_length = 100
 
-    def __init__(self, size: int = 64, render_mode: str | None = "rgb_array", episode_length: int | None = None) -> None:
+    def __init__(
+        self, size: int = 64, render_mode: str | None = "rgb_array", episode_length: int | None = None
+    ) -> None:
         if size < 16:
             raise ValueError(f"size {size}: lite tasks render at least 16x16 frames")
         self.size = int(size)

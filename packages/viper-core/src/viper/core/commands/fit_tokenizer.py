@@ -1,0 +1,57 @@
+"""``viper-run fit-tokenizer``: train a frame tokenizer on a video dataset."""
+
+from __future__ import annotations
+
+import argparse
+
+from viper.core.config import parse_assignments
+from viper.core.fitting import fit_tokenizer, require_data
+from viper.core.workdir import Workdir
+
+NAME = "fit-tokenizer"
+HELP = "train a tokenizer (default vqgan) on a dataset's frames"
+
+
+def add_fit_arguments(parser: argparse.ArgumentParser, kind: str, default: str) -> None:
+    parser.add_argument(
+        "--data", default=None, metavar="DIR", help="dataset folder (default: the workdir's collected data)"
+    )
+    parser.add_argument("--workdir", default="runs/default", metavar="DIR", help="run folder (default runs/default)")
+    parser.add_argument(
+        f"--{'model' if kind == 'video_model' else kind}",
+        dest="component",
+        default=default,
+        help=f"component (default {default})",
+    )
+    parser.add_argument(
+        "--set", action="append", default=[], metavar=f"{kind}.FIELD=VALUE", help="component option (repeatable)"
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--val-fraction", type=float, default=0.1, help="share of episodes held out per task (default 0.1)"
+    )
+    parser.add_argument(
+        "--mask-suite",
+        default=None,
+        help="take per-task image masks from this env suite (default: the suite that made the data)",
+    )
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    add_fit_arguments(parser, "tokenizer", "vqgan")
+
+
+def run(args: argparse.Namespace) -> int:
+    workdir = Workdir(args.workdir)
+    options = parse_assignments(args.set)
+    artifact = fit_tokenizer(
+        require_data(args.data, workdir),
+        workdir.path,
+        name=args.component,
+        options=options.get("tokenizer"),
+        seed=args.seed,
+        val_fraction=args.val_fraction,
+        mask_suite=args.mask_suite,
+    )
+    print(f"tokenizer saved in {artifact}")
+    return 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +36,28 @@ def parse_env(text: str, option: str = "--env") -> EnvName:
     return EnvName(match["suite"], match["task"])
 
 
-def make_config(kind: str, name: str, options: dict[str, Any] | None = None, host: PluginHost | None = None) -> Any:
-    """The factory's ``Config`` filled from ``options`` (None if the factory has no Config)."""
+def presets(factory: Any) -> dict[str, dict[str, Any]]:
+    """A factory's named option sets (``PRESETS`` on the factory or its module), e.g.
+    ``{"quick": {...}, "paper": {...}}``; empty when it has none."""
+    table = getattr(factory, "PRESETS", None)
+    if table is None:
+        module = sys.modules.get(getattr(factory, "__module__", ""), None)
+        table = getattr(module, "PRESETS", None)
+    return dict(table or {})
+
+
+def make_config(
+    kind: str,
+    name: str,
+    options: dict[str, Any] | None = None,
+    host: PluginHost | None = None,
+    preset: str | None = None,
+) -> Any:
+    """The factory's ``Config`` filled from its ``preset`` (if it has one by that name) and then
+    ``options`` (None if the factory has no Config)."""
     factory = (host or get_host()).load(kind, name)
+    if preset is not None:
+        options = {**presets(factory).get(preset, {}), **(options or {})}
     cls = config_class(factory)
     if cls is None:
         if options:

@@ -101,7 +101,7 @@ def resolve(config: PipelineConfig, host: PluginHost | None = None) -> Plan:
     for option, kind in PARTS:
         name = getattr(config, option)
         try:
-            components[kind] = (name, make_config(kind, name, config.options.get(kind), host))
+            components[kind] = (name, make_config(kind, name, config.options.get(kind), host, preset=config.preset))
         except ViperError as exc:
             problems.append(f"--{option} {name}: {exc}")
     if len(problems) == 1:

@@ -1,0 +1,79 @@
+"""Sessions: per-package tests in isolation, integration, slow tests, lint, and the demo.
+
+    nox                      # everything CI runs: lint, tests (each package), integration, slow
+    nox -s demo              # the main job on the embedded default (lite:reach)
+    nox -s "tests(package='viper-core')"
+
+On CPU machines torch is pinned to the local CPU wheel (``torch==2.13.0``) before anything that
+depends on torch is installed, so pip never pulls a multi-GB CUDA build; set ``VIPER_TORCH`` to
+another requirement (e.g. ``torch==2.5.1``) on a GPU machine.
+"""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.options.sessions = ["lint", "tests", "integration", "slow"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = False
+
+PACKAGES = ["viper-core", "viper-envs", "viper-tokenizers", "viper-videomodels", "viper-rewards", "viper-agents"]
+# What each package's isolated test session installs besides viper-core and the package itself.
+EXTRAS = {"viper-envs": "[dmc,atari]"}
+NEEDS_TORCH = {"viper-agents"}
+TORCH = os.environ.get("VIPER_TORCH", "torch==2.13.0")
+TEST_DEPS = ["pytest>=7", "pytest-timeout"]
+ENV = {"MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl"), "VIPER_PROGRESS": "0", "PYTHONHASHSEED": "0"}
+
+
+def install_all(session: nox.Session) -> None:
+    session.install(TORCH)
+    session.install(*TEST_DEPS)
+    session.install(*[f"packages/{p}{EXTRAS.get(p, '')}" for p in PACKAGES])
+
+
+@nox.session
+@nox.parametrize("package", PACKAGES)
+def tests(session: nox.Session, package: str) -> None:
+    """One package's fast tests, in a venv holding only viper-core and that package."""
+    if package in NEEDS_TORCH:
+        session.install(TORCH)
+    session.install(*TEST_DEPS)
+    targets = ["packages/viper-core"] if package != "viper-core" else []
+    session.install(*targets, f"packages/{package}{EXTRAS.get(package, '')}")
+    session.run("pytest", f"packages/{package}/tests", "-m", "not slow", "-q", *session.posargs, env=ENV)
+
+
+@nox.session
+def integration(session: nox.Session) -> None:
+    """Every package plus the third-party plugin fixtures; cross-package tests in tests/."""
+    install_all(session)
+    session.install("tests/plugins/viper-hello", "tests/plugins/viper-broken")
+    session.run("pytest", "tests", "-m", "not slow", "-q", *session.posargs, env=ENV)
+
+
+@nox.session
+def slow(session: nox.Session) -> None:
+    """Long tests (training on CPU) of every package and of the main pipeline."""
+    install_all(session)
+    session.install("tests/plugins/viper-hello", "tests/plugins/viper-broken")
+    # one pytest run per folder: test modules of different packages may share file names
+    for path in [f"packages/{p}/tests" for p in PACKAGES] + ["tests"]:
+        session.run("pytest", path, "-m", "slow", "-q", "-rs", "--durations=5", *session.posargs, env=ENV, success_codes=[0, 5])
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and format check over the whole repository."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """Install everything and run the main job on the embedded default (lite:reach)."""
+    install_all(session)
+    session.run("viper-run", *session.posargs, env={"MUJOCO_GL": ENV["MUJOCO_GL"]})

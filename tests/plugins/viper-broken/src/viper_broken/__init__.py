@@ -1,0 +1,1 @@
+"""Fails on purpose."""

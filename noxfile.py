@@ -61,7 +61,9 @@ def slow(session: nox.Session) -> None:
     session.install("tests/plugins/viper-hello", "tests/plugins/viper-broken")
     # one pytest run per folder: test modules of different packages may share file names
     for path in [f"packages/{p}/tests" for p in PACKAGES] + ["tests"]:
-        session.run("pytest", path, "-m", "slow", "-q", "-rs", "--durations=5", *session.posargs, env=ENV, success_codes=[0, 5])
+        session.run(
+            "pytest", path, "-m", "slow", "-q", "-rs", "--durations=5", *session.posargs, env=ENV, success_codes=[0, 5]
+        )
 
 
 @nox.session

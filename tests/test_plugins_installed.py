@@ -17,7 +17,9 @@ VIPER_RUN = [sys.executable, "-m", "viper.core.cli"]
 
 
 def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([*VIPER_RUN, *args], capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=120)
+    return subprocess.run(
+        [*VIPER_RUN, *args], capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=120
+    )
 
 
 def test_plugins_lists_ours_and_the_third_party_plugin() -> None:

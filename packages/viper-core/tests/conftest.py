@@ -18,7 +18,10 @@ class DotEnv(gym.Env):
     def __init__(self, size: int = 16) -> None:
         self.size = size
         self.observation_space = gym.spaces.Dict(
-            {"image": gym.spaces.Box(0, 255, (size, size, 3), np.uint8), "state": gym.spaces.Box(-1, size, (1,), np.float32)}
+            {
+                "image": gym.spaces.Box(0, 255, (size, size, 3), np.uint8),
+                "state": gym.spaces.Box(-1, size, (1,), np.float32),
+            }
         )
         self.action_space = gym.spaces.Box(-1, 1, (1,), np.float32)
         self.x = 0

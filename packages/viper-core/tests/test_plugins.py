@@ -4,6 +4,7 @@ import sys
 import types
 
 import pytest
+from conftest import make_plugin
 
 from viper.core import (
     ComponentSpec,
@@ -14,8 +15,6 @@ from viper.core import (
     UnknownComponentError,
 )
 from viper.core.plugins import ComponentRecord
-
-from conftest import make_plugin
 
 
 def test_registered_component_resolves_and_loads(host: PluginHost) -> None:
@@ -93,8 +92,14 @@ def test_failed_plugin_error_is_reraised_for_its_components() -> None:
 
 def test_target_import_failure_names_component() -> None:
     host = PluginHost(entry_points=False)
-    host.register(make_plugin(viper_register_agents=[ComponentSpec("ghost", "no_such_module_xyz:Agent")]), name="g", distribution="g-dist")
-    with pytest.raises(PluginImportError, match=r"agent 'ghost' from g-dist: importing no_such_module_xyz:Agent failed"):
+    host.register(
+        make_plugin(viper_register_agents=[ComponentSpec("ghost", "no_such_module_xyz:Agent")]),
+        name="g",
+        distribution="g-dist",
+    )
+    with pytest.raises(
+        PluginImportError, match=r"agent 'ghost' from g-dist: importing no_such_module_xyz:Agent failed"
+    ):
         host.load("agent", "ghost")
 
 

@@ -1,0 +1,115 @@
+"""``viper-run score`` and its statistics, with a numpy reward on the test suite."""
+
+from __future__ import annotations
+
+import json
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+from conftest import make_plugin
+
+from viper.core import ComponentSpec, plugins
+from viper.core.cli import main
+from viper.core.errors import ConfigError
+from viper.core.protocols import StepBatch
+from viper.core.scoring import ScoreConfig, format_table, pearson, rankdata, reward_strip, score, spearman
+
+
+class DotReward:
+    """Reward = the dot's column (brightest pixel), a frame-only proxy of the dots' true reward."""
+
+    needs = frozenset()
+
+    def __init__(self, config=None, context=None) -> None:
+        self.context = context
+
+    def relabel(self, frames, task_ids=None, task_reward=None):
+        return frames[..., 0].max(axis=-2).argmax(axis=-1).astype(np.float32)
+
+    def stream(self, num_envs, task_ids=None):
+        reward = self
+
+        class Stream:
+            def step(self, batch: StepBatch):
+                return reward.relabel(batch.frames[:, None])[:, 0]
+
+        return Stream()
+
+
+@pytest.fixture
+def score_host(host):
+    host.register(make_plugin(viper_register_rewards=[ComponentSpec("dotx", "test_scoring:DotReward")]), name="dotx")
+    return host
+
+
+def test_rankdata_and_spearman_match_known_values():
+    np.testing.assert_allclose(rankdata([10, 20, 20, 5]), [2, 3.5, 3.5, 1])
+    np.testing.assert_allclose(rankdata([3, 3, 3]), [2, 2, 2])
+    assert spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    # Monotone but not linear: Spearman 1, Pearson below 1.
+    assert spearman([1, 2, 3, 4], [1, 10, 100, 1000]) == pytest.approx(1.0)
+    assert pearson([1, 2, 3, 4], [1, 10, 100, 1000]) < 0.9
+    # With ties (scipy.stats.spearmanr gives 0.7631578947368421 here).
+    assert spearman([1, 2, 2, 3, 5], [2, 1, 3, 3, 4]) == pytest.approx(0.7631578947368421)
+    assert np.isnan(spearman([1, 1, 1], [1, 2, 3]))
+
+
+def test_reward_strip_marks_the_current_frame():
+    strip = reward_strip(np.array([0.0, 1.0, 2.0, 3.0]), 1, 40, 20, 0.0, 3.0)
+    assert strip.shape == (20, 40, 3) and strip.dtype == np.uint8
+    assert (strip[:, 15] == 200).all()  # the cursor at frame 1 of 4
+    assert (strip[:, :20] == (250, 190, 60)).all(-1).any() and not (strip[:, 20:] == (250, 190, 60)).all(-1).any()
+
+
+def test_score_writes_table_plot_video_and_json(score_host, tmp_path):
+    config = ScoreConfig(env="dots:right", episodes=3, rewards=("dotx",), noise=(0.5,), size=16, videos=1)
+    result = score(tmp_path / "wd", config, host=score_host, progress=False)
+    summary = json.loads((result.directory / "score.json").read_text())
+    assert summary["rewards"] == ["dotx"] and len(summary["episodes"]) == 9
+    assert set(summary["policies"]) == {"expert", "noisy-0.5", "random"}
+    expert = summary["policies"]["expert"]
+    assert expert["true_return_mean"] > summary["policies"]["random"]["true_return_mean"]
+    assert summary["spearman"]["dotx"] > 0.8 and summary["ordered"]["dotx"]
+    assert result.plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    video = iio.imread(result.video, plugin="pyav")
+    assert video.ndim == 4 and len(video) == 3 * 11  # one 11-frame episode per policy
+    table = result.table()
+    assert "expert" in table and "dotx: Spearman" in table
+    again = score(tmp_path / "wd", config, host=score_host, progress=False)
+    assert again.cached and again.summary["spearman"] == summary["spearman"]
+
+
+def test_score_command_line(score_host, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(plugins, "_default_host", score_host)
+    argv = ["score", "--workdir", str(tmp_path / "wd"), "--env", "dots:right", "--episodes", "2"]
+    assert main(argv + ["--reward", "dotx", "--noise", "0.3", "--size", "16", "--videos", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "noisy-0.3" in out and "Spearman" in out and "score.json" in out
+    assert main(argv + ["--reward", "nope"]) == 2
+    assert "unknown reward 'nope'" in capsys.readouterr().err
+    assert main(argv + ["--reward", "dotx", "--noise", "2"]) == 2
+    assert main(argv + ["--reward", "dotx", "--set", "other.x=1"]) == 2
+
+
+def test_score_config_checks():
+    with pytest.raises(ConfigError, match="--episodes 0"):
+        ScoreConfig(env="dots:right", episodes=0)
+    with pytest.raises(ConfigError, match="each reward once"):
+        ScoreConfig(env="dots:right", rewards=("a", "a"))
+    summary = {
+        "policies": {
+            "expert": {
+                "episodes": 1,
+                "true_return_mean": 1,
+                "true_return_std": 0,
+                "reward_return_mean": {"r": 2},
+                "reward_return_std": {"r": 0},
+            }
+        },
+        "spearman": {"r": None},
+        "pearson": {"r": None},
+        "ordered": {"r": False},
+    }
+    assert "undefined" in format_table(summary)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from viper.core.atomic import atomic_save_npz, load_npz
-from viper.core.components import load_suite, load_tokenizer, make_config
+from viper.core.components import load_suite, load_tokenizer, make_config, presets
 from viper.core.config import config_hash, to_dict
 from viper.core.dataset import EpisodeStore, VideoDataset
 from viper.core.errors import ConfigError, DatasetError, ViperError
@@ -102,11 +102,16 @@ def fit_tokenizer(
     mask_suite: str | None = None,
     progress: bool = True,
     host: PluginHost | None = None,
+    preset: str | None = None,
 ) -> Path:
-    """Train tokenizer ``name`` on the dataset at ``data``; returns its artifact folder."""
+    """Train tokenizer ``name`` on the dataset at ``data``; returns its artifact folder.
+    ``preset`` names one of the component's ``PRESETS`` applied before ``options``."""
     host = host or get_host()
     dataset = VideoDataset(data)
-    config = make_config("tokenizer", name, options, host)
+    if preset is not None and preset not in presets(host.load("tokenizer", name)):
+        known = ", ".join(presets(host.load("tokenizer", name))) or "none"
+        raise ConfigError(f"--preset {preset}: tokenizer {name!r} has the presets {known}")
+    config = make_config("tokenizer", name, options, host, preset=preset)
     masks = image_masks(dataset, mask_suite, host)
     wd = Workdir(workdir)
     stage = wd.stage(
@@ -176,13 +181,18 @@ def fit_video_model(
     mask_suite: str | None = None,
     progress: bool = True,
     host: PluginHost | None = None,
+    preset: str | None = None,
 ) -> Path:
-    """Train video model ``name`` on the tokenizer's codes of ``data``; returns its artifact folder."""
+    """Train video model ``name`` on the tokenizer's codes of ``data``; returns its artifact folder.
+    ``preset`` names one of the component's ``PRESETS`` applied before ``options``."""
     host = host or get_host()
     wd = Workdir(workdir)
     tokenizer_dir = wd.latest("tokenizer")
     dataset = VideoDataset(data)
-    config = make_config("video_model", name, options, host)
+    if preset is not None and preset not in presets(host.load("video_model", name)):
+        known = ", ".join(presets(host.load("video_model", name))) or "none"
+        raise ConfigError(f"--preset {preset}: video model {name!r} has the presets {known}")
+    config = make_config("video_model", name, options, host, preset=preset)
     masks = image_masks(dataset, mask_suite, host)
     stage = wd.stage(
         "video_model",

@@ -15,6 +15,13 @@ HELP = "train a video model (default ar-transformer) on the codes of the workdir
 
 def configure(parser: argparse.ArgumentParser) -> None:
     add_fit_arguments(parser, "video_model", "ar-transformer")
+    parser.add_argument(
+        "--preset",
+        default=None,
+        metavar="NAME",
+        help="the model's named option set applied before --set, e.g. quick (a CPU in minutes) or paper "
+        "(default: the model's own defaults, the paper's for ar-transformer)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         val_fraction=args.val_fraction,
         mask_suite=args.mask_suite,
+        preset=args.preset,
     )
     print(f"video model saved in {artifact}")
     return 0

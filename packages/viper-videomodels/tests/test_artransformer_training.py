@@ -1,0 +1,273 @@
+"""Training the ar-transformer: learning, metrics, checkpoints, resume, NaN, data parallelism."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from videomodel_synthetic import GRID, VOCAB, moving_dot, store, test_host, write_dataset
+
+from viper.core.dataset import EpisodeStore
+from viper.core.errors import DatasetError, NonFiniteError
+from viper.core.metrics import read_metrics
+from viper.core.workdir import Workdir
+from viper.videomodels.artransformer import ARTransformer, Config
+from viper.videomodels.artransformer import trainer as trainer_module
+
+HERE = Path(__file__).parent
+SMALL = dict(layers=2, heads=2, width=32, mlp_width=64, seq_len=4, dropout=0.1, attention_dropout=0.1)
+TRAIN = dict(batch_size=8, learning_rate=3e-3, warmup_steps=10, ema_decay=0.9, log_every=20)
+
+
+def context(tmp_path: Path, tasks: int = 1, seed: int = 0):
+    stage = Workdir(tmp_path / "wd").stage("video_model", {"test": 1}, "ar-transformer")
+    stage.start()
+    options = {"vocab_size": VOCAB, "code_grid": GRID, "tasks": tuple(f"task{i}" for i in range(tasks))}
+    return stage.context(seed=seed, progress=False, options=options)
+
+
+def test_fit_learns_dynamics_and_logs(tmp_path):
+    train = store(moving_dot(12, 20, tasks=2), tasks=2)
+    val = store(moving_dot(4, 20, tasks=2, seed=1), tasks=2)
+    config = Config(**{**SMALL, **TRAIN, "log_every": 50}, steps=400, eval_every=200, checkpoint_every=200)
+    ctx = context(tmp_path, tasks=2)
+    model = ARTransformer(config)
+    metrics = model.fit(train, val, ctx)
+    ctx.metrics.close()
+    # Uniform codes would cost log2(16) = 4 bits each; a dot moving in its task's direction over a
+    # fixed background is predictable but for its start position.
+    assert metrics["val_bits_per_code"] < math.log2(VOCAB) / 16, metrics
+    records = read_metrics(tmp_path / "wd" / "metrics.jsonl", stage="video_model")
+    steps = [r["step"] for r in records]
+    assert steps == [50, 100, 150, 200, 250, 300, 350, 400]
+    assert [r["step"] for r in records if "val_bits_per_code" in r] == [200, 400]
+    assert records[0]["train_bits_per_code"] > records[-1]["train_bits_per_code"]
+    assert list((tmp_path / "wd" / "tb" / "video_model").glob("events.out.tfevents.*"))
+    checkpoints = sorted(p.name for p in (ctx.directory / "checkpoints").iterdir())
+    assert checkpoints == ["step_00000200", "step_00000400"]
+    # The trained (EMA) model expects the motion: the same frames out of order are unlikely.
+    codes = np.stack([e for e, _ in moving_dot(4, 8, tasks=2, seed=7)])
+    tasks = np.arange(4) % 2
+    shuffled = codes[:, np.random.default_rng(0).permutation(8)]
+    real, fake = model.log_prob(codes, tasks)[:, 2:].mean(), model.log_prob(shuffled, tasks)[:, 2:].mean()
+    assert real > fake + 3, (real, fake)
+
+
+def test_too_short_or_empty_dataset(tmp_path):
+    config = Config(**SMALL, **TRAIN, steps=5)
+    short = store(moving_dot(3, 3))  # clips need seq_len = 4 frames
+    with pytest.raises(DatasetError, match="shorter than one training clip of 4 frames"):
+        ARTransformer(config).fit(short, store([]), context(tmp_path))
+    with pytest.raises(DatasetError, match="holds no episode"):
+        ARTransformer(config).fit(EpisodeStore([], np.zeros(0, np.int32)), store([]), context(tmp_path))
+    strided = Config(**SMALL, **TRAIN, steps=5, frame_skip=2)  # 7 frames needed
+    with pytest.raises(DatasetError, match="at frame_skip 2"):
+        ARTransformer(strided).fit(store(moving_dot(2, 6)), store([]), context(tmp_path))
+    bad = store(moving_dot(2, 6))
+    bad.arrays[1] = bad.arrays[1] + VOCAB
+    with pytest.raises(DatasetError, match=r"train episode 1: codes must lie in \[0, 16\)"):
+        ARTransformer(config).fit(bad, store([]), context(tmp_path))
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+    real = trainer_module.make_train_step
+
+    def poisoned(*args, **kwargs):
+        step = real(*args, **kwargs)
+
+        def run(state, batch):
+            new_state, loss = step(state, batch)
+            return new_state, loss * np.nan if int(new_state["step"]) == 5 else loss
+
+        return run
+
+    monkeypatch.setattr(trainer_module, "make_train_step", poisoned)
+    monkeypatch.setattr(trainer_module, "_COMPILED", {})  # compile the poisoned step, forget it after
+    config = Config(**SMALL, **TRAIN, steps=10, checkpoint_every=2)
+    ctx = context(tmp_path)
+    with pytest.raises(NonFiniteError, match="training loss became nan at step 5; the last good checkpoint is kept"):
+        ARTransformer(config).fit(store(moving_dot(4, 8)), store([]), ctx)
+    checkpoints = ctx.directory / "checkpoints"
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["step_00000002", "step_00000004"]
+
+
+def test_resume_in_process_matches_uninterrupted(tmp_path, monkeypatch):
+    """A run stopped right after its step-6 checkpoint and resumed ends where an uninterrupted
+    run ends (the subprocess/SIGKILL version is test_sigkill_resume_end_to_end)."""
+    config = Config(**SMALL, **TRAIN, steps=10, checkpoint_every=3)
+    data = store(moving_dot(6, 10))
+    full = ARTransformer(config)
+    full_metrics = full.fit(data, store([]), context(tmp_path / "full"))
+
+    real_save = trainer_module.save_checkpoint
+
+    def save_then_die(manager, step, *args, **kwargs):
+        real_save(manager, step, *args, **kwargs)
+        if step == 6:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer_module, "save_checkpoint", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        ARTransformer(config).fit(data, store([]), context(tmp_path / "cut"))
+    monkeypatch.setattr(trainer_module, "save_checkpoint", real_save)
+    resumed = ARTransformer(config)
+    resumed_metrics = resumed.fit(data, store([]), context(tmp_path / "cut"))
+    assert resumed_metrics == full_metrics
+    for a, b in zip(*(__import__("jax").tree_util.tree_leaves(m.params) for m in (full, resumed))):
+        np.testing.assert_array_equal(a, b)
+
+
+TWO_DEVICES = textwrap.dedent(
+    """
+    import os, sys
+    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+    sys.path.insert(0, {here!r})
+    import jax, numpy as np
+    from videomodel_synthetic import GRID, VOCAB, moving_dot, store
+    from viper.core.jaxtools import data_mesh, replicate, shard_batch, host_copy
+    from viper.videomodels.artransformer import ARTransformer, Config
+    from viper.videomodels.artransformer.trainer import ClipSampler, init_state, make_optimizer, make_train_step
+
+    assert len(jax.devices()) == 2, jax.devices()
+    config = Config(layers=2, heads=2, width=32, mlp_width=64, seq_len=4, batch_size=4, dropout=0.1)
+    model = ARTransformer(config).initialize(VOCAB, GRID, 2)
+    network, optimizer = model._network(train=True), make_optimizer(config)
+    start = host_copy(init_state(network, optimizer, seed=0))
+    batch = ClipSampler(store(moving_dot(4, 8, tasks=2), tasks=2), 4, 4, 1, 0, 0).sample()
+    results = []
+    for devices in (jax.devices()[:1], jax.devices()):
+        mesh = data_mesh(devices)
+        state, loss = make_train_step(network, optimizer, config, mesh)(replicate(start, mesh), shard_batch(batch, mesh))
+        results.append((float(loss), host_copy(state["params"]), len(state["params"]["head"]["kernel"].sharding.device_set)))
+    (loss1, params1, n1), (loss2, params2, n2) = results
+    assert (n1, n2) == (1, 2), (n1, n2)
+    assert abs(loss1 - loss2) < 1e-5 * abs(loss1), (loss1, loss2)
+    for a, b in zip(jax.tree_util.tree_leaves(params1), jax.tree_util.tree_leaves(params2)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    moved = max(float(np.abs(a - b).max()) for a, b in zip(jax.tree_util.tree_leaves(params1), jax.tree_util.tree_leaves(start["params"])))
+    assert moved > 1e-4, moved
+    print("ok", loss1, loss2)
+    """
+)
+
+
+def test_one_step_on_two_devices_equals_one_device():
+    script = TWO_DEVICES.format(here=str(HERE))
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("ok")
+
+
+def stage_dir(workdir: Path) -> Path | None:
+    found = sorted(workdir.glob("video_model-*"))
+    return found[0] if found else None
+
+
+FIT_OPTIONS = [
+    "layers=2",
+    "heads=2",
+    "width=32",
+    "mlp_width=64",
+    "seq_len=4",
+    "batch_size=8",
+    "learning_rate=3e-3",
+    "warmup_steps=10",
+    "ema_decay=0.9",
+    "dropout=0.1",
+    "steps=240",
+    "log_every=20",
+    "eval_every=80",
+    "checkpoint_every=20",
+]
+
+
+def run_entry(data: Path, workdir: Path) -> subprocess.Popen:
+    env = {**os.environ, "VIPER_PROGRESS": "0"}
+    return subprocess.Popen(
+        [sys.executable, str(HERE / "videomodel_fit_entry.py"), str(data), str(workdir), *FIT_OPTIONS],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+
+
+@pytest.mark.slow
+def test_sigkill_resume_end_to_end(tmp_path):
+    """fit-tokenizer + fit-model stages in a subprocess, SIGKILLed once a checkpoint exists, then
+    rerun: the final weights and logged metrics equal an uninterrupted run's."""
+    data = write_dataset(tmp_path / "data", moving_dot(10, 16, tasks=2), tasks=2)
+
+    full = run_entry(data, tmp_path / "full")
+    out, _ = full.communicate(timeout=900)
+    assert full.returncode == 0, out
+
+    cut = run_entry(data, tmp_path / "cut")
+    deadline = time.time() + 900
+    while time.time() < deadline:
+        stage = stage_dir(tmp_path / "cut")
+        if stage is not None and list((stage / "checkpoints").glob("step_*/meta.json")):
+            break
+        assert cut.poll() is None, cut.communicate()[0]
+        time.sleep(0.2)
+    cut.send_signal(signal.SIGKILL)
+    cut.communicate(timeout=60)
+    stage = stage_dir(tmp_path / "cut")
+    assert not (stage / "artifact").exists(), "killed too late: the run had finished"
+    killed_at = max(int(p.parent.name.split("_")[1]) for p in (stage / "checkpoints").glob("step_*/meta.json"))
+    assert killed_at < 240
+
+    again = run_entry(data, tmp_path / "cut")
+    out, _ = again.communicate(timeout=900)
+    assert again.returncode == 0, out
+    assert f"resuming from step {killed_at}" in out
+
+    def weights(workdir: Path) -> bytes:
+        return (stage_dir(workdir) / "artifact" / "weights" / "state.msgpack").read_bytes()
+
+    assert weights(tmp_path / "cut") == weights(tmp_path / "full")
+
+    def metrics(workdir: Path) -> list[dict]:
+        records = read_metrics(workdir / "metrics.jsonl", stage="video_model")
+        return [{k: v for k, v in r.items() if k != "time"} for r in records]
+
+    assert metrics(tmp_path / "cut") == metrics(tmp_path / "full")
+    assert [r["step"] for r in metrics(tmp_path / "full")] == list(range(20, 241, 20))
+    # The codes were encoded once and cached in the tokenizer's stage folder.
+    assert len(list((tmp_path / "full").glob("tokenizer-*/codes-*.npz"))) == 1
+    stage_info = json.loads((stage_dir(tmp_path / "full") / "stage.json").read_text())
+    assert stage_info["status"] == "done" and stage_info["metrics"]["val_bits_per_code"] < 1.0
+
+    # The saved model loads with one call and finds held-out episodes far likelier than noise.
+    from viper.core.components import load_video_model
+
+    model = load_video_model(tmp_path / "full", test_host())
+    assert model.tasks == ("task0", "task1") and model.vocab_size == VOCAB and model.code_grid == GRID
+    codes = np.stack([e for e, _ in moving_dot(4, 8, tasks=2, seed=9)])
+    noise = np.random.default_rng(0).integers(0, VOCAB, codes.shape).astype(np.int32)
+    tasks = np.arange(4) % 2
+    assert model.log_prob(codes, tasks).mean() > model.log_prob(noise, tasks).mean() + 10
+
+
+def test_fit_model_stage_checks_preset_and_data(tmp_path):
+    """The fit-model stage (viper.core.fitting) refuses an unknown preset, and a dataset whose
+    episodes are too short for one clip fails with a DatasetError before any compiling."""
+    from viper.core.errors import ConfigError
+    from viper.core.fitting import fit_tokenizer, fit_video_model
+
+    host = test_host()
+    data = write_dataset(tmp_path / "data", moving_dot(5, 3))
+    fit_tokenizer(data, tmp_path / "wd", name="block", host=host, progress=False)
+    with pytest.raises(ConfigError, match="--preset nope: video model 'ar-transformer' has the presets paper, quick"):
+        fit_video_model(tmp_path / "wd", data, host=host, preset="nope", progress=False)
+    with pytest.raises(DatasetError, match="shorter than one training clip of 5 frames"):
+        fit_video_model(tmp_path / "wd", data, host=host, preset="quick", progress=False)

@@ -39,6 +39,13 @@ def add_fit_arguments(parser: argparse.ArgumentParser, kind: str, default: str) 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     add_fit_arguments(parser, "tokenizer", "vqgan")
+    parser.add_argument(
+        "--preset",
+        default=None,
+        metavar="NAME",
+        help="the tokenizer's named option set applied before --set, e.g. quick (a CPU in minutes) or paper "
+        "(default: the tokenizer's own defaults, the paper's for vqgan)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         val_fraction=args.val_fraction,
         mask_suite=args.mask_suite,
+        preset=args.preset,
     )
     print(f"tokenizer saved in {artifact}")
     return 0

@@ -9,6 +9,7 @@ from viper.core.jaxtools.checkpoint import CheckpointManager, load_pytree, save_
 from viper.core.jaxtools.mesh import (
     DistributedConfig,
     data_mesh,
+    data_parallel_step,
     init_distributed,
     replicate,
     shard_batch,
@@ -20,6 +21,7 @@ __all__ = [
     "DistributedConfig",
     "assert_finite",
     "data_mesh",
+    "data_parallel_step",
     "ema_update",
     "host_copy",
     "init_distributed",

@@ -88,3 +88,28 @@ def shard_batch(batch: Any, mesh: Mesh) -> Any:
 def replicate(tree: Any, mesh: Mesh) -> Any:
     """Place a copy of ``tree`` on every device of the mesh."""
     return jax.device_put(tree, replicated_sharding(mesh))
+
+
+def data_parallel_step(fn: Any, mesh: Mesh, *, batch_argnums: tuple[int, ...] = (1,), donate_state: bool = True) -> Any:
+    """Compile ``fn(state, batch, *rest)`` as one data-parallel training step over ``mesh``.
+
+    The arguments at ``batch_argnums`` are split along their leading axis over the mesh (every leaf
+    must be batched), every other argument and every output is replicated. Written as if for one
+    device, ``fn`` averages its loss over the global batch; XLA (GSPMD) inserts the cross-device
+    reductions, so the step equals the single-device step up to float summation order. The same
+    function runs on one CPU, on N local devices and, after :func:`init_distributed`, on several
+    hosts (pass batches placed by :func:`shard_batch`). The state (argument 0) is donated on
+    accelerators, so do not reuse the state passed in.
+    """
+    replicated = replicated_sharding(mesh)
+    batched = batch_sharding(mesh)
+    donate = (0,) if donate_state and jax.default_backend() != "cpu" else ()  # CPU ignores donation
+    compiled: dict[int, Any] = {}
+
+    def step(*args: Any) -> Any:
+        if len(args) not in compiled:
+            shardings = tuple(batched if i in batch_argnums else replicated for i in range(len(args)))
+            compiled[len(args)] = jax.jit(fn, in_shardings=shardings, out_shardings=replicated, donate_argnums=donate)
+        return compiled[len(args)](*args)
+
+    return step

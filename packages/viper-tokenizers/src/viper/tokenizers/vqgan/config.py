@@ -1,0 +1,223 @@
+"""The VQ-GAN tokenizer's options and its named presets."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Literal
+
+from viper.core.errors import ConfigError
+
+
+@dataclasses.dataclass
+class Config:
+    """Options of the ``vqgan`` tokenizer; defaults are the VIPER paper's DMC tokenizer."""
+
+    # -- architecture ---------------------------------------------------------------------------
+    image_size: int = 64
+    """Side of the square frames it encodes (the dataset's resolution)."""
+    base_channels: int = 128
+    """Channels of the first (full-resolution) level of the encoder and the last of the decoder."""
+    channel_multipliers: tuple[int, ...] = (1, 2, 2, 2)
+    """Channels of each level as multiples of base_channels; every level after the first halves the
+    resolution, so 4 levels map 64x64 frames to 8x8 codes and 3 levels to 16x16."""
+    num_res_blocks: int | tuple[int, ...] = 1
+    """Residual blocks per encoder level, one number for all or one per level (the decoder has one
+    more per level, as in VQGAN)."""
+    attention: bool = True
+    """Self-attention block between the two residual blocks at the bottleneck (as in VQGAN)."""
+    latent_channels: int = 64
+    """Channels of the encoder output / decoder input around the quantizer's 1x1 projections."""
+    embed_dim: int = 64
+    """Dimension of each codebook vector."""
+    codebook_size: int = 256
+    """Number of codes (the vocabulary the video model predicts)."""
+    norm_groups: int = 32
+    """GroupNorm groups (reduced to the largest divisor of a layer's channels when needed)."""
+    dtype: Literal["float32", "bfloat16"] = "float32"
+    """Compute dtype of convolutions (bfloat16 pays off on GPUs/TPUs; weights stay float32)."""
+
+    # -- vector quantizer -------------------------------------------------------------------------
+    commitment: float = 0.25
+    """Weight of the commitment loss ||z - sg(e)||^2 that keeps encoder outputs near their codes."""
+    codebook_decay: float = 0.99
+    """Decay of the exponential moving averages that update the codebook (no codebook gradient)."""
+    dead_code_threshold: float = 1.0
+    """A code whose moving-average usage falls below this many assignments per batch is restarted
+    at an encoder output of the current batch, drawn in proportion to its quantization error
+    (0 disables restarts)."""
+
+    # -- reconstruction, adversarial and perceptual losses --------------------------------------
+    l2_weight: float = 0.0
+    """Weight of a squared-error term added to the L1 reconstruction loss. L1's gradient has the
+    same size on every pixel however well it is fit, which drowns out small objects on large
+    uniform backgrounds (e.g. a ball in a simulator frame); an L2 term gives them the signal that
+    a perceptual loss would give (the quick preset uses 20)."""
+    disc_channels: int = 64
+    """Channels of the first layer of the patch discriminator."""
+    disc_layers: int = 3
+    """Strided layers of the patch discriminator (each halves the resolution)."""
+    disc_start: int = 10_000
+    """Warm-up: steps trained on reconstruction losses only before the discriminator and the
+    adversarial loss switch on."""
+    disc_weight: float = 0.1
+    """Weight of the adversarial (hinge) generator loss."""
+    adaptive_disc_weight: bool = True
+    """Scale the adversarial loss so its gradient at the decoder's last layer matches the
+    reconstruction loss's (taming-transformers' VQGAN); False uses disc_weight alone."""
+    perceptual_weights: str | None = None
+    """Local file (.safetensors or .npz) with VGG-style weights for an LPIPS perceptual loss; never
+    downloaded. None disables the perceptual loss."""
+    perceptual_weight: float = 0.1
+    """Weight of the perceptual loss (only used with perceptual_weights)."""
+
+    # -- optimisation ----------------------------------------------------------------------------
+    batch_size: int = 128
+    """Frames per step over all devices and hosts (a multiple of the device count)."""
+    steps: int = 100_000
+    """Total training steps."""
+    learning_rate: float = 1e-4
+    """Peak learning rate of the autoencoder and the discriminator (AdamW)."""
+    warmup_steps: int = 1000
+    """Linear learning-rate warm-up; constant afterwards."""
+    adam_b1: float = 0.5
+    """AdamW beta1 (0.5 as usual for GANs)."""
+    adam_b2: float = 0.9
+    """AdamW beta2."""
+    weight_decay: float = 1e-4
+    """AdamW decoupled weight decay."""
+    max_grad_norm: float = 0.0
+    """Clip gradients to this global norm (0 disables)."""
+
+    # -- bookkeeping -----------------------------------------------------------------------------
+    log_every: int = 100
+    """Steps between training-metric lines in metrics.jsonl."""
+    eval_every: int = 1000
+    """Steps between validation PSNR / codebook-usage evaluations."""
+    checkpoint_every: int = 1000
+    """Steps between checkpoints (a killed fit resumes from the newest)."""
+    keep_checkpoints: int = 2
+    """Checkpoints kept on disk."""
+    val_frames: int = 256
+    """Validation frames used for PSNR and codebook usage."""
+    grid_frames: int = 8
+    """Frames shown in reconstructions.png."""
+    encode_batch: int = 64
+    """Frames per jitted call inside encode/decode."""
+
+    # -- multi-host (jax.distributed); leave None on one host -----------------------------------
+    coordinator_address: str | None = None
+    """``host:port`` of process 0 for jax.distributed.initialize."""
+    num_processes: int | None = None
+    """Number of processes (hosts) in the job."""
+    process_id: int | None = None
+    """This process's index in [0, num_processes)."""
+
+    def __post_init__(self) -> None:
+        self.channel_multipliers = tuple(int(m) for m in self.channel_multipliers)
+        positive = (
+            "image_size",
+            "base_channels",
+            "latent_channels",
+            "embed_dim",
+            "norm_groups",
+            "disc_channels",
+            "batch_size",
+            "log_every",
+            "eval_every",
+            "checkpoint_every",
+            "keep_checkpoints",
+            "val_frames",
+            "encode_batch",
+        )
+        for name in positive:
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"tokenizer.{name}={getattr(self, name)}: expected a positive integer")
+        if not isinstance(self.num_res_blocks, int):
+            self.num_res_blocks = tuple(int(b) for b in self.num_res_blocks)
+        blocks = (self.num_res_blocks,) if isinstance(self.num_res_blocks, int) else self.num_res_blocks
+        if not blocks or min(blocks) < 0 or len(blocks) not in (1, len(self.channel_multipliers)):
+            raise ConfigError(
+                f"tokenizer.num_res_blocks={self.num_res_blocks}: expected one number >= 0, or one per level "
+                f"({len(self.channel_multipliers)} levels in channel_multipliers)"
+            )
+        for name in ("disc_layers", "steps", "disc_start", "warmup_steps", "grid_frames"):
+            if int(getattr(self, name)) < 0:
+                raise ConfigError(f"tokenizer.{name}={getattr(self, name)}: expected an integer >= 0")
+        if not self.channel_multipliers or min(self.channel_multipliers) < 1:
+            raise ConfigError(
+                f"tokenizer.channel_multipliers={self.channel_multipliers}: expected positive integers, e.g. 1,2,2,2"
+            )
+        if self.codebook_size < 2:
+            raise ConfigError(f"tokenizer.codebook_size={self.codebook_size}: expected at least 2 codes")
+        factor = self.downsample
+        if self.image_size % factor:
+            raise ConfigError(
+                f"tokenizer.image_size={self.image_size} is not divisible by the downsampling factor {factor} "
+                f"({len(self.channel_multipliers)} levels in channel_multipliers)"
+            )
+        if not 0.0 <= self.codebook_decay < 1.0:
+            raise ConfigError(f"tokenizer.codebook_decay={self.codebook_decay}: expected a value in [0, 1)")
+        if self.learning_rate <= 0:
+            raise ConfigError(f"tokenizer.learning_rate={self.learning_rate}: expected a positive number")
+
+    def res_blocks(self, level: int) -> int:
+        """Residual blocks of the encoder at ``level`` (0 = full resolution)."""
+        blocks = self.num_res_blocks
+        if isinstance(blocks, int):
+            return blocks
+        return int(blocks[level] if len(blocks) > 1 else blocks[0])
+
+    @property
+    def downsample(self) -> int:
+        """How many pixels one code covers along each side."""
+        return 2 ** (len(self.channel_multipliers) - 1)
+
+    @property
+    def code_grid(self) -> tuple[int, int]:
+        side = self.image_size // self.downsample
+        return (side, side)
+
+    def distributed(self) -> Any:
+        from viper.core.jaxtools import DistributedConfig
+
+        return DistributedConfig(self.coordinator_address, self.num_processes, self.process_id)
+
+
+#: Named option sets; the pipeline applies ``PRESETS[name]`` before the user's ``--set`` options.
+PRESETS: dict[str, dict[str, Any]] = {
+    # The VIPER paper's DMC tokenizer (the Config defaults): 64x64 -> 8x8 codes, 256 codes.
+    "paper": {},
+    # ~2 minutes on 2 CPU cores (500 steps of 16 frames; ~32 dB PSNR on lite:reach expert frames).
+    # 8x8 codes like the paper, so the video model's cost does not change; ~1/100 of the paper
+    # encoder's FLOPs, most of them at low resolution (no residual block at 64x64). The MSE term
+    # makes small objects appear within a few hundred steps (see README). The discriminator stays
+    # off: within such a budget it never gets past chance (hinge loss ~1.0), so its gradient is
+    # noise that cost 0.7 dB PSNR in a test run; raise steps and lower disc_start to use it.
+    "quick": {
+        "base_channels": 16,
+        "channel_multipliers": (1, 1, 2, 4),
+        "num_res_blocks": (0, 1, 1, 1),
+        "attention": False,
+        "latent_channels": 32,
+        "embed_dim": 32,
+        "codebook_size": 256,
+        "norm_groups": 8,
+        "dead_code_threshold": 0.25,
+        "l2_weight": 20.0,
+        "disc_channels": 16,
+        "disc_layers": 2,
+        "disc_start": 10_000,
+        "batch_size": 16,
+        "steps": 500,
+        "learning_rate": 2e-3,
+        "warmup_steps": 100,
+        "adam_b1": 0.9,
+        "adam_b2": 0.99,
+        "weight_decay": 0.0,
+        "log_every": 50,
+        "eval_every": 250,
+        "checkpoint_every": 250,
+        "val_frames": 128,
+    },
+}
+PRESETS["light"] = dict(PRESETS["quick"])

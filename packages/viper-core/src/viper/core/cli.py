@@ -19,8 +19,11 @@ COMMANDS = (
     "run",
     "plugins",
     "collect",
+    "import-videos",
     "fit-tokenizer",
     "fit-model",
+    "score",
+    "train",
 )
 
 
@@ -47,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    from viper.core.loop import configure_frameworks
+
+    configure_frameworks()  # JAX must not grab the GPU a torch agent shares (before jax is imported)
     try:
         commands = _load_commands()
         if argv and argv[0] in commands:

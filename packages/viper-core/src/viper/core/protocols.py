@@ -166,13 +166,15 @@ class StepBatch:
     """One env step across ``B`` envs, as the reward sees it.
 
     ``frames[i]`` is the frame env ``i`` reached by its last action (or its first frame when
-    ``is_first[i]``); the reward returned for it belongs to that transition.
+    ``is_first[i]``); the reward returned for it belongs to that transition. A reward declares in
+    :attr:`Reward.needs` which fields beyond ``frames``/``is_first``/``task_ids`` it reads
+    (``"task_reward"``, ``"state"``, ``"action"``), so a runner knows what it must fill in.
     """
 
     frames: np.ndarray  # uint8[B,H,W,3]
     is_first: np.ndarray  # bool[B]
     task_reward: np.ndarray  # float32[B], the env's own reward (only the `task` reward may use it)
-    task_ids: np.ndarray  # int32[B]
+    task_ids: np.ndarray  # int32[B], indices into RewardContext.tasks; fixed per env for a stream
     state: np.ndarray | None = None  # float32[B,n] where the env provides it
     action: np.ndarray | None = None  # the action that produced this frame (zeros when is_first)
 
@@ -181,32 +183,51 @@ class StepBatch:
 class RewardContext:
     """What a reward factory may need besides its config."""
 
-    workdir: Workdir | None = None  # where the trained tokenizer/video model live
+    workdir: Workdir | str | Path | None = None  # where the trained tokenizer/video model live
     expert_data: VideoDataset | None = None  # the expert videos (AMP, diagnostics)
-    tasks: tuple[str, ...] = ()  # task names; a task id is an index into this
-    image_size: tuple[int, int] = (64, 64)
-    image_masks: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    tasks: tuple[str, ...] = ()  # the env's task names; a task id is an index into this
+    image_size: tuple[int, int] = (64, 64)  # (H, W) of the env's frames
+    image_masks: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # task -> bool[H,W]
     seed: int = 0
+    host: Any = None  # the PluginHost to load the workdir's components with (None: installed plugins)
 
 
 @runtime_checkable
 class RewardStream(Protocol):
-    """The online form of a reward: one frame per env per step."""
+    """The online form of a reward: one frame per env per step.
+
+    A stream keeps per-env state (the video model's cache, frame histories); ``is_first[i]``
+    resets env ``i``'s. Rewards trained online (``rnd``, ``amp``) update their networks inside
+    :meth:`step`, after scoring the batch, on a schedule their config states. Optional extras a
+    runner may use when present: ``metrics() -> dict[str, float]`` (scalars to log, e.g. a
+    discriminator loss) and, on combined rewards, ``last_parts`` (each part's unweighted reward
+    of the latest step, see :class:`viper.core.rewarding.WeightedSum`).
+    """
 
     num_envs: int
 
     def step(self, batch: StepBatch) -> np.ndarray:
-        """-> ``float32[num_envs]``, finite."""
+        """-> ``float32[num_envs]``, finite (a non-finite value raises
+        :class:`~viper.core.errors.NonFiniteError` naming the step and env); a batch whose size
+        differs from ``num_envs`` raises :class:`~viper.core.errors.ContractError`."""
         ...
 
 
 @runtime_checkable
 class Reward(Protocol):
-    """Maps frames (and what else it declares in ``needs``) to rewards."""
+    """Maps frames (and what else it declares in ``needs``) to rewards.
+
+    ``needs`` holds the :class:`StepBatch` fields it reads besides frames, is_first and task ids
+    (e.g. ``{"task_reward"}`` for the oracle), so runners and agents can refuse a reward that
+    would leak the environment's reward.
+    """
 
     needs: frozenset[str]
 
-    def stream(self, num_envs: int, task_ids: np.ndarray | None = None) -> RewardStream: ...
+    def stream(self, num_envs: int, task_ids: np.ndarray | None = None) -> RewardStream:
+        """A new online scorer for ``num_envs`` envs whose task ids (into
+        ``RewardContext.tasks``; None: all 0) stay fixed for the stream's life."""
+        ...
 
     def relabel(
         self,
@@ -215,7 +236,8 @@ class Reward(Protocol):
         task_reward: np.ndarray | None = None,
     ) -> np.ndarray:
         """Batch form: ``frames uint8[B,T,H,W,3] -> float32[B,T]`` where frame 0 of each row
-        starts an episode; equal to feeding the rows through :meth:`stream`."""
+        starts an episode; equal to feeding the rows through a fresh :meth:`stream` (rewards
+        trained online score with their current networks and do not train here)."""
         ...
 
 
@@ -229,7 +251,13 @@ class EnvStep:
 
     Follows DreamerV3's convention: ``reward[i]`` belongs to the transition into ``obs[i]``,
     ``is_first[i]`` marks an episode's first observation (its reward is 0), ``is_last`` the final
-    one, ``is_terminal`` a true termination (not a time limit).
+    one, ``is_terminal`` a true termination (not a time limit). The action an agent returns for
+    a step whose ``is_last`` is set is never executed: the env starts a new episode instead, and
+    the next step of that env has ``is_first`` set.
+
+    ``obs`` holds every key the env observes (``image`` and, where available, ``state``),
+    batched; an agent reads the keys its config names. The env's own reward is not in it: the
+    runner keeps ``info["task_reward"]`` for evaluation and hands agents only ``reward``.
     """
 
     obs: dict[str, np.ndarray]
@@ -241,18 +269,40 @@ class EnvStep:
 
 @runtime_checkable
 class Agent(Protocol):
-    """An RL agent driven by the runner; it never sees ``task_reward`` unless the user picks the
-    ``task`` reward."""
+    """An RL agent driven by the runner (:mod:`viper.core.loop`); it never sees ``task_reward``
+    unless the user picks the ``task`` reward.
 
-    def act(self, step: EnvStep, explore: bool = True) -> np.ndarray:
-        """Actions for every env given the newest step (batched over envs). The agent records the
-        step with the action it chose, for learning."""
+    Built by ``factory(config, obs_space, act_space, seed)`` where the spaces are the single-env
+    ``gymnasium`` spaces; an agent that cannot handle them raises
+    :class:`~viper.core.errors.ConfigError` saying what it supports. The agent owns its replay
+    buffer, optimisers and random generators, and :meth:`save` writes all of them (safe formats
+    only: safetensors, npz, json), so a run resumed from :meth:`load` continues where it was.
+    """
+
+    updates_per_step: float
+    """Calls of :meth:`train` per env step once :attr:`train_start` steps were collected (the
+    replay ratio; DreamerV3's ``train_ratio / (batch * length)``)."""
+    train_start: int
+    """Env steps (summed over envs) to collect before the first :meth:`train`."""
+
+    def act(self, step: EnvStep, mode: str = "train") -> np.ndarray:
+        """Actions ``[B, ...]`` for every env given the newest step.
+
+        ``mode="train"`` explores and records the step (with the action chosen for it) for
+        learning; ``mode="eval"`` acts as evaluated and records nothing. Each mode keeps its own
+        recurrent state per env, reset where ``step.is_first``."""
         ...
 
     def train(self) -> dict[str, float]:
-        """One round of gradient updates; returns scalar metrics."""
+        """One gradient update; returns finite scalar metrics (a non-finite loss raises
+        :class:`~viper.core.errors.NonFiniteError` before any parameter changes)."""
         ...
 
-    def save(self, directory: Path) -> None: ...
+    def save(self, directory: Path) -> None:
+        """Write weights, optimiser, replay and RNG state into the (new, empty) ``directory``."""
+        ...
 
-    def load(self, directory: Path) -> None: ...
+    def load(self, directory: Path) -> None:
+        """Restore what :meth:`save` wrote; a missing, corrupt or mismatched file raises
+        :class:`~viper.core.errors.WorkdirError` naming it (and changes nothing on disk)."""
+        ...

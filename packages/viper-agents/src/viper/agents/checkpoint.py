@@ -1,0 +1,195 @@
+"""Agent checkpoints in formats that cannot run code on load.
+
+A checkpoint folder holds ``weights.safetensors`` (every module's parameters and buffers),
+``optim.safetensors`` (every optimiser's tensors; its hyper-parameters go in the JSON),
+``rng.safetensors`` (torch generator states), ``agent.json`` (format, agent name, config,
+counters, numpy generator states) and ``replay/`` (see :class:`viper.agents.replay.Replay`).
+No pickle anywhere, including ``torch.load``. Loading checks the format, the config and every
+tensor's name and shape, and names the first mismatch in a :class:`WorkdirError`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from viper.core.atomic import atomic_write_bytes, atomic_write_json, read_json
+from viper.core.errors import WorkdirError
+
+FORMAT = "viper-torch-agent"
+VERSION = 1
+
+
+def save_state(
+    directory: Path,
+    *,
+    agent: str,
+    config: dict[str, Any],
+    modules: dict[str, torch.nn.Module],
+    optimizers: dict[str, torch.optim.Optimizer],
+    generators: dict[str, torch.Generator],
+    rngs: dict[str, np.random.Generator],
+    counters: dict[str, Any],
+) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    weights = {f"{name}/{key}": value for name, module in modules.items() for key, value in module.state_dict().items()}
+    atomic_write_bytes(directory / "weights.safetensors", st_save(_contiguous(weights)))
+    optim_tensors: dict[str, torch.Tensor] = {}
+    optim_meta: dict[str, Any] = {}
+    for name, opt in optimizers.items():
+        state = opt.state_dict()
+        scalars: dict[str, Any] = {}
+        for pid, entries in state["state"].items():
+            for key, value in entries.items():
+                if torch.is_tensor(value):
+                    optim_tensors[f"{name}/{pid}/{key}"] = value
+                else:
+                    scalars[f"{pid}/{key}"] = value
+        optim_meta[name] = {"param_groups": state["param_groups"], "scalars": scalars}
+    atomic_write_bytes(directory / "optim.safetensors", st_save(_contiguous(optim_tensors)))
+    rng_tensors = {name: gen.get_state() for name, gen in generators.items()}
+    atomic_write_bytes(directory / "rng.safetensors", st_save(_contiguous(rng_tensors)))
+    atomic_write_json(
+        directory / "agent.json",
+        {
+            "format": FORMAT,
+            "version": VERSION,
+            "agent": agent,
+            "config": config,
+            "optimizers": optim_meta,
+            "numpy_rngs": {name: rng.bit_generator.state for name, rng in rngs.items()},
+            "counters": counters,
+        },
+    )
+
+
+def load_state(
+    directory: Path,
+    *,
+    agent: str,
+    config: dict[str, Any],
+    modules: dict[str, torch.nn.Module],
+    optimizers: dict[str, torch.optim.Optimizer],
+    generators: dict[str, torch.Generator],
+    rngs: dict[str, np.random.Generator],
+) -> dict[str, Any]:
+    """Restore everything :func:`save_state` wrote; returns the counters. Nothing is modified
+    unless every file reads and matches."""
+    meta = check_meta(directory, agent, config)
+    meta_path = directory / "agent.json"
+    weights = _read(directory / "weights.safetensors")
+    optim_tensors = _read(directory / "optim.safetensors")
+    rng_tensors = _read(directory / "rng.safetensors")
+
+    # Check everything before changing anything.
+    states = {}
+    for name, module in modules.items():
+        expected = module.state_dict()
+        got = {k[len(name) + 1 :]: v for k, v in weights.items() if k.startswith(f"{name}/")}
+        _check_tensors(expected, got, f"{directory / 'weights.safetensors'} ({name})")
+        states[name] = got
+    extra = sorted(k for k in weights if k.split("/", 1)[0] not in modules)
+    if extra:
+        raise WorkdirError(f"{directory / 'weights.safetensors'}: unexpected tensor {extra[0]!r}")
+    optim_states = {}
+    for name, opt in optimizers.items():
+        info = meta.get("optimizers", {}).get(name)
+        if info is None:
+            raise WorkdirError(f"{meta_path}: no state for optimizer {name!r}")
+        entries: dict[int, dict[str, Any]] = {}
+        for key, value in optim_tensors.items():
+            owner, pid, field = key.split("/", 2)
+            if owner == name:
+                entries.setdefault(int(pid), {})[field] = value
+        for key, value in info["scalars"].items():
+            pid, field = key.split("/", 1)
+            entries.setdefault(int(pid), {})[field] = value
+        params = [p for group in opt.param_groups for p in group["params"]]
+        for pid, entry in entries.items():
+            if pid >= len(params):
+                raise WorkdirError(
+                    f"{directory}: optimizer {name!r} has state for {pid + 1}+ parameters, expected {len(params)}"
+                )
+            for field in ("exp_avg", "exp_avg_sq"):
+                if field in entry and tuple(entry[field].shape) != tuple(params[pid].shape):
+                    raise WorkdirError(
+                        f"{directory}: optimizer {name!r} state {pid}/{field} has shape {tuple(entry[field].shape)}, "
+                        f"parameter has {tuple(params[pid].shape)}"
+                    )
+        optim_states[name] = {"state": entries, "param_groups": info["param_groups"]}
+    for name in generators:
+        if name not in rng_tensors:
+            raise WorkdirError(f"{directory / 'rng.safetensors'}: no state for generator {name!r}")
+    for name in rngs:
+        if name not in meta.get("numpy_rngs", {}):
+            raise WorkdirError(f"{meta_path}: no state for numpy generator {name!r}")
+
+    try:
+        for name, module in modules.items():
+            module.load_state_dict(states[name], strict=True)
+        for name, opt in optimizers.items():
+            device = opt.param_groups[0]["params"][0].device
+            state = optim_states[name]
+            state["state"] = {
+                pid: {k: (v.to(device) if torch.is_tensor(v) and k != "step" else v) for k, v in entry.items()}
+                for pid, entry in state["state"].items()
+            }
+            opt.load_state_dict(state)
+        for name, gen in generators.items():
+            gen.set_state(rng_tensors[name])
+        for name, rng in rngs.items():
+            rng.bit_generator.state = meta["numpy_rngs"][name]
+    except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+        raise WorkdirError(f"{directory}: checkpoint does not fit this agent ({exc})") from exc
+    return dict(meta.get("counters", {}))
+
+
+def check_meta(directory: Path, agent: str, config: dict[str, Any]) -> dict[str, Any]:
+    """Read ``agent.json`` and check it was written by ``agent`` with ``config``."""
+    meta_path = directory / "agent.json"
+    try:
+        meta = read_json(meta_path)
+    except (OSError, ValueError) as exc:
+        raise WorkdirError(f"{meta_path}: missing or corrupt agent checkpoint ({exc})") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("version") != VERSION:
+        raise WorkdirError(f"{meta_path}: not a {FORMAT} v{VERSION} checkpoint")
+    if meta.get("agent") != agent:
+        raise WorkdirError(f"{meta_path}: checkpoint of agent {meta.get('agent')!r}, not {agent!r}")
+    ours = json.loads(json.dumps(config, default=str))
+    theirs = meta.get("config") or {}
+    if theirs != ours:
+        diff = sorted(k for k in set(ours) | set(theirs) if theirs.get(k) != ours.get(k))
+        raise WorkdirError(f"{meta_path}: checkpoint made with another {agent} config (differs in {', '.join(diff)})")
+    return meta
+
+
+def _read(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        return st_load(path.read_bytes())
+    except Exception as exc:  # noqa: BLE001 -- safetensors raises its own error types
+        raise WorkdirError(f"{path}: missing or corrupt ({type(exc).__name__}: {exc})") from exc
+
+
+def _check_tensors(expected: dict[str, torch.Tensor], got: dict[str, torch.Tensor], where: str) -> None:
+    missing = sorted(set(expected) - set(got))
+    if missing:
+        raise WorkdirError(f"{where}: missing tensor {missing[0]!r}; the checkpoint was made with another config")
+    extra = sorted(set(got) - set(expected))
+    if extra:
+        raise WorkdirError(f"{where}: unexpected tensor {extra[0]!r}; the checkpoint was made with another config")
+    for key, value in expected.items():
+        if tuple(got[key].shape) != tuple(value.shape):
+            raise WorkdirError(
+                f"{where}: {key!r} has shape {tuple(got[key].shape)}, this agent expects {tuple(value.shape)}"
+            )
+
+
+def _contiguous(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    # safetensors refuses views and shared storage; copies are cheap next to a checkpoint write.
+    return {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}

@@ -1,0 +1,1 @@
+"""DreamerV3 in PyTorch: :class:`~viper.agents.dreamer.agent.DreamerAgent`."""

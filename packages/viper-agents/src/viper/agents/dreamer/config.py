@@ -1,0 +1,183 @@
+"""DreamerV3's configuration and size presets.
+
+Defaults follow the DreamerV3 paper (Hafner et al. 2023) and its official code
+(github.com/danijar/dreamerv3); fields left ``None`` take their value from ``preset``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from viper.core.errors import ConfigError
+
+#: Sizes per preset; any of these fields set explicitly wins over the preset.
+PRESETS: dict[str, dict[str, float | int]] = {
+    # Tiny everything, for tests: an update takes milliseconds on a CPU.
+    "debug": dict(
+        deter=32,
+        hidden=32,
+        layers=1,
+        stoch=4,
+        classes=4,
+        cnn_depth=4,
+        batch_size=4,
+        batch_length=8,
+        train_ratio=16,
+        prefill=64,
+        bins=255,
+    ),
+    # CPU-sized (not the official "small", whose sizes equal dmc_vision's): learns the lite tasks
+    # from state on a laptop CPU in minutes. Smaller latents (16x16) and sequences (16x32).
+    "small": dict(
+        deter=128,
+        hidden=128,
+        layers=2,
+        stoch=16,
+        classes=16,
+        cnn_depth=16,
+        batch_size=16,
+        batch_length=32,
+        train_ratio=64,
+        prefill=1000,
+        bins=255,
+    ),
+    # The paper's sizes for DMC from pixels (VIPER's DreamerV3 config: train_ratio 64).
+    "dmc_vision": dict(
+        deter=512,
+        hidden=512,
+        layers=2,
+        stoch=32,
+        classes=32,
+        cnn_depth=32,
+        batch_size=16,
+        batch_length=64,
+        train_ratio=64,
+        prefill=5000,
+        bins=255,
+    ),
+}
+
+
+@dataclasses.dataclass
+class DreamerConfig:
+    """DreamerV3 (``--set agent.FIELD=VALUE``)."""
+
+    preset: str = "small"
+    """Sizes: ``debug`` (tiny, tests), ``small`` (CPU-friendly), ``dmc_vision`` (the paper's
+    DMC sizes: deter 512, 2x512 MLPs, CNN depth 32, batch 16x64, train ratio 64)."""
+    obs_keys: tuple[str, ...] = ("image",)
+    """Observation keys the agent reads: ``image`` (pixels, CNN encoder/decoder) and/or vectors
+    such as ``state`` (MLP encoder/decoder, symlog inputs and targets)."""
+    device: str = "auto"
+    """Torch device: ``auto`` (CUDA if available), ``cpu``, ``cuda``, ``cuda:1``..."""
+    threads: int = 0
+    """CPU threads torch may use (0: torch's default; 1 is fastest for small nets on busy CPUs)."""
+
+    # Sizes (None: the preset's)
+    deter: int | None = None
+    """GRU (deterministic) state size."""
+    hidden: int | None = None
+    """Units of every MLP layer (RSSM, heads, actor, critic, MLP encoder/decoder)."""
+    layers: int | None = None
+    """Hidden layers of every MLP."""
+    stoch: int | None = None
+    """Number of categorical latent variables (32 in the paper)."""
+    classes: int | None = None
+    """Classes per latent variable (32 in the paper)."""
+    cnn_depth: int | None = None
+    """Channels of the first conv layer; doubles each stride-2 stage down to 4x4."""
+    bins: int | None = None
+    """Two-hot bins of the reward and critic heads (symexp-spaced in [-20, 20] symlog units)."""
+
+    # Replay and training schedule
+    batch_size: int | None = None
+    """Sequences per training batch."""
+    batch_length: int | None = None
+    """Steps per training sequence."""
+    train_ratio: float | None = None
+    """Replayed steps per env step: one update per ``batch_size * batch_length / train_ratio`` env steps."""
+    prefill: int | None = None
+    """Env steps of uniform random actions (summed over envs) before the first update."""
+    replay_capacity: int = 1_000_000
+    """Steps kept in replay (split evenly over envs); the oldest are overwritten."""
+
+    # World model
+    unimix: float = 0.01
+    """Share of the uniform distribution mixed into every categorical (latents, discrete actions)."""
+    free_nats: float = 1.0
+    """Free bits: KL terms below this many nats are not minimised."""
+    dyn_scale: float = 0.5
+    """Weight of the dynamics KL, KL(sg(posterior) || prior)."""
+    rep_scale: float = 0.1
+    """Weight of the representation KL, KL(posterior || sg(prior))."""
+    model_lr: float = 1e-4
+    """World model Adam learning rate."""
+    model_eps: float = 1e-8
+    """World model Adam epsilon."""
+    model_clip: float = 1000.0
+    """World model gradient global-norm clip."""
+
+    # Actor-critic in imagination
+    imag_horizon: int = 15
+    """Imagined steps from every replayed state."""
+    discount: float = 0.997
+    """Discount per step (the paper's horizon 333: 1 - 1/333)."""
+    return_lambda: float = 0.95
+    """lambda of the lambda-returns."""
+    actor_entropy: float = 3e-4
+    """Entropy regulariser of the actor (on normalised returns)."""
+    actor_lr: float = 3e-5
+    """Actor Adam learning rate."""
+    critic_lr: float = 3e-5
+    """Critic Adam learning rate."""
+    ac_eps: float = 1e-5
+    """Actor and critic Adam epsilon."""
+    ac_clip: float = 100.0
+    """Actor and critic gradient global-norm clip."""
+    slow_critic_fraction: float = 0.02
+    """EMA rate of the slow critic (its weights move this share toward the critic each update)."""
+    slow_critic_scale: float = 1.0
+    """Weight of the regulariser pulling the critic toward the slow critic's predictions."""
+    retnorm_decay: float = 0.99
+    """EMA decay of the 5th/95th return percentiles used to normalise advantages."""
+    retnorm_low: float = 5.0
+    """Lower return percentile of the normaliser."""
+    retnorm_high: float = 95.0
+    """Upper return percentile of the normaliser."""
+    actor_min_std: float = 0.1
+    """Smallest std of the continuous action distribution (bounded normal, mean tanh-squashed)."""
+    actor_max_std: float = 1.0
+    """Largest std of the continuous action distribution."""
+    eval_sample: bool = True
+    """Sample evaluation actions like the official code (False: take the mode)."""
+
+    # Exploration: Plan2Explore ensemble disagreement (the paper's exploration term; off by default)
+    explore: bool = False
+    """Add the Plan2Explore bonus: an ensemble predicts the next latent; its disagreement is an
+    intrinsic reward with its own critic and return normaliser."""
+    explore_weight: float = 1.0
+    """beta: actor advantage = (adv_reward + beta * adv_explore) / (1 + beta); 1 is the official
+    equal weighting (VIPER's density and disagreement critics both scale 1)."""
+    explore_models: int = 8
+    """Ensemble members predicting the next latent."""
+    explore_lr: float = 1e-4
+    """Ensemble Adam learning rate."""
+
+    def __post_init__(self) -> None:
+        if self.preset not in PRESETS:
+            raise ConfigError(f"--set agent.preset={self.preset!r}: expected one of {', '.join(PRESETS)}")
+        if isinstance(self.obs_keys, str):
+            self.obs_keys = tuple(k.strip() for k in self.obs_keys.split(",") if k.strip())
+        for key, value in PRESETS[self.preset].items():
+            if getattr(self, key) is None:
+                setattr(self, key, value)
+        positive = ("deter", "hidden", "stoch", "classes", "cnn_depth", "batch_size", "batch_length", "imag_horizon")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"--set agent.{name}={getattr(self, name)}: expected at least 1")
+        if self.bins < 3 or self.bins % 2 == 0:
+            raise ConfigError(f"--set agent.bins={self.bins}: expected an odd number >= 3 (a bin at zero)")
+        if not 0 < self.discount <= 1 or not 0 <= self.return_lambda <= 1:
+            raise ConfigError("--set agent.discount / agent.return_lambda: expected values in (0, 1]")
+        if self.train_ratio <= 0:
+            raise ConfigError(f"--set agent.train_ratio={self.train_ratio}: expected > 0")

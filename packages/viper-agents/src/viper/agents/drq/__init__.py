@@ -1,0 +1,1 @@
+"""DrQ-v2 in PyTorch: :class:`~viper.agents.drq.agent.DrQAgent`."""

@@ -1,0 +1,114 @@
+"""DrQ-v2's configuration (Yarats et al. 2021, github.com/facebookresearch/drqv2)."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from viper.core.errors import ConfigError
+
+#: ``paper``: DrQ-v2's DMC settings. ``cpu``: the same algorithm, smaller and faster-annealing,
+#: for a laptop CPU and short runs. Fields set explicitly win over the preset.
+PRESETS: dict[str, dict[str, float | int | str]] = {
+    "paper": dict(
+        hidden=1024,
+        feature_dim=50,
+        batch_size=256,
+        lr=1e-4,
+        seed_steps=4000,
+        random_steps=2000,
+        std_schedule="linear(1.0,0.1,500000)",
+        frame_stack=3,
+    ),
+    "cpu": dict(
+        hidden=256,
+        feature_dim=50,
+        batch_size=256,
+        lr=3e-4,
+        seed_steps=1000,
+        random_steps=1000,
+        std_schedule="linear(1.0,0.1,20000)",
+        frame_stack=3,
+    ),
+}
+
+
+@dataclasses.dataclass
+class DrQConfig:
+    """DrQ-v2 (``--set agent.FIELD=VALUE``); continuous actions only."""
+
+    preset: str = "cpu"
+    """``paper`` (DrQ-v2's DMC hyper-parameters) or ``cpu`` (smaller MLPs, lr 3e-4, exploration
+    noise annealed over 20k steps)."""
+    obs_keys: tuple[str, ...] = ("image",)
+    """Observation keys: ``image`` (conv encoder with random-shift augmentation) or vectors
+    such as ``state`` (MLP encoder, no augmentation)."""
+    device: str = "auto"
+    """Torch device: ``auto`` (CUDA if available), ``cpu``, ``cuda``..."""
+    threads: int = 0
+    """CPU threads torch may use (0: torch's default; 1 is fastest for small nets on busy CPUs)."""
+
+    hidden: int | None = None
+    """Units of the actor's and critics' hidden layers."""
+    feature_dim: int | None = None
+    """Size of the LayerNorm+tanh trunk between encoder and actor/critic heads."""
+    batch_size: int | None = None
+    """Transitions per update."""
+    lr: float | None = None
+    """Adam learning rate of encoder, actor and critic."""
+    seed_steps: int | None = None
+    """Env steps (summed over envs) collected before the first update."""
+    random_steps: int | None = None
+    """Env steps acting uniformly at random at the start."""
+    std_schedule: str | None = None
+    """Exploration noise std over env steps: a number or ``linear(start,end,steps)``."""
+    frame_stack: int | None = None
+    """Consecutive frames stacked on channels for image observations (vectors are not stacked)."""
+
+    nstep: int = 3
+    """Rewards summed per target (n-step returns)."""
+    discount: float = 0.99
+    """Discount per step."""
+    update_every: int = 2
+    """One update per this many env steps."""
+    std_clip: float = 0.3
+    """Clip of the target-policy and actor-update noise (TD3-style smoothing)."""
+    critic_tau: float = 0.01
+    """EMA rate of the target critic."""
+    shift_pad: int = 4
+    """Random-shift augmentation: pad by this many pixels (replicate), crop back at random."""
+    state_hidden: int = 256
+    """Units of the MLP encoder for vector observations."""
+    reward_scale: float = 1.0
+    """Multiply rewards by this before learning (the reward's units are the reward plugin's)."""
+    replay_capacity: int = 1_000_000
+    """Steps kept in replay (split evenly over envs)."""
+
+    def __post_init__(self) -> None:
+        if self.preset not in PRESETS:
+            raise ConfigError(f"--set agent.preset={self.preset!r}: expected one of {', '.join(PRESETS)}")
+        if isinstance(self.obs_keys, str):
+            self.obs_keys = tuple(k.strip() for k in self.obs_keys.split(",") if k.strip())
+        for key, value in PRESETS[self.preset].items():
+            if getattr(self, key) is None:
+                setattr(self, key, value)
+        for name in ("hidden", "feature_dim", "batch_size", "nstep", "update_every", "frame_stack"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"--set agent.{name}={getattr(self, name)}: expected at least 1")
+        parse_schedule(self.std_schedule)
+
+
+def parse_schedule(text: str | float):
+    """``"0.2"`` or ``"linear(1.0,0.1,500000)"`` -> a function of the step."""
+    try:
+        value = float(text)
+        return lambda step: value
+    except (TypeError, ValueError):
+        pass
+    match = re.fullmatch(r"\s*linear\(\s*([-\d.e]+)\s*,\s*([-\d.e]+)\s*,\s*([\d.e]+)\s*\)\s*", str(text))
+    if not match:
+        raise ConfigError(f"--set agent.std_schedule={text!r}: expected a number or linear(start,end,steps)")
+    start, end, duration = float(match[1]), float(match[2]), float(match[3])
+    if duration <= 0:
+        raise ConfigError(f"--set agent.std_schedule={text!r}: steps must be > 0")
+    return lambda step: start + (end - start) * min(1.0, step / duration)

@@ -1,0 +1,175 @@
+"""DreamerV3: shapes and contracts, the paper's pieces, checkpoints, bad input."""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from conftest import PointEnv
+from helpers import rollout
+
+from viper.agents.dreamer.agent import DreamerAgent
+from viper.agents.dreamer.behavior import lambda_returns
+from viper.agents.dreamer.config import DreamerConfig
+from viper.agents.dreamer.dists import TwoHot, twohot_bins
+from viper.core.errors import ConfigError, NonFiniteError, WorkdirError
+
+
+def make(env: gym.Env, **options) -> DreamerAgent:
+    config = DreamerConfig(**{"preset": "debug", "obs_keys": ("image", "state"), "prefill": 8, **options})
+    return DreamerAgent(config, env.observation_space, env.action_space, seed=0)
+
+
+def test_continuous_from_image_and_state() -> None:
+    env = PointEnv()
+    agent = make(env)
+    actions = rollout(agent, PointEnv, 30)
+    assert all(a.shape == (2, 1) and a.dtype == np.float32 for a in actions)
+    assert all(((-2 <= a) & (a <= 2)).all() for a in actions)  # mapped onto the env's bounds
+    assert agent.env_steps == 60 and len(agent.replay) == 60
+    assert agent.updates_per_step == pytest.approx(16 / (4 * 8))
+    metrics = agent.train()
+    for key in (
+        "model_loss",
+        "image_loss",
+        "vector_loss",
+        "reward_loss",
+        "cont_loss",
+        "dyn_loss",
+        "rep_loss",
+        "actor_loss",
+        "critic_loss",
+    ):
+        assert key in metrics and math.isfinite(metrics[key]), key
+    assert metrics["dyn_loss"] >= 1.0 and metrics["rep_loss"] >= 1.0  # free bits
+    eval_actions = rollout(agent, PointEnv, 5, mode="eval")
+    assert eval_actions[0].shape == (2, 1) and agent.env_steps == 60  # eval records nothing
+
+
+def test_discrete_actions_and_exploration_bonus() -> None:
+    env = PointEnv(discrete=True)
+    agent = make(env, obs_keys=("state",), explore=True, explore_models=3)
+    actions = rollout(agent, functools.partial(PointEnv, True), 20)
+    assert all(a.dtype == np.int64 and a.shape == (2,) and set(a.tolist()) <= {0, 1, 2} for a in actions)
+    metrics = agent.train()
+    assert metrics["policy_entropy"] <= math.log(3) + 1e-5
+    for key in ("disag_loss", "expl_reward", "expl_critic_loss", "actor_loss"):
+        assert key in metrics and math.isfinite(metrics[key]), key
+
+
+def test_paper_sizes_preset() -> None:
+    env = PointEnv(size=64)
+    agent = make(env, preset="dmc_vision", obs_keys=("image",), prefill=None)
+    c = agent.config
+    assert (c.deter, c.hidden, c.layers, c.cnn_depth, c.stoch, c.classes) == (512, 512, 2, 32, 32, 32)
+    assert (c.batch_size, c.batch_length, c.train_ratio) == (16, 64, 64)
+    assert (c.discount, c.imag_horizon, c.return_lambda, c.actor_entropy, c.unimix) == (0.997, 15, 0.95, 3e-4, 0.01)
+    assert agent.updates_per_step == pytest.approx(64 / (16 * 64))
+    assert agent.wm.rssm.gru[0].weight.shape == (3 * 512, 512 + 512)
+    convs = [m for m in agent.wm.encoder.cnn if isinstance(m, torch.nn.Conv2d)]
+    assert [m.out_channels for m in convs] == [32, 64, 128, 256] and agent.wm.encoder.size == 256 * 16
+
+
+def test_twohot_symexp_bins() -> None:
+    bins = twohot_bins(255, torch.device("cpu"))
+    assert bins[127] == 0 and bins[-1] == pytest.approx(math.expm1(20), rel=1e-5)
+    assert TwoHot(torch.zeros(3, 255), bins).mean().abs().max() == 0  # zero-initialised heads predict 0
+    for target in (0.0, 0.37, -5.2, 123.4, 1e5):
+        logits = torch.zeros(1, 255, requires_grad=True)
+        (-TwoHot(logits, bins).log_prob(torch.tensor([target]))).sum().backward()
+        weights = torch.softmax(logits.detach(), -1) - logits.grad  # d(-log p)/d logits = softmax - target
+        nonzero = torch.nonzero(weights[0] > 1e-6).flatten()
+        assert len(nonzero) <= 2 and (len(nonzero) < 2 or nonzero[1] - nonzero[0] == 1)
+        assert float(weights.sum()) == pytest.approx(1.0, abs=1e-5)
+        assert float((weights * bins).sum()) == pytest.approx(target, rel=1e-4, abs=1e-4)
+
+
+def test_lambda_returns_match_reference() -> None:
+    config = DreamerConfig(preset="debug", discount=0.9, return_lambda=0.8)
+    rng = np.random.default_rng(0)
+    reward, value = rng.normal(size=(4, 3)), rng.normal(size=(5, 3))
+    cont = np.ones((5, 3))
+    cont[3, 1] = 0  # a terminal imagined state
+    expected = np.zeros((4, 3))
+    following = value[4]
+    for t in reversed(range(4)):
+        following = reward[t] + 0.9 * cont[t + 1] * ((1 - 0.8) * value[t + 1] + 0.8 * following)
+        expected[t] = following
+    got = lambda_returns(*(torch.tensor(x, dtype=torch.float32) for x in (reward, value, cont)), config)
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-5)
+
+
+def test_same_seed_same_behaviour_and_checkpoint_roundtrip(tmp_path) -> None:
+    env = PointEnv()
+    a, b = make(env), make(env)
+    np.testing.assert_array_equal(np.stack(rollout(a, PointEnv, 12)), np.stack(rollout(b, PointEnv, 12)))
+    ma, mb = a.train(), b.train()
+    assert ma == mb
+    a.save(tmp_path / "ckpt")
+    meta = json.loads((tmp_path / "ckpt" / "agent.json").read_text())
+    assert meta["format"] == "viper-torch-agent" and meta["counters"] == {"env_steps": 24, "updates": 1}
+    assert not list(tmp_path.rglob("*.pt")) and not list(tmp_path.rglob("*.pkl"))
+    c = make(env, prefill=8)
+    c.load(tmp_path / "ckpt")
+    assert c.env_steps == 24 and c.updates == 1 and len(c.replay) == 24
+    assert a.train() == c.train()  # same replay sample, weights, optimiser and generator state
+
+
+def test_bad_checkpoints_are_refused(tmp_path) -> None:
+    env = PointEnv()
+    agent = make(env)
+    rollout(agent, PointEnv, 10)
+    agent.save(tmp_path / "ckpt")
+    with pytest.raises(WorkdirError, match="another dreamer config .*deter"):
+        make(env, deter=48).load(tmp_path / "ckpt")
+    with pytest.raises(WorkdirError, match="another dreamer config .*obs_keys"):
+        make(env, obs_keys=("image",)).load(tmp_path / "ckpt")
+    weights = tmp_path / "ckpt" / "weights.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    fresh = make(env)
+    before = {k: v.clone() for k, v in fresh.wm.state_dict().items()}
+    with pytest.raises(WorkdirError, match="weights.safetensors: missing or corrupt"):
+        fresh.load(tmp_path / "ckpt")
+    assert all(torch.equal(before[k], v) for k, v in fresh.wm.state_dict().items())  # untouched
+
+
+def test_nan_loss_raises_before_changing_parameters(monkeypatch) -> None:
+    env = PointEnv()
+    agent = make(env)
+    rollout(agent, PointEnv, 12)
+    original = agent.wm.loss
+
+    def poisoned(data, generator):
+        loss, post, metrics = original(data, generator)
+        return loss * float("nan"), post, metrics
+
+    monkeypatch.setattr(agent.wm, "loss", poisoned)
+    before = {k: v.clone() for k, v in agent.wm.state_dict().items()}
+    with pytest.raises(NonFiniteError, match="model loss is nan"):
+        agent.train()
+    assert all(torch.equal(before[k], v) for k, v in agent.wm.state_dict().items())
+
+
+def test_bad_spaces_and_options() -> None:
+    env = PointEnv()
+    with pytest.raises(
+        ConfigError, match=r"dreamer supports continuous Box .* and Discrete action spaces; this env has MultiBinary"
+    ):
+        DreamerAgent(
+            DreamerConfig(preset="debug", obs_keys=("state",)), env.observation_space, gym.spaces.MultiBinary(3)
+        )
+    no_image = PointEnv(with_image=False)
+    with pytest.raises(ConfigError, match=r"configured to read 'image' \(pixels\) but the env observes only state"):
+        DreamerAgent(DreamerConfig(preset="debug"), no_image.observation_space, no_image.action_space)
+    odd = PointEnv(size=20)
+    with pytest.raises(ConfigError, match="side of 4 \\* 2\\^k pixels.*got 20x20"):
+        DreamerAgent(DreamerConfig(preset="debug"), odd.observation_space, odd.action_space)
+    with pytest.raises(ConfigError, match="agent.preset='huge'"):
+        DreamerConfig(preset="huge")
+    with pytest.raises(ConfigError, match="agent.bins=4"):
+        DreamerConfig(bins=4)

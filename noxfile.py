@@ -1,6 +1,6 @@
 """Sessions: per-package tests in isolation, integration, slow tests, lint, and the demo.
 
-    nox                      # everything CI runs: lint, tests (each package), integration, slow
+    nox                      # everything CI runs: lint, tests (each package), integration, slow (~40 min)
     nox -s demo              # the main job on the embedded default (lite:reach)
     nox -s "tests(package='viper-core')"
 
@@ -21,7 +21,9 @@ nox.options.error_on_missing_interpreters = False
 
 PACKAGES = ["viper-core", "viper-envs", "viper-tokenizers", "viper-videomodels", "viper-rewards", "viper-agents"]
 # What each package's isolated test session installs besides viper-core and the package itself.
-EXTRAS = {"viper-envs": "[dmc,atari]"}
+EXTRAS = {"viper-envs": "[dmc,atari]", "viper-agents": "[test]"}
+# Our own packages a package's tests use beyond its dependencies (e.g. the lite suite).
+TEST_PACKAGES = {"viper-agents": ["viper-envs"]}
 NEEDS_TORCH = {"viper-agents"}
 TORCH = os.environ.get("VIPER_TORCH", "torch==2.13.0")
 TEST_DEPS = ["pytest>=7", "pytest-timeout"]
@@ -42,6 +44,7 @@ def tests(session: nox.Session, package: str) -> None:
         session.install(TORCH)
     session.install(*TEST_DEPS)
     targets = ["packages/viper-core"] if package != "viper-core" else []
+    targets += [f"packages/{p}" for p in TEST_PACKAGES.get(package, [])]
     session.install(*targets, f"packages/{package}{EXTRAS.get(package, '')}")
     session.run("pytest", f"packages/{package}/tests", "-m", "not slow", "-q", *session.posargs, env=ENV)
 
@@ -69,7 +72,7 @@ def slow(session: nox.Session) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff check and format check over the whole repository."""
-    session.install("ruff>=0.6")
+    session.install("ruff==0.17.6")  # pinned: new rules must not turn CI red on their own
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
 

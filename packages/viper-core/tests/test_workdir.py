@@ -57,7 +57,7 @@ def test_stage_caching_and_latest(tmp_path) -> None:
     assert not other.done and other.directory != stage.directory
     records = read_metrics(wd.path / "metrics.jsonl", stage="tokenizer")
     assert records[0]["loss"] == 0.5 and records[0]["step"] == 5
-    assert list((wd.path / "tb" / "tokenizer").iterdir())
+    assert list((wd.path / "tb" / stage.directory.name).iterdir())
 
 
 def test_workdir_that_is_a_file(tmp_path) -> None:

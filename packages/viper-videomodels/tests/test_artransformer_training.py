@@ -51,7 +51,7 @@ def test_fit_learns_dynamics_and_logs(tmp_path):
     assert steps == [50, 100, 150, 200, 250, 300, 350, 400]
     assert [r["step"] for r in records if "val_bits_per_code" in r] == [200, 400]
     assert records[0]["train_bits_per_code"] > records[-1]["train_bits_per_code"]
-    assert list((tmp_path / "wd" / "tb" / "video_model").glob("events.out.tfevents.*"))
+    assert list((tmp_path / "wd" / "tb").glob("video_model-*/events.out.tfevents.*"))
     checkpoints = sorted(p.name for p in (ctx.directory / "checkpoints").iterdir())
     assert checkpoints == ["step_00000200", "step_00000400"]
     # The trained (EMA) model expects the motion: the same frames out of order are unlikely.

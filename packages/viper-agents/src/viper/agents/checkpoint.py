@@ -150,6 +150,34 @@ def load_state(
     return dict(meta.get("counters", {}))
 
 
+class CheckpointedAgent:
+    """``save``/``load`` for agents built from torch modules and a :class:`Replay`.
+
+    The agent provides ``_state()`` (the keyword arguments of :func:`save_state` but
+    ``counters``), ``_replay_spec()``, ``config.replay_capacity``, ``replay``, ``env_steps``,
+    ``updates``, and ``_forget_episodes()`` to drop per-episode caches after a load.
+    """
+
+    def save(self, directory: Path) -> None:
+        counters = {"env_steps": self.env_steps, "updates": self.updates}
+        save_state(Path(directory), counters=counters, **self._state())
+        self.replay.save(Path(directory) / "replay")
+
+    def load(self, directory: Path) -> None:
+        from viper.agents.replay import Replay
+
+        directory = Path(directory)
+        state = self._state()
+        check_meta(directory, state["agent"], state["config"])
+        replay = Replay(self._replay_spec(), self.config.replay_capacity)
+        replay.load(directory / "replay")  # read before changing anything
+        counters = load_state(directory, **state)
+        self.replay = replay
+        self.env_steps = int(counters.get("env_steps", 0))
+        self.updates = int(counters.get("updates", 0))
+        self._forget_episodes()
+
+
 def check_meta(directory: Path, agent: str, config: dict[str, Any]) -> dict[str, Any]:
     """Read ``agent.json`` and check it was written by ``agent`` with ``config``."""
     meta_path = directory / "agent.json"

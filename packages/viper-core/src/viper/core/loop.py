@@ -709,8 +709,11 @@ def train_stage(
     progress: bool = True,
     host: Any = None,
     reward_obj: Reward | None = None,
+    explore: str | None = None,
+    beta: float | None = None,
 ) -> dict[str, Any]:
-    """Train ``agent`` on ``env`` with ``reward`` inside the workdir stage ``agent``.
+    """Train ``agent`` on ``env`` with ``reward`` (plus ``beta`` times the ``explore`` bonus, if
+    given) inside the workdir stage ``agent``.
 
     ``options`` maps ``agent``/``reward``/``loop``/``env`` to ``--set`` values. The stage is keyed
     by everything but ``loop.steps``: a finished stage with at least ``steps`` steps is reused,
@@ -724,15 +727,15 @@ def train_stage(
     from viper.core.components import load_suite, make_config, make_env, parse_env
     from viper.core.plugins import get_host
     from viper.core.protocols import RewardContext
-    from viper.core.rewarding import build_reward
+    from viper.core.rewarding import build_training_reward
     from viper.core.workdir import Workdir
 
     configure_frameworks()
     host = host or get_host()
     options = {k: dict(v) for k, v in (options or {}).items()}
-    unknown = sorted(set(options) - {"agent", "reward", "loop", "env"})
+    unknown = sorted(set(options) - {"agent", "reward", "explore", "loop", "env"})
     if unknown:
-        raise ConfigError(f"--set {unknown[0]}.*: unknown section; expected agent, reward, loop or env")
+        raise ConfigError(f"--set {unknown[0]}.*: unknown section; expected agent, reward, explore, loop or env")
     name = parse_env(env)
     suite = load_suite(name.suite, host)
     if name.task not in suite.tasks():
@@ -747,6 +750,7 @@ def train_stage(
     loop_config = build_config(LoopConfig, loop_options, where="--set loop")
     agent_config = make_config("agent", agent, options.get("agent"), host)
     reward_config = make_config("reward", reward, options.get("reward"), host) if reward_obj is None else None
+    explore_config = make_config("reward", explore, options.get("explore"), host) if explore is not None else None
     wd = workdir if isinstance(workdir, Workdir) else Workdir(workdir)
     depends = {}
     if reward != "task":
@@ -764,6 +768,8 @@ def train_stage(
         "reward": reward,
         "reward_config": to_dict(reward_config),
     }
+    if explore is not None:
+        identity.update(explore=explore, beta=beta, explore_config=to_dict(explore_config))
     stage_config = {
         **identity,
         "loop": {k: v for k, v in to_dict(loop_config).items() if k != "steps"},
@@ -784,7 +790,15 @@ def train_stage(
         context = RewardContext(
             workdir=wd, tasks=(name.task,), image_size=(size, size), image_masks=masks, seed=seed, host=host
         )
-        reward_obj = build_reward(reward, context, options.get("reward"), host)
+        reward_obj = build_training_reward(
+            reward,
+            context,
+            options=options.get("reward"),
+            explore=explore,
+            beta=beta,
+            explore_options=options.get("explore"),
+            host=host,
+        )
     factory = host.load("agent", agent)
 
     def agent_fn(obs_space: Any, act_space: Any, agent_seed: int) -> Agent:
@@ -798,30 +812,54 @@ def train_stage(
         )
     finally:
         ctx.metrics.close()
-    plot_learning_curve(wd.path / "metrics.jsonl", stage.directory / "learning_curve.png", stage=ctx.metrics.stage)
+    plot_learning_curve(
+        wd.path / "metrics.jsonl",
+        stage.directory / "learning_curve.png",
+        stage=ctx.metrics.stage,
+        run=stage.directory.name,
+    )
     stage.finish(metrics)
     return {**metrics, "stage_dir": str(stage.directory), "cached": False}
 
 
-def plot_learning_curve(metrics_path: Path, out: Path, stage: str = "agent") -> Path | None:
-    """A PNG of evaluation return (true, from the env) against env steps."""
+def _short_count(value: float, _position: Any = None) -> str:
+    """Axis label for a step count: 2500 -> 2.5k, 1000000 -> 1M."""
+    for unit, suffix in ((1e6, "M"), (1e3, "k")):
+        if abs(value) >= unit:
+            return f"{value / unit:g}{suffix}"
+    return f"{value:g}"
+
+
+def plot_learning_curve(
+    metrics_path: Path, out: Path, stage: str = "agent", run: str | None = None, lines: dict[str, float] | None = None
+) -> Path | None:
+    """A PNG of evaluation return (true, from the env) against env steps, with optional
+    horizontal reference ``lines`` (e.g. ``{"scripted expert": 88.4, "random": 0.0}``)."""
     from viper.core.metrics import read_metrics
 
-    records = [r for r in read_metrics(metrics_path, stage) if "eval/return" in r]
+    records = [r for r in read_metrics(metrics_path, stage, run) if "eval/return" in r]
     if not records:
         return None
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     steps = np.array([r["step"] for r in records])
     mean = np.array([r["eval/return"] for r in records])
     std = np.array([r.get("eval/return_std", 0.0) for r in records])
     fig, ax = plt.subplots(figsize=(5, 3.2), dpi=120)
-    ax.plot(steps, mean, marker="o", ms=3)
+    ax.plot(steps, mean, marker="o", ms=3, label="agent (mean ± std)")
     ax.fill_between(steps, mean - std, mean + std, alpha=0.2)
+    styles = iter([("tab:green", "--"), ("tab:red", ":"), ("tab:gray", "-.")])
+    for label, value in (lines or {}).items():
+        color, style = next(styles, ("k", "--"))
+        ax.axhline(value, color=color, linestyle=style, label=f"{label} ({value:.1f})")
+    if lines:
+        ax.legend(fontsize=7, loc="best")
     ax.set_xlabel("env steps")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(_short_count))
     ax.set_ylabel("eval return (true)")
     ax.grid(alpha=0.3)
     fig.tight_layout()

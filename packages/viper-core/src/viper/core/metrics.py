@@ -18,9 +18,12 @@ class MetricsLogger:
     resumed run appends again from its checkpoint's step (readers keep the last line per step).
     """
 
-    def __init__(self, path: str | Path, stage: str = "", tensorboard_dir: str | Path | None = None) -> None:
+    def __init__(
+        self, path: str | Path, stage: str = "", tensorboard_dir: str | Path | None = None, run: str = ""
+    ) -> None:
         self.path = Path(path)
         self.stage = stage
+        self.run = run
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = open(self.path, "a", encoding="utf-8")
         self._tb_dir = Path(tensorboard_dir) if tensorboard_dir is not None else None
@@ -29,6 +32,8 @@ class MetricsLogger:
     def log(self, step: int, metrics: Mapping[str, Any]) -> None:
         clean = {k: _scalar(v) for k, v in metrics.items()}
         record = {"stage": self.stage, "step": int(step), "time": round(time.time(), 3), **clean}
+        if self.run:
+            record["run"] = self.run
         self._file.write(json.dumps(record) + "\n")
         self._file.flush()
         writer = self._writer()
@@ -80,8 +85,10 @@ def _scalar(value: Any) -> Any:
     return value
 
 
-def read_metrics(path: str | Path, stage: str | None = None) -> list[dict[str, Any]]:
-    """Records from a metrics file, keeping the last line per (stage, step, keys) after resumes."""
+def read_metrics(path: str | Path, stage: str | None = None, run: str | None = None) -> list[dict[str, Any]]:
+    """Records from a metrics file, keeping the last line per (stage, step, keys) after resumes.
+
+    ``run`` (a stage folder's name) keeps only that stage run's records."""
     path = Path(path)
     if not path.exists():
         return []
@@ -96,6 +103,8 @@ def read_metrics(path: str | Path, stage: str | None = None) -> list[dict[str, A
             except json.JSONDecodeError:
                 continue  # a line cut short by a kill
             if stage is not None and rec.get("stage") != stage:
+                continue
+            if run is not None and rec.get("run") != run:
                 continue
             key = (rec.get("stage"), rec.get("step"), tuple(sorted(k for k in rec if k != "time")))
             records.pop(key, None)

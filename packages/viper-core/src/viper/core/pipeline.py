@@ -2,7 +2,7 @@
 
 :func:`resolve` checks every component before any work starts, so a missing plugin or a
 misspelt option fails in the first second with a message naming it. Each stage is cached in the
-workdir by its config (see :mod:`viper.core.workdir`).
+workdir by its config (see :mod:`viper.core.workdir` and :mod:`viper.core.stages`).
 """
 
 from __future__ import annotations
@@ -11,12 +11,41 @@ import dataclasses
 from typing import Any
 
 from viper.core.components import EnvName, load_suite, make_config, parse_env
-from viper.core.config import to_dict
+from viper.core.config import build_config, config_class, to_dict
 from viper.core.errors import ConfigError, ViperError
 from viper.core.plugins import PluginHost, get_host
 
 #: (option name, component kind) for each swappable part, in pipeline order.
 PARTS = (("tokenizer", "tokenizer"), ("model", "video_model"), ("reward", "reward"), ("agent", "agent"))
+
+#: What each ``--preset`` sets besides the components' own presets: episode and step budgets and
+#: default options per section (applied only where the component's Config has that field, so a
+#: third-party component is never handed an option it does not know; ``--set`` wins over all).
+PIPELINE_PRESETS: dict[str, dict[str, Any]] = {
+    # Sized for a 2-core CPU: the agent reads the low-dimensional `state` (pixels are too slow to
+    # learn from on a CPU in minutes) while the reward model still sees the 64x64 frames.
+    "quick": {
+        "episodes": 60,
+        "steps": 20_000,
+        "score_episodes": 10,
+        "options": {
+            "agent": {"obs_keys": "state", "threads": 1, "lr": 1e-3, "std_schedule": "linear(1.0,0.1,8000)"},
+            "reward": {"normalize": "running"},
+            "loop": {"eval_every": 2_500, "eval_episodes": 10, "checkpoint_every": 5_000},
+        },
+    },
+    # The paper's DMC sizes, for a GPU: pixels in, the components' `paper` presets.
+    "paper": {
+        "episodes": 200,
+        "steps": 1_000_000,
+        "score_episodes": 10,
+        "options": {
+            "agent": {"obs_keys": "image"},
+            "loop": {"eval_every": 10_000, "eval_episodes": 10, "num_envs": 4},
+        },
+    },
+}
+SECTIONS = ("tokenizer", "video_model", "reward", "explore", "agent", "loop")
 
 
 @dataclasses.dataclass
@@ -33,6 +62,10 @@ class PipelineConfig:
     """Reward component the agent maximises."""
     agent: str = "drq"
     """Agent component name."""
+    explore: str | None = None
+    """Optional exploration bonus added to the reward (e.g. rnd), weighted by ``beta``."""
+    beta: float | None = None
+    """Weight of the exploration bonus."""
     workdir: str = "runs/default"
     """Working directory for every stage's output."""
     data: str | None = None
@@ -46,7 +79,11 @@ class PipelineConfig:
     seed: int = 0
     """Random seed for every stage."""
     options: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
-    """Per-kind option overrides from --set KIND.FIELD=VALUE."""
+    """Per-section option overrides from --set SECTION.FIELD=VALUE."""
+
+    @property
+    def sizes(self) -> dict[str, Any]:
+        return PIPELINE_PRESETS[self.preset]
 
 
 @dataclasses.dataclass
@@ -58,15 +95,20 @@ class Plan:
     suite: Any
     components: dict[str, tuple[str, Any]]  # kind -> (name, Config instance or None)
     host: PluginHost
+    loop: dict[str, Any] = dataclasses.field(default_factory=dict)  # loop options
+    explore: Any = None  # Config of the exploration reward
 
     def describe(self) -> str:
         lines = [f"env        {self.env} (suite {self.suite.name})"]
         for option, kind in PARTS:
-            name, cfg = self.components[kind]
+            name, _ = self.components[kind]
             record = self.host.get(kind, name)
             lines.append(
                 f"{option:<10} {name} ({record.plugin.distribution} {record.plugin.version}, {record.spec.framework})"
             )
+        if self.config.explore:
+            lines.append(f"explore    {self.config.explore} (beta {self.config.beta})")
+        lines.append(f"preset     {self.config.preset}")
         lines.append(f"workdir    {self.config.workdir}")
         return "\n".join(lines)
 
@@ -74,13 +116,28 @@ class Plan:
         """JSON-compatible description (written to run.json)."""
         out = dataclasses.asdict(self.config)
         out["components"] = {kind: {"name": n, "config": to_dict(c)} for kind, (n, c) in self.components.items()}
+        out["loop"] = self.loop
         return out
+
+
+def _preset_options(config: PipelineConfig, section: str, factory: Any | None) -> dict[str, Any]:
+    """The preset's defaults for ``section`` that the component's Config accepts, then --set."""
+    defaults = dict(config.sizes["options"].get(section, {}))
+    cls = config_class(factory) if factory is not None else None
+    if cls is not None:
+        fields = {f.name for f in dataclasses.fields(cls)}
+        defaults = {k: v for k, v in defaults.items() if k in fields}
+    elif section != "loop":
+        defaults = {}
+    return {**defaults, **config.options.get(section, {})}
 
 
 def resolve(config: PipelineConfig, host: PluginHost | None = None) -> Plan:
     """Find, import and configure every component; raise one error listing all problems."""
     host = host or get_host()
     problems: list[str] = []
+    if config.preset not in PIPELINE_PRESETS:
+        raise ConfigError(f"--preset {config.preset!r}: expected one of {', '.join(PIPELINE_PRESETS)}")
     env = parse_env(config.env)
     suite = None
     try:
@@ -91,28 +148,44 @@ def resolve(config: PipelineConfig, host: PluginHost | None = None) -> Plan:
             )
     except ViperError as exc:
         problems.append(f"--env {env}: {exc}")
-    known_kinds = {kind for _, kind in PARTS}
     for section in config.options:
-        if section not in known_kinds:
-            problems.append(
-                f"--set {section}.*: unknown section {section!r}; expected one of {', '.join(sorted(known_kinds))}"
-            )
+        if section not in SECTIONS:
+            problems.append(f"--set {section}.*: unknown section {section!r}; expected one of {', '.join(SECTIONS)}")
+    if (config.explore is None) != (config.beta is None):
+        problems.append("--explore and --beta go together, e.g. --explore rnd --beta 0.5")
     components: dict[str, tuple[str, Any]] = {}
     for option, kind in PARTS:
         name = getattr(config, option)
         try:
-            components[kind] = (name, make_config(kind, name, config.options.get(kind), host, preset=config.preset))
+            factory = host.load(kind, name)
+            options = _preset_options(config, kind, factory)
+            components[kind] = (name, make_config(kind, name, options, host, preset=config.preset))
         except ViperError as exc:
             problems.append(f"--{option} {name}: {exc}")
+    explore = None
+    if config.explore is not None:
+        try:
+            factory = host.load("reward", config.explore)
+            explore = make_config("reward", config.explore, _preset_options(config, "explore", factory), host)
+        except ViperError as exc:
+            problems.append(f"--explore {config.explore}: {exc}")
+    loop: dict[str, Any] = {}
+    try:
+        from viper.core.loop import LoopConfig
+
+        loop = _preset_options(config, "loop", LoopConfig)
+        build_config(LoopConfig, {**loop, "seed": config.seed}, where="--set loop")
+    except ViperError as exc:
+        problems.append(str(exc))
     if len(problems) == 1:
         raise ConfigError(problems[0])
     if problems:
         raise ConfigError("cannot run the pipeline:\n  " + "\n  ".join(problems))
-    return Plan(config, env, suite, components, host)
+    return Plan(config, env, suite, components, host, loop, explore)
 
 
-def run_pipeline(plan: Plan) -> None:
+def run_pipeline(plan: Plan) -> dict[str, Any]:
     """Run every stage of a resolved plan (see :mod:`viper.core.stages`)."""
     from viper.core.stages import run_stages
 
-    run_stages(plan)
+    return run_stages(plan)

@@ -409,12 +409,14 @@ def write_scatter(
                 alpha=0.85,
             )
         rho = summary["spearman"][r]
-        ax.set_title(f"{r}: Spearman {'n/a' if rho is None else f'{rho:.2f}'}", fontsize=10)
+        heading = f"{r}: Spearman {'n/a' if rho is None else f'{rho:.2f}'}"
+        ax.set_title(f"{title}, {heading}" if len(rewards) == 1 else heading, fontsize=10)
         ax.set_xlabel("true return")
         ax.set_ylabel(f"{r} return")
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7, loc="best")
-    fig.suptitle(title, fontsize=10)
+    if len(rewards) > 1:
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")

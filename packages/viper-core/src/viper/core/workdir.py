@@ -113,7 +113,7 @@ class Stage:
     def context(self, *, seed: int = 0, progress: bool = True, **kwargs: Any) -> StageContext:
         return StageContext(
             directory=self.directory,
-            metrics=self.workdir.metrics(self.name),
+            metrics=self.workdir.metrics(self.name, run=self.directory.name),
             seed=seed,
             progress=progress,
             **kwargs,
@@ -138,8 +138,12 @@ class Workdir:
     def stage(self, name: str, config: dict[str, Any], component: str | None = None) -> Stage:
         return Stage(self, name, config, component)
 
-    def metrics(self, stage: str) -> MetricsLogger:
-        return MetricsLogger(self.path / "metrics.jsonl", stage=stage, tensorboard_dir=self.path / "tb" / stage)
+    def metrics(self, stage: str, run: str = "") -> MetricsLogger:
+        """A logger for ``stage``; ``run`` (the stage folder) tags each record and names the
+        TensorBoard folder, so runs of one stage with different configs stay apart."""
+        return MetricsLogger(
+            self.path / "metrics.jsonl", stage=stage, tensorboard_dir=self.path / "tb" / (run or stage), run=run
+        )
 
     # -- finished stages -------------------------------------------------------------------
 

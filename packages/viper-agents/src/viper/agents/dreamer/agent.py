@@ -9,13 +9,12 @@ critic). The loop calls it ``train_ratio / (batch_size * batch_length)`` times p
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from viper.agents.checkpoint import check_meta, load_state, save_state
+from viper.agents.checkpoint import CheckpointedAgent
 from viper.agents.dreamer.behavior import Behavior
 from viper.agents.dreamer.config import DreamerConfig
 from viper.agents.dreamer.world_model import WorldModel, features
@@ -27,7 +26,7 @@ from viper.core.errors import ConfigError
 from viper.core.protocols import EnvStep
 
 
-class DreamerAgent:
+class DreamerAgent(CheckpointedAgent):
     """DreamerV3 for ``Box`` (continuous) and ``Discrete`` action spaces, from images and/or
     vectors. See :class:`DreamerConfig` for every option and the presets."""
 
@@ -163,18 +162,5 @@ class DreamerAgent:
             rngs={"replay": self.rng},
         )
 
-    def save(self, directory: Path) -> None:
-        save_state(Path(directory), counters={"env_steps": self.env_steps, "updates": self.updates}, **self._state())
-        self.replay.save(Path(directory) / "replay")
-
-    def load(self, directory: Path) -> None:
-        directory = Path(directory)
-        state = self._state()
-        check_meta(directory, state["agent"], state["config"])
-        replay = Replay(self._replay_spec(), self.config.replay_capacity)
-        replay.load(directory / "replay")  # read before changing anything
-        counters = load_state(directory, **state)
-        self.replay = replay
-        self.env_steps = int(counters.get("env_steps", 0))
-        self.updates = int(counters.get("updates", 0))
+    def _forget_episodes(self) -> None:
         self.carry = {}

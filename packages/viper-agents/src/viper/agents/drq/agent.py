@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from viper.agents.checkpoint import check_meta, load_state, save_state
+from viper.agents.checkpoint import CheckpointedAgent
 from viper.agents.drq.config import DrQConfig, parse_schedule
 from viper.agents.replay import Replay
 from viper.agents.spaces import ObsSpec, action_spec, select_observations
@@ -131,7 +130,7 @@ def random_shift(images: torch.Tensor, pad: int, generator: torch.Generator) -> 
     return x.permute(0, 2, 3, 1)[batch, rows, cols]  # [N,H,W,C] float in [0, 255]
 
 
-class DrQAgent:
+class DrQAgent(CheckpointedAgent):
     """DrQ-v2 for continuous (``Box``) actions from images or vectors."""
 
     Config = DrQConfig
@@ -288,18 +287,5 @@ class DrQAgent:
             rngs={"replay": self.rng},
         )
 
-    def save(self, directory: Path) -> None:
-        save_state(Path(directory), counters={"env_steps": self.env_steps, "updates": self.updates}, **self._state())
-        self.replay.save(Path(directory) / "replay")
-
-    def load(self, directory: Path) -> None:
-        directory = Path(directory)
-        state = self._state()
-        check_meta(directory, state["agent"], state["config"])
-        replay = Replay(self._replay_spec(), self.config.replay_capacity)
-        replay.load(directory / "replay")
-        counters = load_state(directory, **state)
-        self.replay = replay
-        self.env_steps = int(counters.get("env_steps", 0))
-        self.updates = int(counters.get("updates", 0))
+    def _forget_episodes(self) -> None:
         self.frames = {}

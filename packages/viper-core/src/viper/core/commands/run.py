@@ -18,6 +18,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=d.model, help=f"video model component (default {d.model})")
     parser.add_argument("--reward", default=d.reward, help=f"reward component the agent maximises (default {d.reward})")
     parser.add_argument("--agent", default=d.agent, help=f"agent component (default {d.agent})")
+    parser.add_argument("--explore", default=None, help="add an exploration bonus reward, e.g. rnd (with --beta)")
+    parser.add_argument("--beta", type=float, default=None, help="weight of the --explore bonus: reward + BETA * bonus")
     parser.add_argument(
         "--workdir", default=d.workdir, metavar="DIR", help=f"where every stage writes (default {d.workdir})"
     )
@@ -38,7 +40,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KIND.FIELD=VALUE",
-        help="override a component option, e.g. --set tokenizer.codebook_size=512 (repeatable)",
+        help=(
+            "override an option of a section (tokenizer, video_model, reward, explore, agent, loop), "
+            "e.g. --set tokenizer.codebook_size=512 --set loop.num_envs=4 (repeatable)"
+        ),
     )
     parser.add_argument("--check", action="store_true", help="resolve and validate every component, then stop")
 
@@ -50,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
         model=args.model,
         reward=args.reward,
         agent=args.agent,
+        explore=args.explore,
+        beta=args.beta,
         workdir=args.workdir,
         data=args.data,
         episodes=args.episodes,
@@ -62,5 +69,6 @@ def run(args: argparse.Namespace) -> int:
     print(plan.describe())
     if args.check:
         return 0
-    run_pipeline(plan)
+    result = run_pipeline(plan)
+    print(f"report: {result['report']}")
     return 0

@@ -19,6 +19,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default="viper",
         help="reward the agent maximises (default viper; `task` is the env's own reward, an oracle baseline)",
     )
+    parser.add_argument("--explore", default=None, help="add an exploration bonus reward, e.g. rnd (needs --beta)")
+    parser.add_argument("--beta", type=float, default=None, help="weight of the --explore bonus: reward + BETA * bonus")
     parser.add_argument("--workdir", default="runs/default", metavar="DIR", help="run folder (default runs/default)")
     parser.add_argument("--steps", type=int, default=None, metavar="N", help="env steps to train (default loop.steps)")
     parser.add_argument("--seed", type=int, default=0, help="seed of envs, agent and loop (default 0)")
@@ -47,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
         options=parse_assignments(args.set),
         size=args.size,
         progress=not args.no_progress,
+        explore=args.explore,
+        beta=args.beta,
     )
     best = metrics.get("eval_return_best", math.nan)
     print(

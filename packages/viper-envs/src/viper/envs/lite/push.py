@@ -17,12 +17,13 @@ class Push(LiteEnv):
     pad (green ring). The block moves only when pushed.
 
     * action: ``float32[2]``, the pusher's velocity;
-    * state: ``[pusher_x, pusher_y, block_x, block_y, goal_x, goal_y]``;
+    * state: ``[pusher_x, pusher_y, block_x, block_y, goal_x, goal_y]`` followed by the offsets
+      pusher-to-block and block-to-goal (4 more numbers);
     * reward: 1 while the block's centre is within ``RADIUS`` of the goal's, smooth fall-off
       beyond; 150 steps.
     """
 
-    state_dim = 6
+    state_dim = 10
     episode_length = 150
     SPEED = 0.05
     PUSHER = 0.08  # pusher radius
@@ -69,7 +70,7 @@ class Push(LiteEnv):
         return self.distance() <= self.RADIUS
 
     def _state(self) -> np.ndarray:
-        return np.concatenate([self.pusher, self.block, self.goal])
+        return np.concatenate([self.pusher, self.block, self.goal, self.block - self.pusher, self.goal - self.block])
 
     def _draw(self) -> np.ndarray:
         frame = self._background.copy()

@@ -16,16 +16,18 @@ class Reach(LiteEnv):
 
     * action: ``float32[2]`` in ``[-1, 1]``, the point's velocity (``SPEED`` arena units a step
       at full deflection);
-    * state: ``[point_x, point_y, target_x, target_y]``;
-    * reward: 1 within ``RADIUS`` of the target, falling off smoothly to 0.1 at ``RADIUS + MARGIN``;
+    * state: ``[point_x, point_y, target_x, target_y, to_target_x, to_target_y]`` (the offset to
+      the target, as DMC's reacher observes ``to_target``);
+    * reward: 1 while the point's centre is inside the target ring (``RADIUS``), falling off
+      smoothly to 0.1 at ``RADIUS + MARGIN``;
       100 steps, so an episode's return is at most 100.
     """
 
-    state_dim = 4
+    state_dim = 6
     episode_length = 100
     SPEED = 0.06
-    RADIUS = 0.08
-    MARGIN = 0.12
+    RADIUS = 0.12
+    MARGIN = 0.15
 
     def _reset_state(self, rng: np.random.Generator) -> None:
         self.point = rng.uniform(-0.8, 0.8, 2)
@@ -35,7 +37,7 @@ class Reach(LiteEnv):
                 break
         self._background = render.background(self.size)
         ty, tx = self.to_pixels(self.target)
-        render.ring(self._background, ty, tx, self.px(0.12), max(1.0, self.size / 40), TARGET_COLOR)
+        render.ring(self._background, ty, tx, self.px(self.RADIUS), max(1.0, self.size / 40), TARGET_COLOR)
 
     def _advance(self, action: np.ndarray) -> None:
         self.point = np.clip(self.point + self.SPEED * action, -0.95, 0.95)
@@ -50,7 +52,7 @@ class Reach(LiteEnv):
         return self.distance() <= self.RADIUS
 
     def _state(self) -> np.ndarray:
-        return np.concatenate([self.point, self.target])
+        return np.concatenate([self.point, self.target, self.target - self.point])
 
     def _draw(self) -> np.ndarray:
         frame = self._background.copy()
@@ -70,7 +72,7 @@ class ReachExpert:
 
     def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         state = obs["state"]
-        delta = state[2:4] - state[0:2]
+        delta = state[4:6]
         distance = float(np.linalg.norm(delta))
         if distance < 1e-6:
             return np.zeros(2, np.float32)

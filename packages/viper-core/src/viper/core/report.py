@@ -1,0 +1,236 @@
+"""The run report: what a person looks at after ``viper-run`` (``WORKDIR/report/``).
+
+``report.html`` and ``report.md`` (same content) with PNGs beside them, plus ``report.json``
+holding every number: the agent's learning curve of TRUE return against the scripted expert's
+and a random policy's, the reward-vs-true-return scatter with its correlation, the tokenizer's
+reconstructions, a rollout GIF of the trained agent, and the config and timing of each stage.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from viper.core.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text, read_json
+from viper.core.errors import ViperError
+from viper.core.loop import plot_learning_curve
+from viper.core.metrics import read_metrics
+from viper.core.workdir import Workdir
+
+STAGES = ("data", "tokenizer", "video_model", "score", "agent")
+
+
+def _stage_info(wd: Workdir, stage: str) -> dict[str, Any]:
+    try:
+        return wd.latest_info(stage) | {"folder": wd.latest(stage).name}
+    except (ViperError, OSError, ValueError):
+        return {}
+
+
+def _rollout_gif(agent_dir: Path, out: Path, scale: int = 2) -> Path | None:
+    """The newest evaluation video of the agent as an upscaled looping GIF."""
+    videos = sorted((agent_dir / "videos").glob("eval-*.mp4"))
+    if not videos:
+        return None
+    import imageio.v3 as iio
+
+    try:
+        frames = np.asarray(iio.imread(videos[-1], plugin="pyav"))
+    except Exception:  # a video we cannot read back only costs the report its GIF
+        return None
+    frames = frames.repeat(scale, axis=1).repeat(scale, axis=2)
+    data = iio.imwrite("<bytes>", list(frames), extension=".gif", duration=50, loop=0)
+    atomic_write_bytes(out, data)
+    return out
+
+
+def _copy(source: Path | None, out: Path) -> Path | None:
+    if source is None or not Path(source).exists():
+        return None
+    atomic_write_bytes(out, Path(source).read_bytes())
+    return out
+
+
+def write_report(wd: Workdir, plan: Any, scored: Any, trained: dict[str, Any], run_seconds: float) -> Path:
+    """Write ``report.html``, ``report.md`` and ``report.json`` into ``WORKDIR/report``."""
+    out = wd.path / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    summary = scored.summary
+    reward_name = plan.components["reward"][0]
+    policies = summary["policies"]
+    expert = policies.get("expert", {}).get("true_return_mean")
+    random = policies.get("random", {}).get("true_return_mean")
+    agent_dir = Path(trained["stage_dir"])
+    evals = [r for r in read_metrics(wd.path / "metrics.jsonl", "agent", agent_dir.name) if "eval/return" in r]
+    final = evals[-1] if evals else {}
+    final_return = float(final.get("eval/return", np.nan))
+    lines = {k: v for k, v in (("scripted expert", expert), ("random policy", random)) if v is not None}
+
+    files: dict[str, str] = {}
+    if plot_learning_curve(wd.path / "metrics.jsonl", out / "learning_curve.png", "agent", agent_dir.name, lines):
+        files["learning_curve"] = "learning_curve.png"
+    if _copy(scored.plot, out / "reward_scatter.png"):
+        files["scatter"] = "reward_scatter.png"
+    if _copy(scored.video, out / "reward_episodes.mp4"):
+        files["reward_video"] = "reward_episodes.mp4"
+    tokenizer = _stage_info(wd, "tokenizer")
+    if tokenizer and _copy(wd.path / tokenizer["folder"] / "reconstructions.png", out / "reconstructions.png"):
+        files["reconstructions"] = "reconstructions.png"
+    if _rollout_gif(agent_dir, out / "agent_rollout.gif"):
+        files["rollout"] = "agent_rollout.gif"
+
+    agent_config = read_json(agent_dir / "stage.json").get("config", {}) if (agent_dir / "stage.json").exists() else {}
+    obs_keys = agent_config.get("agent_config", {}).get("obs_keys")
+    stages = {s: _stage_info(wd, s) for s in STAGES}
+    numbers = {
+        "env": str(plan.env),
+        "components": {kind: name for kind, (name, _) in plan.components.items()},
+        "explore": plan.config.explore,
+        "beta": plan.config.beta,
+        "preset": plan.config.preset,
+        "agent_eval_return": final_return,
+        "agent_eval_return_std": final.get("eval/return_std"),
+        "agent_eval_episodes": int(plan.loop.get("eval_episodes", 0)) or None,
+        "agent_env_steps": trained.get("env_steps"),
+        "expert_return": expert,
+        "random_return": random,
+        "fraction_of_expert": (final_return / expert) if expert else None,
+        "learning_curve": [[r["step"], r["eval/return"]] for r in evals],
+        "reward": reward_name,
+        "spearman": summary["spearman"].get(reward_name),
+        "pearson": summary["pearson"].get(reward_name),
+        "ordered": summary["ordered"].get(reward_name),
+        "score_table": {
+            p: {"true_return": v["true_return_mean"], "reward_return": v["reward_return_mean"][reward_name]}
+            for p, v in policies.items()
+        },
+        "tokenizer_metrics": tokenizer.get("metrics", {}),
+        "video_model_metrics": stages["video_model"].get("metrics", {}),
+        "agent_observes": list(obs_keys) if obs_keys else None,
+        "stage_seconds": {s: round(float(i.get("seconds", 0.0)), 1) for s, i in stages.items() if i},
+        "stage_folders": {s: i.get("folder") for s, i in stages.items() if i},
+        "run_seconds": round(run_seconds, 1),
+        "files": files,
+    }
+    atomic_write_json(out / "report.json", numbers)
+    atomic_write_text(out / "report.md", _markdown(numbers, plan))
+    atomic_write_text(out / "report.html", _html(numbers, plan))
+    return out / "report.html"
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "n/a"
+    return f"{value:.{digits}f}" if isinstance(value, (float, int)) else str(value)
+
+
+def _sections(n: dict[str, Any], plan: Any) -> list[tuple[str, list[str], str | None]]:
+    """(title, paragraphs, image file) triples shared by the HTML and Markdown renderings."""
+    reward = n["reward"]
+    pct = n["fraction_of_expert"]
+    observes = n["agent_observes"]
+    seeing = (
+        f"The agent observes `{', '.join(observes)}`; the reward model sees the 64x64 frames."
+        if observes and "image" not in observes
+        else "The agent observes pixels, like the reward model."
+    )
+    result = [
+        f"After {n['agent_env_steps']} env steps trained on the **{reward}** reward only"
+        + (f" (+ {n['beta']} x {n['explore']})" if n["explore"] else "")
+        + f", the agent's true return over {n['agent_eval_episodes']} evaluation episodes is "
+        f"**{_fmt(n['agent_eval_return'])}** (± {_fmt(n['agent_eval_return_std'])}), "
+        f"{_fmt(100 * pct if pct is not None else None, 0)}% of the scripted expert's {_fmt(n['expert_return'])}; "
+        f"a random policy gets {_fmt(n['random_return'])}.",
+        "The environment's own reward was never used for training, only for this evaluation. " + seeing,
+    ]
+    table = ["| policy | true return | " + reward + " return |", "|---|---|---|"]
+    table += [f"| {p} | {_fmt(v['true_return'])} | {_fmt(v['reward_return'])} |" for p, v in n["score_table"].items()]
+    scatter = [
+        f"Before training the agent, the reward was checked on rollouts of the scripted expert, the expert "
+        f"with action noise, and a random policy: Spearman rank correlation between summed {reward} reward and "
+        f"true return **{_fmt(n['spearman'], 3)}** (Pearson {_fmt(n['pearson'], 3)}); mean reward ordered "
+        f"expert > noisy > random: **{'yes' if n['ordered'] else 'no'}**.",
+        "\n".join(table),
+    ]
+    tok, vm = n["tokenizer_metrics"], n["video_model_metrics"]
+    models = [
+        f"Tokenizer `{n['components']['tokenizer']}`: validation PSNR {_fmt(tok.get('val_psnr'))} dB, "
+        f"codebook perplexity {_fmt(tok.get('perplexity'))}. Video model `{n['components']['video_model']}`: "
+        f"bits per code train {_fmt(vm.get('train_bits_per_code'), 3)}, validation {_fmt(vm.get('val_bits_per_code'), 3)}. "
+        "Top rows: held-out frames; bottom rows: their reconstructions."
+    ]
+    timing = ["| stage | seconds | folder |", "|---|---|---|"]
+    timing += [f"| {s} | {n['stage_seconds'][s]} | {n['stage_folders'][s]} |" for s in n["stage_seconds"]]
+    timing.append(f"| **whole run (this invocation)** | {n['run_seconds']} | |")
+    config = json.dumps(plan.resolved(), indent=2, sort_keys=True, default=str)
+    return [
+        ("Result", result, None),
+        (
+            "Learning curve (true return)",
+            ["Evaluation return of the agent during training, with the scripted expert and a random policy as lines."],
+            n["files"].get("learning_curve"),
+        ),
+        ("Does the reward rank behaviour like the true return?", scatter, n["files"].get("scatter")),
+        ("Tokenizer reconstructions", models, n["files"].get("reconstructions")),
+        ("Trained agent (last evaluation episode)", [], n["files"].get("rollout")),
+        ("Stage timings", ["\n".join(timing)], None),
+        ("Configuration", ["```\n" + config + "\n```"], None),
+    ]
+
+
+def _markdown(n: dict[str, Any], plan: Any) -> str:
+    parts = [f"# viper run: {n['env']} ({n['preset']} preset)\n"]
+    for title, paragraphs, image in _sections(n, plan):
+        parts.append(f"## {title}\n")
+        parts += [p + "\n" for p in paragraphs]
+        if image:
+            parts.append(f"![{title}]({image})\n")
+    return "\n".join(parts)
+
+
+def _inline(text: str) -> str:
+    """The little Markdown the sections use (**bold**, `code`), escaped for HTML."""
+    import re
+
+    text = html.escape(text)
+    text = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", text)
+    return re.sub(r"`(.+?)`", r"<code>\1</code>", text)
+
+
+def _html_block(text: str) -> str:
+    if text.startswith("```"):
+        return "<pre>" + html.escape(text.strip("`\n")) + "</pre>"
+    if text.startswith("|"):
+        rows = [r for r in text.splitlines() if not set(r) <= set("|-")]
+        cells = [[c.strip() for c in r.strip("|").split("|")] for r in rows]
+        head = "".join(f"<th>{_inline(c)}</th>" for c in cells[0])
+        body = "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in row) + "</tr>" for row in cells[1:])
+        return f"<table><tr>{head}</tr>{body}</table>"
+    return f"<p>{_inline(text)}</p>"
+
+
+def _html(n: dict[str, Any], plan: Any) -> str:
+    body = [f"<h1>viper run: {html.escape(n['env'])} <small>({html.escape(n['preset'])} preset)</small></h1>"]
+    for title, paragraphs, image in _sections(n, plan):
+        body.append(f"<h2>{html.escape(title)}</h2>")
+        body += [_html_block(p) for p in paragraphs]
+        if image:
+            body.append(f'<img src="{html.escape(image)}" alt="{html.escape(title)}">')
+    if n["files"].get("reward_video"):
+        body.append(
+            '<h2>Episodes with their per-frame reward</h2><video controls loop src="reward_episodes.mp4" width="512"></video>'
+        )
+    style = (
+        "body{font-family:system-ui,sans-serif;max-width:900px;margin:2em auto;padding:0 1em;color:#222}"
+        "img{max-width:100%;border:1px solid #ddd;image-rendering:pixelated}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}pre{background:#f6f6f6;padding:1em;"
+        "overflow:auto;font-size:12px}h1 small{color:#777;font-weight:normal}"
+    )
+    return f"<!doctype html><html><head><meta charset='utf-8'><title>viper run {html.escape(n['env'])}</title><style>{style}</style></head><body>{''.join(body)}</body></html>\n"
+
+
+__all__ = ["write_report"]

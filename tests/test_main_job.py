@@ -1,0 +1,149 @@
+"""Slow: the main job (`viper-run` with no arguments) on a 2-core CPU, checked as a user would.
+
+One run of the default pipeline (lite:reach, quick preset) is shared by the tests below, which
+check what the issues promise of it:
+
+* the agent, trained on the VIPER reward only, reaches >= 70% of the scripted expert's true
+  return over >= 10 evaluation episodes while a random policy gets <= 20% (the main job);
+* the VIPER return ranks >= 30 episodes of mixed quality like the true return (Spearman >= 0.8)
+  and orders expert > noisy > random (the reward diagnostics);
+* the video model gives held-out expert episodes a clearly higher per-frame log-likelihood than
+  random-policy episodes of the same task (the video model);
+* the report holds its plots, and re-running skips every finished stage.
+
+A second, tiny pipeline is SIGKILLed while the video model trains and must resume without
+re-training the finished stages.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow
+
+VIPER_RUN = [sys.executable, "-m", "viper.core.cli"]
+ENV = {**os.environ, "VIPER_PROGRESS": "0"}
+
+
+@pytest.fixture(scope="module")
+def main_job(tmp_path_factory) -> tuple[Path, dict, float, str]:
+    workdir = tmp_path_factory.mktemp("main") / "run"
+    started = time.time()
+    result = subprocess.run(
+        [*VIPER_RUN, "--workdir", str(workdir)], capture_output=True, text=True, env=ENV, timeout=1800
+    )
+    seconds = time.time() - started
+    print(result.stdout[-3000:], result.stderr[-3000:])
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((workdir / "report" / "report.json").read_text())
+    print(f"default pipeline: {seconds:.0f} s; report numbers: {json.dumps(report, default=str)[:3000]}")
+    return workdir, report, seconds, result.stdout
+
+
+def test_agent_learns_the_task_from_videos_alone(main_job) -> None:
+    _, report, _, _ = main_job
+    assert report["components"]["reward"] == "viper" and report["explore"] is None
+    assert report["agent_eval_episodes"] >= 10
+    expert, random = report["expert_return"], report["random_return"]
+    assert random <= 0.2 * expert, report
+    assert report["agent_eval_return"] >= 0.7 * expert, report
+
+
+def test_viper_return_ranks_episodes_like_the_true_return(main_job) -> None:
+    workdir, report, _, _ = main_job
+    score = json.loads((workdir / report["stage_folders"]["score"] / "score.json").read_text())
+    assert len(score["episodes"]) >= 30
+    assert report["ordered"], report["score_table"]
+    table = report["score_table"]
+    noisy = [row["reward_return"] for name, row in table.items() if name.startswith("noisy-")]
+    assert table["expert"]["reward_return"] > np.mean(noisy) > table["random"]["reward_return"]
+    assert report["spearman"] >= 0.8, report["score_table"]
+
+
+def test_expert_episodes_are_more_likely_than_random_ones(main_job) -> None:
+    from viper.core.collect import make_policy, run_episode
+    from viper.core.components import load_suite, load_tokenizer, load_video_model
+
+    workdir, _, _, _ = main_job
+    tokenizer, model = load_tokenizer(workdir), load_video_model(workdir)
+    suite = load_suite("lite")
+    env = suite.make("reach", seed=0)
+    per_frame = {}
+    for policy in ("expert", "random"):
+        actor = make_policy(policy, suite, "reach", env, seed=7)
+        # seeds far from the collected ones (0..59): held-out episodes
+        episodes = [run_episode(env, actor, seed=50_000 + i).frames for i in range(5)]
+        codes = np.stack([tokenizer.encode(frames) for frames in episodes])
+        per_frame[policy] = float(model.log_prob(codes, 0).mean())
+    print("mean per-frame log-likelihood (nats):", per_frame)
+    assert per_frame["expert"] > per_frame["random"] + 5.0, per_frame
+
+
+def test_report_and_cached_rerun(main_job) -> None:
+    workdir, report, _, _ = main_job
+    folder = workdir / "report"
+    for name in ("report.html", "report.md", "learning_curve.png", "reward_scatter.png", "reconstructions.png"):
+        assert (folder / name).stat().st_size > 0, name
+    assert "agent_rollout.gif" in report["files"].values()
+    html = (folder / "report.html").read_text()
+    assert "learning_curve.png" in html and "Spearman" in html
+    rerun = subprocess.run(
+        [*VIPER_RUN, "--workdir", str(workdir)], capture_output=True, text=True, env=ENV, timeout=600
+    )
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    for stage in ("data", "tokenizer", "video model", "agent"):
+        assert f"{stage}: cached" in rerun.stdout, rerun.stdout[-2000:]
+
+
+def test_killed_pipeline_resumes_without_redoing_finished_stages(tmp_path) -> None:
+    workdir = tmp_path / "run"
+    args = [
+        *VIPER_RUN,
+        "--workdir",
+        str(workdir),
+        "--episodes",
+        "6",
+        "--steps",
+        "400",
+        "--set",
+        "tokenizer.steps=30",
+        "--set",
+        "video_model.steps=400",
+        "--set",
+        "video_model.checkpoint_every=20",
+        "--set",
+        "loop.eval_every=0",
+        "--set",
+        "loop.eval_episodes=2",
+    ]
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+    deadline = time.time() + 600
+    try:
+        while time.time() < deadline and process.poll() is None:
+            if list(workdir.glob("video_model-*/checkpoints/step_*/meta.json")):
+                break
+            time.sleep(0.5)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert list(workdir.glob("video_model-*/checkpoints/step_*")), "the video model never checkpointed"
+    assert not list(workdir.glob("agent-*")), "killed too late to test a resume"
+    tokenizer_info = json.loads(next(workdir.glob("tokenizer-*/stage.json")).read_text())
+    assert tokenizer_info["status"] == "done"
+
+    result = subprocess.run(args, capture_output=True, text=True, env=ENV, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "tokenizer: cached" in result.stdout
+    assert json.loads(next(workdir.glob("tokenizer-*/stage.json")).read_text())["attempts"] == 1
+    model_info = json.loads(next(workdir.glob("video_model-*/stage.json")).read_text())
+    assert model_info["status"] == "done" and model_info["attempts"] == 2
+    assert (workdir / "report" / "report.html").exists()

@@ -22,8 +22,8 @@ nox.options.error_on_missing_interpreters = False
 PACKAGES = ["viper-core", "viper-envs", "viper-tokenizers", "viper-videomodels", "viper-rewards", "viper-agents"]
 # What each package's isolated test session installs besides viper-core and the package itself.
 EXTRAS = {"viper-envs": "[dmc,atari]", "viper-agents": "[test]"}
-# Our own packages a package's tests use beyond its dependencies (e.g. the lite suite).
-TEST_PACKAGES = {"viper-agents": ["viper-envs"]}
+# Our own packages a package's tests use beyond its dependencies (the lite suite, the `task` reward).
+TEST_PACKAGES = {"viper-agents": ["viper-envs", "viper-rewards"]}
 NEEDS_TORCH = {"viper-agents"}
 TORCH = os.environ.get("VIPER_TORCH", "torch==2.13.0")
 TEST_DEPS = ["pytest>=7", "pytest-timeout"]

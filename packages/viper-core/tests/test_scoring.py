@@ -113,3 +113,27 @@ def test_score_config_checks():
         "ordered": {"r": False},
     }
     assert "undefined" in format_table(summary)
+
+
+def test_terminating_task_is_judged_per_step_too() -> None:
+    """Short failed episodes sum a per-step-negative reward to less than long good ones; the
+    summary says so and ranks the per-step means, which order the policies correctly here."""
+    from viper.core.scoring import summarize
+
+    def episode(policy: str, true: float, length: int, per_step: float) -> dict:
+        return {"policy": policy, "true_return": true, "length": length, "reward_return": {"viper": per_step * length}}
+
+    episodes = [
+        *[episode("expert", 200.0 - i, 200, -5.0 - i) for i in range(3)],
+        *[episode("noisy-0.3", 60.0 - i, 60, -40.0 - i) for i in range(3)],
+        *[episode("random", 10.0 - i, 10, -170.0 - i) for i in range(3)],
+    ]
+    summary = summarize(episodes, ["viper"], [0.3])
+    assert summary["lengths_vary"]
+    assert not summary["ordered"]["viper"]  # sums: expert -1000, noisy -2400, random -1700
+    assert summary["ordered_per_step"]["viper"]
+    assert summary["spearman_per_step"]["viper"] == pytest.approx(1.0)
+    text = format_table(summary)
+    assert "terminates early" in text and "per-step mean viper reward: Spearman 1.000, ordered: yes" in text
+    same_length = summarize([dict(e, length=100) for e in episodes], ["viper"], [0.3])
+    assert not same_length["lengths_vary"] and "terminates early" not in format_table(same_length)

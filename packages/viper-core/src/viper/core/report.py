@@ -104,6 +104,9 @@ def write_report(wd: Workdir, plan: Any, scored: Any, trained: dict[str, Any], r
         "spearman": summary["spearman"].get(reward_name),
         "pearson": summary["pearson"].get(reward_name),
         "ordered": summary["ordered"].get(reward_name),
+        "lengths_vary": summary.get("lengths_vary", False),
+        "spearman_per_step": summary.get("spearman_per_step", {}).get(reward_name),
+        "ordered_per_step": summary.get("ordered_per_step", {}).get(reward_name),
         "score_table": {
             p: {"true_return": v["true_return_mean"], "reward_return": v["reward_return_mean"][reward_name]}
             for p, v in policies.items()
@@ -156,6 +159,14 @@ def _sections(n: dict[str, Any], plan: Any) -> list[tuple[str, list[str], str | 
         f"expert > noisy > random: **{'yes' if n['ordered'] else 'no'}**.",
         "\n".join(table),
     ]
+    if n["lengths_vary"]:
+        scatter.insert(
+            1,
+            "Episodes end at different lengths (the task terminates early), and a reward that is negative every "
+            "step sums to less for short episodes: per-step mean reward vs true return, Spearman "
+            f"**{_fmt(n['spearman_per_step'], 3)}**, ordered: **{'yes' if n['ordered_per_step'] else 'no'}**. "
+            "An agent may learn to end such episodes early.",
+        )
     tok, vm = n["tokenizer_metrics"], n["video_model_metrics"]
     models = [
         f"Tokenizer `{n['components']['tokenizer']}`: validation PSNR {_fmt(tok.get('val_psnr'))} dB, "

@@ -186,24 +186,32 @@ def summarize(episodes: list[dict[str, Any]], rewards: Sequence[str], noise: Seq
             "reward_return_std": {r: float(np.std([e["reward_return"][r] for e in rows])) for r in rewards},
         }
     true = [e["true_return"] for e in episodes]
-    noisy = [label for label in table if label.startswith("noisy-")]
-    ordered = {}
-    for r in rewards:
-        expert = table.get("expert", {}).get("reward_return_mean", {}).get(r)
-        random = table.get("random", {}).get("reward_return_mean", {}).get(r)
-        mid = float(np.mean([table[n]["reward_return_mean"][r] for n in noisy])) if noisy else None
-        ordered[r] = bool(
-            expert is not None
-            and random is not None
-            and (expert > mid > random if mid is not None else expert > random)
-        )
+    lengths = [max(int(e.get("length", 1)), 1) for e in episodes]
+    returns = {r: [e["reward_return"][r] for e in episodes] for r in rewards}
+    # Per-step means matter when the task terminates early: a reward that is negative every
+    # step (a log-likelihood) sums to less for a short failed episode than for a long good one.
+    per_step = {r: [v / n for v, n in zip(values, lengths)] for r, values in returns.items()}
     return {
         "policies": table,
-        "spearman": {r: _finite_or_none(spearman([e["reward_return"][r] for e in episodes], true)) for r in rewards},
-        "pearson": {r: _finite_or_none(pearson([e["reward_return"][r] for e in episodes], true)) for r in rewards},
-        "ordered": ordered,
+        "spearman": {r: _finite_or_none(spearman(returns[r], true)) for r in rewards},
+        "pearson": {r: _finite_or_none(pearson(returns[r], true)) for r in rewards},
+        "ordered": {r: _ordered(episodes, returns[r], table) for r in rewards},
+        "lengths_vary": len(set(lengths)) > 1,
+        "spearman_per_step": {r: _finite_or_none(spearman(per_step[r], true)) for r in rewards},
+        "ordered_per_step": {r: _ordered(episodes, per_step[r], table) for r in rewards},
         "episodes": episodes,
     }
+
+
+def _ordered(episodes: list[dict[str, Any]], values: Sequence[float], table: dict[str, Any]) -> bool:
+    """Mean of ``values`` ordered expert > mean over noisy levels > random."""
+    means = {label: float(np.mean([v for e, v in zip(episodes, values) if e["policy"] == label])) for label in table}
+    noisy = [means[label] for label in means if label.startswith("noisy-")]
+    if "expert" not in means or "random" not in means:
+        return False
+    if not noisy:
+        return means["expert"] > means["random"]
+    return means["expert"] > float(np.mean(noisy)) > means["random"]
 
 
 def format_table(summary: dict[str, Any]) -> str:
@@ -227,6 +235,19 @@ def format_table(summary: dict[str, Any]) -> str:
         order = "yes" if summary["ordered"][r] else "NO"
         lines.append(
             f"{r}: Spearman {rho_text} (Pearson {pr_text}) over {n} episodes; expert > noisy > random: {order}"
+        )
+        if summary.get("lengths_vary"):
+            step_rho = summary["spearman_per_step"][r]
+            step_order = "yes" if summary["ordered_per_step"][r] else "NO"
+            lines.append(
+                f"  episodes end at different lengths (the task terminates early); per-step mean {r} reward: "
+                f"Spearman {'undefined' if step_rho is None else f'{step_rho:.3f}'}, ordered: {step_order}"
+            )
+    if summary.get("lengths_vary"):
+        lines.append(
+            "  note: a summed reward that is negative every step (a log-likelihood) favours short episodes, "
+            "so on a terminating task judge the per-step figures; an agent trained on such a reward may learn "
+            "to end episodes early (the paper's DMC tasks never terminate)"
         )
     return "\n".join(lines)
 
@@ -274,7 +295,10 @@ def score(
     stage_config = {**dataclasses.asdict(config), "inputs": _stage_inputs(wd)}
     stage = wd.stage("score", stage_config)
     if stage.done and not force and (stage.directory / SCORE_FILE).exists():
-        return ScoreResult(stage.directory, read_json(stage.directory / SCORE_FILE), cached=True)
+        # Summaries are recomputed from the stored episodes, so a cache written by an older
+        # version gains any figure added since.
+        episodes = read_json(stage.directory / SCORE_FILE)["episodes"]
+        return ScoreResult(stage.directory, summarize(episodes, config.rewards, config.noise), cached=True)
 
     mask = suite.image_mask(name.task, config.size)
     context = RewardContext(

@@ -1,6 +1,6 @@
 """Sessions: per-package tests in isolation, integration, slow tests, lint, and the demo.
 
-    nox                      # everything CI runs: lint, tests (each package), integration, slow (~40 min)
+    nox                      # everything CI runs: lint, tests (each package), integration, slow (~30 min)
     nox -s demo              # the main job on the embedded default (lite:reach)
     nox -s "tests(package='viper-core')"
 

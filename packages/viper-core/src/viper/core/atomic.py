@@ -90,6 +90,28 @@ def read_json(path: str | os.PathLike) -> Any:
         return json.load(f)
 
 
+def read_header(path: Path, fmt: str, version: int, *, what: str, kind: str, hint: str = "") -> dict[str, Any]:
+    """Read the JSON that describes a saved artifact (``{"format": fmt, "version": version, ...}``)
+    and check both fields. Every failure is one :class:`WorkdirError` naming the file: ``what``
+    names the artifact with its article ("a vqgan tokenizer"), ``kind`` the file ("tokenizer
+    config"), and ``hint`` (what the user can do) ends every message."""
+    from viper.core.errors import WorkdirError
+
+    if not path.is_file():
+        raise WorkdirError(f"{path.parent}: not {what} (no {path.name}){hint}")
+    try:
+        record = read_json(path)
+    except (OSError, ValueError) as exc:
+        raise WorkdirError(f"{path}: corrupt {kind} ({exc}){hint}") from exc
+    if not isinstance(record, dict) or record.get("format") != fmt:
+        raise WorkdirError(f'{path}: not {what} (expected "format": "{fmt}"){hint}')
+    if record.get("version") != version:
+        raise WorkdirError(
+            f"{path}: {kind} version {record.get('version')!r}; this viper reads version {version}{hint}"
+        )
+    return record
+
+
 @contextlib.contextmanager
 def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary directory that replaces ``path`` when the block succeeds.

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from viper.core.atomic import atomic_directory, atomic_write_bytes, atomic_write_json, read_json
+from viper.core.atomic import atomic_directory, atomic_write_bytes, atomic_write_json, read_header
 from viper.core.config import to_dict
 from viper.core.errors import ConfigError, ContractError, NonFiniteError, ViperError, WorkdirError
 from viper.core.progress import progress_bar
@@ -481,18 +481,14 @@ def restore_checkpoint(path: Path, agent: Agent, identity: dict[str, Any]) -> Lo
     """Load ``path`` into ``agent``; a corrupt or foreign checkpoint raises WorkdirError and is
     left untouched (nothing is written before training resumes)."""
     meta_path = path / "loop.json"
-    if not meta_path.is_file():
-        raise WorkdirError(f"{path}: not an agent checkpoint (no loop.json); move it away to start over")
-    try:
-        record = read_json(meta_path)
-    except (OSError, ValueError) as exc:
-        raise WorkdirError(f"{meta_path}: corrupt checkpoint ({exc}); move {path} away to start over") from exc
-    if not isinstance(record, dict) or record.get("format") != CHECKPOINT_FORMAT:
-        raise WorkdirError(f"{meta_path}: not a viper agent checkpoint; move {path} away to start over")
-    if record.get("version") != CHECKPOINT_VERSION:
-        raise WorkdirError(
-            f"{meta_path}: checkpoint version {record.get('version')} but this viper reads {CHECKPOINT_VERSION}"
-        )
+    record = read_header(
+        meta_path,
+        CHECKPOINT_FORMAT,
+        CHECKPOINT_VERSION,
+        what="an agent checkpoint",
+        kind="checkpoint",
+        hint=f"; move {path} away to start over",
+    )
     theirs, ours = _json_safe(record.get("identity")), _json_safe(identity)
     if theirs != ours:
         keys = sorted(k for k in set(theirs or {}) | set(ours) if (theirs or {}).get(k) != ours.get(k))

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from viper.core.atomic import atomic_write_json, read_json
+from viper.core.atomic import atomic_write_json, read_header
 from viper.core.checks import check_codes, check_frames
 from viper.core.config import build_config, to_dict
 from viper.core.errors import ViperError, WorkdirError
@@ -137,16 +137,14 @@ class VQGANTokenizer:
 
         directory = Path(directory)
         path = directory / CONFIG_FILE
-        if not path.is_file():
-            raise WorkdirError(f"{directory}: not a vqgan tokenizer (no {CONFIG_FILE}); train one with fit-tokenizer")
-        try:
-            info = read_json(path)
-        except (OSError, ValueError) as exc:
-            raise WorkdirError(f"{path}: unreadable ({exc})") from exc
-        if not isinstance(info, dict) or info.get("format") != FORMAT:
-            raise WorkdirError(f'{path}: not a vqgan tokenizer config (expected "format": "{FORMAT}")')
-        if info.get("version") != VERSION:
-            raise WorkdirError(f"{path}: format version {info.get('version')!r}; this viper reads version {VERSION}")
+        info = read_header(
+            path,
+            FORMAT,
+            VERSION,
+            what="a vqgan tokenizer",
+            kind="tokenizer config",
+            hint="; train one with fit-tokenizer",
+        )
         try:
             saved = build_config(Config, info.get("config", {}), where=str(path))
         except ViperError as exc:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from viper.core.atomic import atomic_write_json, read_json
+from viper.core.atomic import atomic_write_json, read_header
 from viper.core.checks import check_codes, check_tasks
 from viper.core.config import build_config, to_dict
 from viper.core.errors import ConfigError, ContractError, ViperError, WorkdirError
@@ -263,16 +263,14 @@ class ARTransformer:
 
         directory = Path(directory)
         path = directory / CONFIG_FILE
-        if not path.is_file():
-            raise WorkdirError(f"{directory}: not an ar-transformer model (no {CONFIG_FILE})")
-        try:
-            info = read_json(path)
-        except (OSError, ValueError) as exc:
-            raise WorkdirError(f"{path}: unreadable ({exc})") from exc
-        if not isinstance(info, dict) or info.get("format") != FORMAT:
-            raise WorkdirError(f'{path}: not an ar-transformer config (expected "format": "{FORMAT}")')
-        if info.get("version") != VERSION:
-            raise WorkdirError(f"{path}: format version {info.get('version')!r}, this viper reads {VERSION}")
+        info = read_header(
+            path,
+            FORMAT,
+            VERSION,
+            what="an ar-transformer model",
+            kind="model config",
+            hint="; train one with fit-model",
+        )
         try:
             config = build_config(Config, info.get("config", {}), where=str(path))
             model = cls(config)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from viper.agents.presets import resolve_preset
 from viper.core.errors import ConfigError
 
 #: Sizes per preset; any of these fields set explicitly wins over the preset.
@@ -164,17 +165,8 @@ class DreamerConfig:
     """Ensemble Adam learning rate."""
 
     def __post_init__(self) -> None:
-        if self.preset not in PRESETS:
-            raise ConfigError(f"--set agent.preset={self.preset!r}: expected one of {', '.join(PRESETS)}")
-        if isinstance(self.obs_keys, str):
-            self.obs_keys = tuple(k.strip() for k in self.obs_keys.split(",") if k.strip())
-        for key, value in PRESETS[self.preset].items():
-            if getattr(self, key) is None:
-                setattr(self, key, value)
         positive = ("deter", "hidden", "stoch", "classes", "cnn_depth", "batch_size", "batch_length", "imag_horizon")
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise ConfigError(f"--set agent.{name}={getattr(self, name)}: expected at least 1")
+        resolve_preset(self, PRESETS, positive)
         if self.bins < 3 or self.bins % 2 == 0:
             raise ConfigError(f"--set agent.bins={self.bins}: expected an odd number >= 3 (a bin at zero)")
         if not 0 < self.discount <= 1 or not 0 <= self.return_lambda <= 1:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from viper.agents.presets import resolve_preset
 from viper.core.errors import ConfigError
 
 #: ``paper``: DrQ-v2's DMC settings. ``cpu``: the same algorithm, smaller and faster-annealing,
@@ -85,16 +86,7 @@ class DrQConfig:
     """Steps kept in replay (split evenly over envs)."""
 
     def __post_init__(self) -> None:
-        if self.preset not in PRESETS:
-            raise ConfigError(f"--set agent.preset={self.preset!r}: expected one of {', '.join(PRESETS)}")
-        if isinstance(self.obs_keys, str):
-            self.obs_keys = tuple(k.strip() for k in self.obs_keys.split(",") if k.strip())
-        for key, value in PRESETS[self.preset].items():
-            if getattr(self, key) is None:
-                setattr(self, key, value)
-        for name in ("hidden", "feature_dim", "batch_size", "nstep", "update_every", "frame_stack"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"--set agent.{name}={getattr(self, name)}: expected at least 1")
+        resolve_preset(self, PRESETS, ("hidden", "feature_dim", "batch_size", "nstep", "update_every", "frame_stack"))
         parse_schedule(self.std_schedule)
 
 

@@ -6,7 +6,8 @@ expected and what arrived, so a misused component says how to use it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -81,16 +82,78 @@ def check_tasks(tasks: object, batch: int, num_tasks: int, name: str = "task") -
     return arr.astype(np.int32, copy=False)
 
 
-def check_finite(values: np.ndarray, name: str, *, step: int | None = None) -> np.ndarray:
-    """Raise if ``values`` holds NaN or inf, naming the first bad index (and step)."""
+def check_finite(
+    values: Any,
+    name: str,
+    *,
+    step: int | str | None = None,
+    over: str | None = None,
+    hint: str = "",
+) -> Any:
+    """Raise :class:`~viper.core.errors.NonFiniteError` if ``values`` holds NaN or inf; return
+    ``values`` unchanged.
+
+    ``values`` is one of
+
+    * an array: the message names the first bad value and its index, or with ``over`` the entry
+      of the leading axis (``over="env"``: "for env 2");
+    * a scalar, e.g. a loss: "NAME became nan at step 4" (without ``step``: "NAME is nan");
+    * a mapping (nested mappings, lists and named tuples too) of scalars or arrays, e.g. metrics or
+      a weights tree: names the key path ("NAME: loss = nan", "NAME: params/dense/kernel: ...");
+      integer, boolean and ``None`` leaves are skipped.
+
+    ``step`` says when: an int reads "step N", a string is used as written ("env step 8").
+    ``hint`` (what was kept, what the user can do) ends the message after "; ".
+    Every NaN check of viper goes through here, so every such error reads the same way.
+    """
     from viper.core.errors import NonFiniteError
 
-    bad = ~np.isfinite(values)
-    if bad.any():
-        index = tuple(int(i) for i in np.argwhere(bad)[0])
-        where = f" at step {step}" if step is not None else ""
-        raise NonFiniteError(f"{name}: non-finite value {values[index]!r}{where}, index {index}")
-    return values
+    when = "" if step is None else f" at step {step}" if isinstance(step, int) else f" at {step}"
+    tail = f"; {hint}" if hint else ""
+    if isinstance(values, (Mapping, list, tuple)):
+        for path, leaf in _leaves(values, ()):
+            array = np.asarray(leaf)
+            if not np.issubdtype(array.dtype, np.inexact) or np.isfinite(array).all():
+                continue
+            key = "/".join(path)
+            if array.ndim == 0:
+                raise NonFiniteError(f"{name}: {key} = {_number(array)}{when}{tail}")
+            check_finite(array, f"{name}: {key}", step=step, over=over, hint=hint)
+        return values
+    array = np.asarray(values)
+    bad = ~np.isfinite(array)
+    if not bad.any():
+        return values
+    if array.ndim == 0:
+        verb = "became" if when else "is"
+        raise NonFiniteError(f"{name} {verb} {_number(array)}{when}{tail}")
+    index = tuple(int(i) for i in np.argwhere(bad)[0])
+    where = f" for {over} {index[0]}" if over else ""
+    if not over or array.ndim > 1:
+        where += f", index {index}"
+    raise NonFiniteError(f"{name}: non-finite value {_number(array[index])}{when}{where}{tail}")
+
+
+def _number(value: Any) -> str:
+    value = np.asarray(value)
+    return str(value.item()) if np.iscomplexobj(value) else str(float(value))
+
+
+def _leaves(tree: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Any]]:
+    """``(key path, leaf)`` of a nested mapping/sequence, without importing jax."""
+    if tree is None:
+        return
+    if isinstance(tree, Mapping):
+        items = [(str(k), v) for k, v in tree.items()]
+    elif isinstance(tree, tuple) and hasattr(tree, "_fields"):  # a named tuple (optax states)
+        items = list(zip(tree._fields, tree))
+    elif isinstance(tree, (list, tuple)):
+        items = [(str(i), v) for i, v in enumerate(tree)]
+    else:
+        yield path, tree
+        return
+    for key, value in items:
+        yield from _leaves(value, (*path, key))
 
 
 def check_batch(actual: int, expected: int, name: str) -> None:

@@ -6,7 +6,7 @@ import numpy as np
 
 from viper.core.checks import check_batch, check_finite, check_frames
 from viper.core.dataset import apply_mask
-from viper.core.errors import ConfigError, ContractError, NonFiniteError
+from viper.core.errors import ConfigError, ContractError
 from viper.core.protocols import RewardContext, StepBatch
 
 
@@ -100,14 +100,13 @@ def resize(frames: np.ndarray, size: int) -> np.ndarray:
 
 def raise_non_finite(values: np.ndarray, what: str, step: int) -> np.ndarray:
     """Raise :class:`NonFiniteError` naming the step and the env if ``values float[B]`` is not finite."""
-    bad = ~np.isfinite(values)
-    if bad.any():
-        env = int(np.argwhere(bad)[0][0])
-        raise NonFiniteError(
-            f"{what} is {values[env]!r} at step {step} for env {env}; refusing to pass it to the agent "
-            f"(check the video model's checkpoint and the frames this env rendered)"
-        )
-    return check_finite(values, what, step=step)
+    return check_finite(
+        values,
+        what,
+        step=step,
+        over="env",
+        hint="refusing to pass it to the agent (check the video model's checkpoint and the frames this env rendered)",
+    )
 
 
 def positive(value: float | int, option: str) -> None:

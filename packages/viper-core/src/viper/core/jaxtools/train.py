@@ -7,7 +7,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from viper.core.errors import NonFiniteError
+from viper.core.checks import check_finite
 
 
 def ema_update(ema: Any, params: Any, decay: float) -> Any:
@@ -25,12 +25,11 @@ def host_copy(tree: Any) -> Any:
 
 
 def assert_finite(value: Any, what: str, step: int) -> float:
-    """Block on a scalar (e.g. the loss) and raise :class:`NonFiniteError` if it is NaN/inf.
+    """Block on a scalar (e.g. the loss) and raise :class:`~viper.core.errors.NonFiniteError`
+    (via :func:`viper.core.checks.check_finite`) if it is NaN/inf; returns it as a float.
 
     Reading the loss every step also keeps XLA from queueing many steps ahead, which can
     deadlock sharded CPU runs.
     """
     number = float(jax.device_get(value))
-    if not np.isfinite(number):
-        raise NonFiniteError(f"{what} became {number} at step {step}; the last good checkpoint is kept")
-    return number
+    return check_finite(number, what, step=step, hint="the last good checkpoint is kept")

@@ -16,6 +16,7 @@ import jax
 import numpy as np
 
 from viper.core.atomic import atomic_write_bytes
+from viper.core.checks import check_finite
 from viper.core.config import to_dict
 from viper.core.dataset import EpisodeStore
 from viper.core.errors import ConfigError, DatasetError, NonFiniteError
@@ -77,14 +78,6 @@ def _to_host(tree: Any) -> Any:
         return np.array(x, copy=True)
 
     return jax.tree_util.tree_map(get, tree)
-
-
-def _all_finite(tree: Any) -> bool:
-    return all(
-        np.isfinite(leaf).all()
-        for leaf in jax.tree_util.tree_leaves(tree)
-        if np.issubdtype(np.asarray(leaf).dtype, np.floating)
-    )
 
 
 def save_grid(path: Path, originals: np.ndarray, reconstructions: np.ndarray, gap: int = 2) -> None:
@@ -195,11 +188,12 @@ def fit(tokenizer: Any, train: EpisodeStore, val: EpisodeStore, ctx: Any) -> dic
                 bar.set_postfix(loss=f"{loss:.4f}", psnr=f"{scores['psnr']:.2f}")
             if done % cfg.checkpoint_every == 0 or done == cfg.steps:
                 host_state = _to_host(state)
-                if not _all_finite(host_state):
-                    raise NonFiniteError(
-                        f"tokenizer weights became non-finite at step {done}; the last good checkpoint is kept "
-                        f"in {checkpoints.directory}"
-                    )
+                check_finite(
+                    host_state,
+                    "tokenizer weights",
+                    step=done,
+                    hint=f"the last good checkpoint is kept in {checkpoints.directory}",
+                )
                 if lead:
                     checkpoints.save(done, host_state, {"config": to_dict(cfg)})
     finally:

@@ -1,8 +1,43 @@
-"""Typed component configs filled from ``--set KIND.FIELD=VALUE`` options.
+"""Typed component configs filled from ``--set KIND.FIELD=VALUE`` options: one model for all.
 
 A component factory may carry a ``Config`` dataclass (one docstring per field, as in cleanrl and
 the flax examples). :func:`build_config` turns strings from the command line (or values from a
-JSON config) into that dataclass, with errors naming the option and the expected type.
+JSON config) into that dataclass and validates it; errors name the option and what was expected,
+always in one style: ``--set loop.num_envs=0: expected an integer >= 1`` (``--steps -5: expected
+an integer >= 1`` for the top-level flags, ``where="--"``).
+
+Declaring a config::
+
+    @dataclasses.dataclass
+    class Config(Options):
+        SECTION: ClassVar[str] = "video_model"          # names the options in messages
+        PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"quick": {"layers": 2}}
+        RULES: ClassVar[tuple[Rule, ...]] = (
+            Rule("width", lambda c: c.width % c.heads == 0, "a multiple of heads ({heads})"),
+        )
+
+        layers: int = option(8, ge=1)
+        'Transformer blocks.'
+        dropout: float = option(0.1, ge=0, lt=1)
+        'Dropout while training.'
+        mode: str = option("conditional", one_of=("conditional", "joint"))
+        'How frames are scored.'
+
+* :func:`option` declares a field's constraints: ranges (``ge``/``gt``/``le``/``lt``, applied
+  to every item of a sequence and skipped for ``None``), ``one_of`` choices, or a ``test``
+  predicate with the ``expected`` text of its message.
+* ``RULES`` holds the few cross-field rules (:class:`Rule`); its ``expected`` text is formatted
+  with the config's attributes.
+* :func:`validate` checks both; :func:`build_config` calls it, and so does every construction of
+  an :class:`Options` subclass (its shared ``__post_init__``), so a Config made in Python is
+  checked too. Plain dataclasses (third-party plugins) are checked by :func:`build_config`.
+* ``PRESETS`` is the one preset mechanism: named field values, applied by :func:`apply_preset`
+  below any explicitly given option (``--preset NAME`` for the pipeline and ``fit-*`` commands).
+  A Config with a ``preset`` field chooses its own preset (``--set agent.preset=NAME``): its
+  fields left ``None`` are filled from ``PRESETS[preset]`` on construction.
+* :class:`DistributedConfig` holds the multi-host JAX settings; the JAX components' Configs
+  inherit it, so its fields stay flat options (``--set tokenizer.num_processes=2``) and the
+  stage config dicts keep their keys.
 """
 
 from __future__ import annotations
@@ -14,8 +49,8 @@ import inspect
 import json
 import types
 import typing
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 from viper.core.errors import ConfigError
 
@@ -39,11 +74,222 @@ def build_config(cls: type, options: Mapping[str, Any] | None = None, *, where: 
         raise ConfigError(f"{where}.{unknown[0]}: unknown option; valid options are {', '.join(sorted(fields))}")
     values = {name: convert(value, hints[name], f"{where}.{name}") for name, value in options.items()}
     try:
-        return cls(**values)
+        config = cls(**values)
     except (TypeError, ValueError) as exc:
         if isinstance(exc, ConfigError):
             raise
         raise ConfigError(f"{where}: {exc}") from exc
+    validate(config, where)
+    return config
+
+
+# --------------------------------------------------------------------------------------------
+# Constraints: declared on fields, checked by one validator
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    """The constraints :func:`option` stores in a field's metadata."""
+
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+    one_of: tuple[Any, ...] | None = None
+    test: Callable[[Any], bool] | None = None
+    expected: str | None = None
+
+    def passes(self, value: Any) -> bool:
+        if value is None:
+            return True
+        if self.one_of is not None and value not in self.one_of:
+            return False
+        items = value if isinstance(value, (tuple, list)) else (value,)
+        for item in items:
+            if self.ge is not None and not item >= self.ge:
+                return False
+            if self.gt is not None and not item > self.gt:
+                return False
+            if self.le is not None and not item <= self.le:
+                return False
+            if self.lt is not None and not item < self.lt:
+                return False
+        return self.test is None or bool(self.test(value))
+
+    def describe(self, hint: Any) -> str:
+        """``an integer >= 1``, ``a number in [0, 1)``, ``one of 'a', 'b'``..."""
+        if self.expected is not None:
+            return self.expected
+        if self.one_of is not None:
+            return "one of " + ", ".join(map(repr, self.one_of))
+        sequence, integer = _kind_of(hint)
+        noun = ("integers" if integer else "numbers") if sequence else ("an integer" if integer else "a number")
+        low = ("[", self.ge) if self.ge is not None else ("(", self.gt) if self.gt is not None else None
+        high = ("]", self.le) if self.le is not None else (")", self.lt) if self.lt is not None else None
+        if low and high:
+            return f"{noun} in {low[0]}{_number(low[1])}, {_number(high[1])}{high[0]}"
+        if low:
+            return f"{noun} {'>=' if low[0] == '[' else '>'} {_number(low[1])}"
+        if high:
+            return f"{noun} {'<=' if high[0] == ']' else '<'} {_number(high[1])}"
+        return noun
+
+
+def option(
+    default: Any = dataclasses.MISSING,
+    *,
+    default_factory: Any = dataclasses.MISSING,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+    one_of: tuple[Any, ...] | None = None,
+    test: Callable[[Any], bool] | None = None,
+    expected: str | None = None,
+) -> Any:
+    """A dataclass field with constraints (see the module docstring); ``expected`` words the
+    message of a ``test`` (``"an odd number >= 3"``)."""
+    if test is not None and expected is None:
+        raise TypeError("option(test=...) needs expected=... to word its message")
+    check = Check(ge, gt, le, lt, tuple(one_of) if one_of is not None else None, test, expected)
+    return dataclasses.field(default=default, default_factory=default_factory, metadata={"check": check})
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    """A constraint across fields, reported on ``field``; ``expected`` is formatted with the
+    config's attributes (``"a multiple of heads ({heads})"``)."""
+
+    field: str
+    test: Callable[[Any], bool]
+    expected: str
+
+
+def validate(config: Any, where: str | None = None) -> Any:
+    """Check ``config``'s declared constraints and ``RULES``; raise ConfigError on the first
+    broken one. ``where`` defaults to ``--set {SECTION}``; ``"--"`` words flags (``--steps -5``)."""
+    cls = type(config)
+    where = where or _where(cls)
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        check = f.metadata.get("check")
+        value = getattr(config, f.name)
+        if check is not None and not check.passes(value):
+            raise ConfigError(f"{option_text(where, f.name, value)}: expected {check.describe(hints.get(f.name))}")
+    for rule in getattr(cls, "RULES", ()):
+        if not rule.test(config):
+            expected = rule.expected.format_map(_Attributes(config))
+            raise ConfigError(f"{option_text(where, rule.field, getattr(config, rule.field))}: expected {expected}")
+    return config
+
+
+def option_text(where: str, name: str, value: Any) -> str:
+    """How the user spelt an option: ``--set loop.num_envs=0`` or, for flags, ``--steps -5``."""
+    if isinstance(value, (tuple, list)):
+        shown = ",".join(map(str, value))
+    elif isinstance(value, str):
+        shown = repr(value)
+    else:
+        shown = str(value)
+    if where == "--":
+        return f"--{name.replace('_', '-')} {shown}"
+    return f"{where}.{name}={shown}"
+
+
+class _Attributes(dict):
+    def __init__(self, config: Any) -> None:
+        super().__init__()
+        self.config = config
+
+    def __missing__(self, key: str) -> Any:
+        return getattr(self.config, key)
+
+
+def _kind_of(hint: Any) -> tuple[bool, bool]:
+    """(is a sequence, holds integers) for a field's type hint."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        hint = args[0] if len(args) == 1 else hint
+    origin = typing.get_origin(hint)
+    if origin in (tuple, list):
+        inner = typing.get_args(hint)
+        return True, bool(inner) and inner[0] is int
+    if origin in (typing.Union, types.UnionType):
+        return False, all(a is int or typing.get_origin(a) in (tuple, list) for a in args)
+    return False, hint is int
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _where(cls: type) -> str:
+    section = getattr(cls, "SECTION", None)
+    return "--" if section == "--" else f"--set {section}" if section else "config"
+
+
+# --------------------------------------------------------------------------------------------
+# Presets and the shared construction step
+
+
+def presets(cls: type | None) -> dict[str, dict[str, Any]]:
+    """A Config's named option sets (its ``PRESETS``); empty when it has none."""
+    return dict(getattr(cls, "PRESETS", None) or {})
+
+
+def apply_preset(cls: type, name: str, options: Mapping[str, Any] | None = None, *, where: str | None = None) -> dict:
+    """``cls.PRESETS[name]`` overridden by ``options``; ConfigError naming ``where`` (default
+    ``--set {SECTION}.preset``) when ``cls`` has no such preset."""
+    table = presets(cls)
+    if name not in table:
+        where = where or f"{_where(cls)}.preset"
+        known = ", ".join(map(repr, table)) or "none"
+        raise ConfigError(f"{where}={name!r}: expected one of {known}")
+    return {**table[name], **(options or {})}
+
+
+class Options:
+    """Base of the Config dataclasses: every construction coerces sequence options given as
+    strings or lists to tuples, fills a ``preset`` field's ``None`` fields from ``PRESETS`` and
+    runs :func:`validate` (so no Config writes its own ``__post_init__``)."""
+
+    SECTION: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        cls = type(self)
+        hints = typing.get_type_hints(cls)
+        where = _where(cls)
+        for f in dataclasses.fields(cls):
+            value = getattr(self, f.name)
+            if isinstance(value, (str, list)) and _takes_tuple(hints[f.name]):
+                object.__setattr__(self, f.name, convert(value, hints[f.name], f"{where}.{f.name}"))
+        if "preset" in {f.name for f in dataclasses.fields(cls)} and presets(cls):
+            for key, value in apply_preset(cls, self.preset).items():
+                if getattr(self, key) is None:
+                    object.__setattr__(self, key, value)
+        validate(self, where)
+
+
+def _takes_tuple(hint: Any) -> bool:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return any(typing.get_origin(a) is tuple for a in typing.get_args(hint))
+    return typing.get_origin(hint) is tuple
+
+
+@dataclasses.dataclass
+class DistributedConfig:
+    """Settings for ``jax.distributed.initialize``; leave all None on one host."""
+
+    coordinator_address: str | None = None
+    """``host:port`` of process 0 for ``jax.distributed.initialize``; None trains on one host."""
+    num_processes: int | None = option(None, ge=1)
+    """Number of processes (hosts) in a multi-host run."""
+    process_id: int | None = option(None, ge=0)
+    """This process's index in ``[0, num_processes)``."""
+
+    def distributed(self) -> DistributedConfig:
+        """Just the multi-host settings (for ``viper.core.jaxtools.init_distributed``)."""
+        return DistributedConfig(self.coordinator_address, self.num_processes, self.process_id)
 
 
 def convert(value: Any, hint: Any, where: str) -> Any:
@@ -161,9 +407,18 @@ def config_hash(*parts: Any, length: int = 10) -> str:
 
 
 def field_docs(cls: type) -> dict[str, str]:
-    """Field docstrings of a config dataclass (the string literal following each field)."""
+    """Field docstrings of a config dataclass (the string literal following each field),
+    inherited fields included."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if klass is not object and dataclasses.is_dataclass(klass):
+            docs.update(_own_field_docs(klass))
+    return docs
+
+
+def _own_field_docs(cls: type) -> dict[str, str]:
     try:
-        tree = ast.parse(inspect.getsource(cls))
+        tree = ast.parse(inspect.cleandoc(inspect.getsource(cls)))
     except (OSError, TypeError, SyntaxError):
         return {}
     docs: dict[str, str] = {}

@@ -41,7 +41,7 @@ def test_pixels_with_frame_stack() -> None:
 def test_state_observations_need_no_pixels() -> None:
     env = PointEnv(with_image=False)
     agent = make(env, obs_keys=("state",))
-    assert agent.stack == 1 and "image" not in agent.replay.spec
+    assert agent.frames_per_step == 1 and "image" not in agent.replay.spec
     rollout(agent, lambda: PointEnv(with_image=False), 12)
     assert math.isfinite(agent.train()["critic_loss"])
 

@@ -6,6 +6,7 @@ A checkpoint folder holds ``weights.safetensors`` (every module's parameters and
 counters, numpy generator states) and ``replay/`` (see :class:`viper.agents.replay.Replay`).
 No pickle anywhere, including ``torch.load``. Loading checks the format, the config and every
 tensor's name and shape, and names the first mismatch in a :class:`WorkdirError`.
+:class:`viper.agents.base.TorchAgent` decides what goes in.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from viper.core.atomic import atomic_write_bytes, atomic_write_json, read_json
+from viper.core.atomic import atomic_write_bytes, atomic_write_json, read_header
 from viper.core.errors import WorkdirError
 
 FORMAT = "viper-torch-agent"
@@ -150,43 +151,10 @@ def load_state(
     return dict(meta.get("counters", {}))
 
 
-class CheckpointedAgent:
-    """``save``/``load`` for agents built from torch modules and a :class:`Replay`.
-
-    The agent provides ``_state()`` (the keyword arguments of :func:`save_state` but
-    ``counters``), ``_replay_spec()``, ``config.replay_capacity``, ``replay``, ``env_steps``,
-    ``updates``, and ``_forget_episodes()`` to drop per-episode caches after a load.
-    """
-
-    def save(self, directory: Path) -> None:
-        counters = {"env_steps": self.env_steps, "updates": self.updates}
-        save_state(Path(directory), counters=counters, **self._state())
-        self.replay.save(Path(directory) / "replay")
-
-    def load(self, directory: Path) -> None:
-        from viper.agents.replay import Replay
-
-        directory = Path(directory)
-        state = self._state()
-        check_meta(directory, state["agent"], state["config"])
-        replay = Replay(self._replay_spec(), self.config.replay_capacity)
-        replay.load(directory / "replay")  # read before changing anything
-        counters = load_state(directory, **state)
-        self.replay = replay
-        self.env_steps = int(counters.get("env_steps", 0))
-        self.updates = int(counters.get("updates", 0))
-        self._forget_episodes()
-
-
 def check_meta(directory: Path, agent: str, config: dict[str, Any]) -> dict[str, Any]:
     """Read ``agent.json`` and check it was written by ``agent`` with ``config``."""
     meta_path = directory / "agent.json"
-    try:
-        meta = read_json(meta_path)
-    except (OSError, ValueError) as exc:
-        raise WorkdirError(f"{meta_path}: missing or corrupt agent checkpoint ({exc})") from exc
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("version") != VERSION:
-        raise WorkdirError(f"{meta_path}: not a {FORMAT} v{VERSION} checkpoint")
+    meta = read_header(meta_path, FORMAT, VERSION, what=f"a {FORMAT} v{VERSION} checkpoint", kind="agent checkpoint")
     if meta.get("agent") != agent:
         raise WorkdirError(f"{meta_path}: checkpoint of agent {meta.get('agent')!r}, not {agent!r}")
     ours = json.loads(json.dumps(config, default=str))

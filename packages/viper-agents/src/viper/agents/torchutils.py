@@ -8,7 +8,8 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
-from viper.core.errors import ConfigError, NonFiniteError
+from viper.core.checks import check_finite
+from viper.core.errors import ConfigError
 
 
 def resolve_device(name: str) -> torch.device:
@@ -86,7 +87,7 @@ class ChannelNorm(nn.Module):
 
 class Optimizer:
     """Adam with global-norm gradient clipping that refuses non-finite losses and gradients
-    before touching the parameters (so the last good state survives a NaN)."""
+    (:func:`viper.core.checks.check_finite`) before touching the parameters (so the last good state survives a NaN)."""
 
     def __init__(self, name: str, params: Iterable[nn.Parameter], lr: float, eps: float, clip: float) -> None:
         self.name = name
@@ -95,15 +96,12 @@ class Optimizer:
         self.clip = clip
 
     def step(self, loss: torch.Tensor, retain_graph: bool = False) -> dict[str, float]:
-        value = float(loss.detach())
-        if not math.isfinite(value):
-            raise NonFiniteError(f"{self.name} loss is {value}")
+        value = check_finite(float(loss.detach()), f"{self.name} loss")
         self.opt.zero_grad(set_to_none=True)
         grads = torch.autograd.grad(loss, self.params, retain_graph=retain_graph, allow_unused=True)
         for param, grad in zip(self.params, grads):
             param.grad = grad
         norm = float(torch.nn.utils.clip_grad_norm_(self.params, self.clip if self.clip else float("inf")))
-        if not math.isfinite(norm):
-            raise NonFiniteError(f"{self.name} gradient norm is {norm}")
+        check_finite(norm, f"{self.name} gradient norm")
         self.opt.step()
         return {f"{self.name}_loss": value, f"{self.name}_grad_norm": norm}

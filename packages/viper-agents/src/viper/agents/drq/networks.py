@@ -1,0 +1,114 @@
+"""DrQ-v2's networks and its two sampling tricks: the encoder, actor and twin critic,
+truncated-noise actions and random-shift augmentation (Yarats et al. 2021)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from viper.agents.drq.config import DrQConfig
+from viper.agents.spaces import ObsSpec
+
+
+def _init(module: nn.Module) -> None:
+    """DrQ-v2's initialisation: orthogonal weights (ReLU gain for convs), zero biases."""
+    if isinstance(module, nn.Linear):
+        nn.init.orthogonal_(module.weight.data)
+        nn.init.zeros_(module.bias.data)
+    elif isinstance(module, nn.Conv2d):
+        nn.init.orthogonal_(module.weight.data, nn.init.calculate_gain("relu"))
+        nn.init.zeros_(module.bias.data)
+
+
+class Encoder(nn.Module):
+    """Images: four 3x3 convs (32 channels, the first with stride 2) + ReLU, flattened.
+    Vectors: one hidden ReLU layer. Both feed the actor's and the critic's trunks."""
+
+    def __init__(self, spec: ObsSpec, frame_stack: int, state_hidden: int) -> None:
+        super().__init__()
+        self.spec = spec
+        self.size = 0
+        if spec.images:
+            height, width, channels = spec.image_shape()
+            self.convnet = nn.Sequential(
+                nn.Conv2d(channels * frame_stack, 32, 3, stride=2), nn.ReLU(),
+                nn.Conv2d(32, 32, 3, stride=1), nn.ReLU(),
+                nn.Conv2d(32, 32, 3, stride=1), nn.ReLU(),
+                nn.Conv2d(32, 32, 3, stride=1), nn.ReLU(),
+            )  # fmt: skip
+            side = lambda n: (n - 3) // 2 + 1 - 6  # noqa: E731
+            self.size += 32 * side(height) * side(width)
+        if spec.vectors:
+            self.mlp = nn.Sequential(nn.Linear(spec.vector_size, state_hidden), nn.ReLU())
+            self.size += state_hidden
+        self.apply(_init)
+
+    def forward(self, image: torch.Tensor | None, vector: torch.Tensor | None) -> torch.Tensor:
+        parts = []
+        if self.spec.images:
+            x = image.permute(0, 3, 1, 2).float() / 255.0 - 0.5
+            parts.append(self.convnet(x).flatten(1))
+        if self.spec.vectors:
+            parts.append(self.mlp(vector))
+        return torch.cat(parts, -1)
+
+
+def trunk(inputs: int, feature_dim: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(inputs, feature_dim), nn.LayerNorm(feature_dim), nn.Tanh())
+
+
+def head(inputs: int, hidden: int, outputs: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Linear(inputs, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, outputs)
+    )
+
+
+class Actor(nn.Module):
+    def __init__(self, repr_dim: int, action_size: int, config: DrQConfig) -> None:
+        super().__init__()
+        self.trunk = trunk(repr_dim, config.feature_dim)
+        self.policy = head(config.feature_dim, config.hidden, action_size)
+        self.apply(_init)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        """The mean action in ``[-1, 1]``."""
+        return torch.tanh(self.policy(self.trunk(h)))
+
+
+class Critic(nn.Module):
+    """Two Q-functions on a shared trunk (clipped double Q-learning)."""
+
+    def __init__(self, repr_dim: int, action_size: int, config: DrQConfig) -> None:
+        super().__init__()
+        self.trunk = trunk(repr_dim, config.feature_dim)
+        self.q1 = head(config.feature_dim + action_size, config.hidden, 1)
+        self.q2 = head(config.feature_dim + action_size, config.hidden, 1)
+        self.apply(_init)
+
+    def forward(self, h: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.cat([self.trunk(h), action], -1)
+        return self.q1(x).squeeze(-1), self.q2(x).squeeze(-1)
+
+
+def noisy_action(mean: torch.Tensor, std: float, clip: float | None, generator: torch.Generator) -> torch.Tensor:
+    """``mean + N(0, std)`` with the noise clipped to ``clip``; the action is kept inside
+    ``(-1, 1)`` with a straight-through gradient (DrQ-v2's truncated normal sample)."""
+    noise = torch.randn(mean.shape, generator=generator, device=mean.device) * std
+    if clip is not None:
+        noise = noise.clamp(-clip, clip)
+    action = mean + noise
+    clamped = action.clamp(-1.0 + 1e-6, 1.0 - 1e-6)
+    return action - action.detach() + clamped.detach()
+
+
+def random_shift(images: torch.Tensor, pad: int, generator: torch.Generator) -> torch.Tensor:
+    """``uint8[N,H,W,C]`` -> the same images shifted by up to ``pad`` pixels each way (edges
+    replicated), one random integer shift per image."""
+    n, h, w, _ = images.shape
+    x = F.pad(images.permute(0, 3, 1, 2).float(), (pad, pad, pad, pad), mode="replicate")
+    shift = torch.randint(0, 2 * pad + 1, (n, 2), generator=generator, device=images.device)
+    rows = (shift[:, :1] + torch.arange(h, device=images.device))[:, :, None]
+    cols = (shift[:, 1:] + torch.arange(w, device=images.device))[:, None, :]
+    batch = torch.arange(n, device=images.device)[:, None, None]
+    return x.permute(0, 2, 3, 1)[batch, rows, cols]  # [N,H,W,C] float in [0, 255]

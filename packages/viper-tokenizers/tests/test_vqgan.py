@@ -75,7 +75,7 @@ def test_config_defaults_are_the_paper_tokenizer_and_every_field_is_documented()
 def test_config_rejects_bad_values():
     from viper.tokenizers.vqgan import Config
 
-    with pytest.raises(ConfigError, match="image_size=60 is not divisible by the downsampling factor 8"):
+    with pytest.raises(ConfigError, match="image_size=60: expected a multiple of the downsampling factor 8"):
         Config(image_size=60)
     with pytest.raises(ConfigError, match="codebook_size"):
         build_config(Config, {"codebook_size": "1"}, where="--set tokenizer")

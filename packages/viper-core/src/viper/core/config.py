@@ -158,11 +158,11 @@ def option(
 @dataclasses.dataclass(frozen=True)
 class Rule:
     """A constraint across fields, reported on ``field``; ``expected`` is formatted with the
-    config's attributes (``"a multiple of heads ({heads})"``)."""
+    config's attributes (``"a multiple of heads ({heads})"``) or is a function of the config."""
 
     field: str
     test: Callable[[Any], bool]
-    expected: str
+    expected: str | Callable[[Any], str]
 
 
 def validate(config: Any, where: str | None = None) -> Any:
@@ -178,7 +178,8 @@ def validate(config: Any, where: str | None = None) -> Any:
             raise ConfigError(f"{option_text(where, f.name, value)}: expected {check.describe(hints.get(f.name))}")
     for rule in getattr(cls, "RULES", ()):
         if not rule.test(config):
-            expected = rule.expected.format_map(_Attributes(config))
+            words = rule.expected
+            expected = words(config) if callable(words) else words.format_map(_Attributes(config))
             raise ConfigError(f"{option_text(where, rule.field, getattr(config, rule.field))}: expected {expected}")
     return config
 

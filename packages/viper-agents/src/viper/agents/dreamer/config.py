@@ -7,9 +7,9 @@ Defaults follow the DreamerV3 paper (Hafner et al. 2023) and its official code
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
-from viper.agents.presets import resolve_preset
-from viper.core.errors import ConfigError
+from viper.core.config import Options, option
 
 #: Sizes per preset; any of these fields set explicitly wins over the preset.
 PRESETS: dict[str, dict[str, float | int]] = {
@@ -60,8 +60,11 @@ PRESETS: dict[str, dict[str, float | int]] = {
 
 
 @dataclasses.dataclass
-class DreamerConfig:
+class DreamerConfig(Options):
     """DreamerV3 (``--set agent.FIELD=VALUE``)."""
+
+    SECTION: ClassVar[str] = "agent"
+    PRESETS: ClassVar[dict[str, dict[str, float | int]]] = PRESETS
 
     preset: str = "small"
     """Sizes: ``debug`` (tiny, tests), ``small`` (CPU-friendly), ``dmc_vision`` (the paper's
@@ -75,27 +78,27 @@ class DreamerConfig:
     """CPU threads torch may use (0: torch's default; 1 is fastest for small nets on busy CPUs)."""
 
     # Sizes (None: the preset's)
-    deter: int | None = None
+    deter: int | None = option(None, ge=1)
     """GRU (deterministic) state size."""
-    hidden: int | None = None
+    hidden: int | None = option(None, ge=1)
     """Units of every MLP layer (RSSM, heads, actor, critic, MLP encoder/decoder)."""
     layers: int | None = None
     """Hidden layers of every MLP."""
-    stoch: int | None = None
+    stoch: int | None = option(None, ge=1)
     """Number of categorical latent variables (32 in the paper)."""
-    classes: int | None = None
+    classes: int | None = option(None, ge=1)
     """Classes per latent variable (32 in the paper)."""
-    cnn_depth: int | None = None
+    cnn_depth: int | None = option(None, ge=1)
     """Channels of the first conv layer; doubles each stride-2 stage down to 4x4."""
-    bins: int | None = None
+    bins: int | None = option(None, test=lambda n: n >= 3 and n % 2 == 1, expected="an odd number >= 3 (a bin at zero)")
     """Two-hot bins of the reward and critic heads (symexp-spaced in [-20, 20] symlog units)."""
 
     # Replay and training schedule
-    batch_size: int | None = None
+    batch_size: int | None = option(None, ge=1)
     """Sequences per training batch."""
-    batch_length: int | None = None
+    batch_length: int | None = option(None, ge=1)
     """Steps per training sequence."""
-    train_ratio: float | None = None
+    train_ratio: float | None = option(None, gt=0)
     """Replayed steps per env step: one update per ``batch_size * batch_length / train_ratio`` env steps."""
     prefill: int | None = None
     """Env steps of uniform random actions (summed over envs) before the first update."""
@@ -119,11 +122,11 @@ class DreamerConfig:
     """World model gradient global-norm clip."""
 
     # Actor-critic in imagination
-    imag_horizon: int = 15
+    imag_horizon: int = option(15, ge=1)
     """Imagined steps from every replayed state."""
-    discount: float = 0.997
+    discount: float = option(0.997, gt=0, le=1)
     """Discount per step (the paper's horizon 333: 1 - 1/333)."""
-    return_lambda: float = 0.95
+    return_lambda: float = option(0.95, ge=0, le=1)
     """lambda of the lambda-returns."""
     actor_entropy: float = 3e-4
     """Entropy regulariser of the actor (on normalised returns)."""
@@ -163,13 +166,3 @@ class DreamerConfig:
     """Ensemble members predicting the next latent."""
     explore_lr: float = 1e-4
     """Ensemble Adam learning rate."""
-
-    def __post_init__(self) -> None:
-        positive = ("deter", "hidden", "stoch", "classes", "cnn_depth", "batch_size", "batch_length", "imag_horizon")
-        resolve_preset(self, PRESETS, positive)
-        if self.bins < 3 or self.bins % 2 == 0:
-            raise ConfigError(f"--set agent.bins={self.bins}: expected an odd number >= 3 (a bin at zero)")
-        if not 0 < self.discount <= 1 or not 0 <= self.return_lambda <= 1:
-            raise ConfigError("--set agent.discount / agent.return_lambda: expected values in (0, 1]")
-        if self.train_ratio <= 0:
-            raise ConfigError(f"--set agent.train_ratio={self.train_ratio}: expected > 0")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from typing import ClassVar
 
-from viper.agents.presets import resolve_preset
+from viper.core.config import Options, option
 from viper.core.errors import ConfigError
 
 #: ``paper``: DrQ-v2's DMC settings. ``cpu``: the same algorithm, smaller and faster-annealing,
@@ -35,8 +36,11 @@ PRESETS: dict[str, dict[str, float | int | str]] = {
 
 
 @dataclasses.dataclass
-class DrQConfig:
+class DrQConfig(Options):
     """DrQ-v2 (``--set agent.FIELD=VALUE``); continuous actions only."""
+
+    SECTION: ClassVar[str] = "agent"
+    PRESETS: ClassVar[dict[str, dict[str, float | int | str]]] = PRESETS
 
     preset: str = "cpu"
     """``paper`` (DrQ-v2's DMC hyper-parameters) or ``cpu`` (smaller MLPs, lr 3e-4, exploration
@@ -49,11 +53,11 @@ class DrQConfig:
     threads: int = 0
     """CPU threads torch may use (0: torch's default; 1 is fastest for small nets on busy CPUs)."""
 
-    hidden: int | None = None
+    hidden: int | None = option(None, ge=1)
     """Units of the actor's and critics' hidden layers."""
-    feature_dim: int | None = None
+    feature_dim: int | None = option(None, ge=1)
     """Size of the LayerNorm+tanh trunk between encoder and actor/critic heads."""
-    batch_size: int | None = None
+    batch_size: int | None = option(None, ge=1)
     """Transitions per update."""
     lr: float | None = None
     """Adam learning rate of encoder, actor and critic."""
@@ -61,16 +65,18 @@ class DrQConfig:
     """Env steps (summed over envs) collected before the first update."""
     random_steps: int | None = None
     """Env steps acting uniformly at random at the start."""
-    std_schedule: str | None = None
+    std_schedule: str | None = option(
+        None, test=lambda text: _is_schedule(text), expected="a number or linear(start,end,steps) with steps > 0"
+    )
     """Exploration noise std over env steps: a number or ``linear(start,end,steps)``."""
-    frame_stack: int | None = None
+    frame_stack: int | None = option(None, ge=1)
     """Consecutive frames stacked on channels for image observations (vectors are not stacked)."""
 
-    nstep: int = 3
+    nstep: int = option(3, ge=1)
     """Rewards summed per target (n-step returns)."""
     discount: float = 0.99
     """Discount per step."""
-    update_every: int = 2
+    update_every: int = option(2, ge=1)
     """One update per this many env steps."""
     std_clip: float = 0.3
     """Clip of the target-policy and actor-update noise (TD3-style smoothing)."""
@@ -84,10 +90,6 @@ class DrQConfig:
     """Multiply rewards by this before learning (the reward's units are the reward plugin's)."""
     replay_capacity: int = 1_000_000
     """Steps kept in replay (split evenly over envs)."""
-
-    def __post_init__(self) -> None:
-        resolve_preset(self, PRESETS, ("hidden", "feature_dim", "batch_size", "nstep", "update_every", "frame_stack"))
-        parse_schedule(self.std_schedule)
 
 
 def parse_schedule(text: str | float):
@@ -104,3 +106,11 @@ def parse_schedule(text: str | float):
     if duration <= 0:
         raise ConfigError(f"--set agent.std_schedule={text!r}: steps must be > 0")
     return lambda step: start + (end - start) * min(1.0, step / duration)
+
+
+def _is_schedule(text: str | float) -> bool:
+    try:
+        parse_schedule(text)
+    except ConfigError:
+        return False
+    return True

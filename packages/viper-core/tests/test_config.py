@@ -168,3 +168,8 @@ def test_distributed_settings_stay_flat_options() -> None:
     assert set(field_docs(JaxThing)) == {"coordinator_address", "num_processes", "process_id", "depth"}
     with pytest.raises(ConfigError, match="^--set tokenizer.num_processes=0: expected an integer >= 1$"):
         JaxThing(num_processes=0)
+
+
+def test_a_literal_type_is_its_own_choice_constraint() -> None:
+    with pytest.raises(ConfigError, match="^--set reward.mode='other': expected one of 'conditional', 'joint'$"):
+        validate(Cfg(mode="other"), "--set reward")  # type: ignore[arg-type]

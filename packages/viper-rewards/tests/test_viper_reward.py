@@ -140,7 +140,7 @@ def test_frame_skip_composes_with_the_models_own():
     assert own[2] == pytest.approx(4 * LOG_MISS)  # 2 after 0 at skip 2
     with pytest.raises(ConfigError, match="every 2th frame"):
         make(Config(frame_skip=3), frame_skip=2)
-    with pytest.raises(ConfigError, match="positive"):
+    with pytest.raises(ConfigError, match="frame_skip=0: expected an integer >= 1"):
         make(Config(frame_skip=0))
 
 

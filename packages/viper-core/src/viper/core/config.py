@@ -25,7 +25,8 @@ Declaring a config::
 
 * :func:`option` declares a field's constraints: ranges (``ge``/``gt``/``le``/``lt``, applied
   to every item of a sequence and skipped for ``None``), ``one_of`` choices, or a ``test``
-  predicate with the ``expected`` text of its message.
+  predicate with the ``expected`` text of its message. A ``Literal[...]`` type is its own
+  choice constraint.
 * ``RULES`` holds the few cross-field rules (:class:`Rule`); its ``expected`` text is formatted
   with the config's attributes.
 * :func:`validate` checks both; :func:`build_config` calls it, and so does every construction of
@@ -172,7 +173,7 @@ def validate(config: Any, where: str | None = None) -> Any:
     where = where or _where(cls)
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
-        check = f.metadata.get("check")
+        check = f.metadata.get("check") or _literal_check(hints.get(f.name))
         value = getattr(config, f.name)
         if check is not None and not check.passes(value):
             raise ConfigError(f"{option_text(where, f.name, value)}: expected {check.describe(hints.get(f.name))}")
@@ -182,6 +183,13 @@ def validate(config: Any, where: str | None = None) -> Any:
             expected = words(config) if callable(words) else words.format_map(_Attributes(config))
             raise ConfigError(f"{option_text(where, rule.field, getattr(config, rule.field))}: expected {expected}")
     return config
+
+
+def _literal_check(hint: Any) -> Check | None:
+    """A ``Literal[...]`` field (optional or not) may only hold one of its values."""
+    args = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    literals = [a for a in args if typing.get_origin(a) is typing.Literal]
+    return Check(one_of=typing.get_args(literals[0])) if len(literals) == 1 else None
 
 
 def option_text(where: str, name: str, value: Any) -> str:

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import dataclasses
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
+from viper.core.config import Options, option
 from viper.core.dataset import EpisodeStore, VideoDataset
 from viper.core.errors import ConfigError, ViperError
 from viper.core.progress import progress_bar
@@ -35,7 +36,6 @@ from viper.rewards.common import (
     check_sequences,
     check_step,
     masked,
-    positive,
     raise_non_finite,
     resize,
     stream_task_ids,
@@ -45,18 +45,22 @@ from viper.rewards.online import RecentBuffer, Schedule
 
 
 @dataclasses.dataclass
-class Config:
-    frames: int = 2
+class Config(Options):
+    """Options of the ``amp`` adversarial reward (``--set reward.FIELD=VALUE``)."""
+
+    SECTION: ClassVar[str] = "reward"
+
+    frames: int = option(2, ge=1)
     """Consecutive frames per discriminator input (2 = transitions, as AMP's state pairs)."""
-    size: int = 32
+    size: int = option(32, ge=1)
     """Frames are downsampled to ``size x size`` (block average)."""
     channels: tuple[int, ...] = (16, 32, 32)
     """Conv widths of the discriminator."""
-    hidden: int = 256
+    hidden: int = option(256, ge=1)
     """Hidden width of the discriminator's head."""
-    learning_rate: float = 1e-4
+    learning_rate: float = option(1e-4, gt=0)
     """Adam step size."""
-    gradient_penalty: float = 10.0
+    gradient_penalty: float = option(10.0, ge=0)
     """Weight ``w`` of ``w/2 * E_expert ||grad_x D||^2``."""
     update_every: int = 1
     """Stream steps between discriminator updates."""
@@ -64,7 +68,7 @@ class Config:
     """Minibatches per update."""
     batch_size: int = 64
     """Agent clips (and expert clips) per minibatch; training starts once this many are stored."""
-    buffer_size: int = 2048
+    buffer_size: int = option(2048, ge=1)
     """The discriminator trains on the agent's newest this many clips."""
     mask: bool = True
     """Hide each task's image mask, as for the expert videos."""
@@ -142,10 +146,6 @@ class AMPReward:
     def __init__(self, config: Config | None = None, context: RewardContext | None = None) -> None:
         self.config = config = config or Config()
         self.context = context = context or RewardContext()
-        for option in ("frames", "size", "hidden", "learning_rate", "buffer_size"):
-            positive(getattr(config, option), f"--set reward.{option}")
-        if config.gradient_penalty < 0:
-            raise ConfigError(f"--set reward.gradient_penalty={config.gradient_penalty}: expected >= 0")
         seed = int(context.seed if config.seed is None else config.seed)
         self.rng = np.random.default_rng(seed)
         self.tasks = tuple(context.tasks) or ("task",)

@@ -6,7 +6,7 @@ import numpy as np
 
 from viper.core.checks import check_batch, check_finite, check_frames
 from viper.core.dataset import apply_mask
-from viper.core.errors import ConfigError, ContractError
+from viper.core.errors import ContractError
 from viper.core.protocols import RewardContext, StepBatch
 
 
@@ -107,8 +107,3 @@ def raise_non_finite(values: np.ndarray, what: str, step: int) -> np.ndarray:
         over="env",
         hint="refusing to pass it to the agent (check the video model's checkpoint and the frames this env rendered)",
     )
-
-
-def positive(value: float | int, option: str) -> None:
-    if not value > 0:
-        raise ConfigError(f"{option}: expected a positive number, got {value!r}")

@@ -25,12 +25,13 @@ codes and calls ``log_prob`` on it every step, which costs ``context * m + 1`` f
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
 from viper.core.checks import check_codes
 from viper.core.components import load_tokenizer, load_video_model
+from viper.core.config import Options, option
 from viper.core.errors import ConfigError, ContractError, WorkdirError
 from viper.core.protocols import RewardContext, StepBatch
 from viper.core.workdir import Workdir
@@ -39,12 +40,16 @@ from viper.rewards.normalize import Normalizer
 
 
 @dataclasses.dataclass
-class Config:
+class Config(Options):
+    """Options of the ``viper`` reward (``--set reward.FIELD=VALUE``)."""
+
+    SECTION: ClassVar[str] = "reward"
+
     mode: Literal["conditional", "joint"] = "conditional"
     """``conditional`` (the paper): log p(x_t | previous frames). ``joint``: log-likelihood of the
     whole trailing window of ``context + 1`` frames ending at x_t (the official code's default),
     rescaled by ``window / frames`` while an episode is younger than the window."""
-    frame_skip: int | None = None
+    frame_skip: int | None = option(None, ge=1)
     """Env steps between the frames a frame is conditioned on. Unset: the model's own
     (``frame_skip`` it was trained with, else 1); otherwise a multiple of the model's."""
     task: str | None = None
@@ -61,7 +66,7 @@ class Config:
     incremental: bool = True
     """Use the video model's cached stream when the mode allows it; false recomputes ``log_prob``
     on each env's trailing window every step (slower; a cross-check)."""
-    encode_batch: int = 256
+    encode_batch: int = option(256, ge=1)
     """Frames per tokenizer call when relabelling long sequences."""
 
 
@@ -86,10 +91,6 @@ class ViperReward:
     ) -> None:
         self.config = config = config or Config()
         self.context = context = context or RewardContext()
-        if config.mode not in ("conditional", "joint"):
-            raise ConfigError(f"--set reward.mode={config.mode}: expected 'conditional' or 'joint'")
-        if config.encode_batch < 1:
-            raise ConfigError(f"--set reward.encode_batch={config.encode_batch}: expected at least 1")
         if tokenizer is None or video_model is None:
             if context.workdir is None:
                 raise ConfigError(
@@ -142,8 +143,6 @@ class ViperReward:
         wanted, own = self.config.frame_skip, self.model_skip
         if wanted is None:
             return own
-        if wanted < 1:
-            raise ConfigError(f"--set reward.frame_skip={wanted}: expected a positive integer")
         if wanted % own:
             raise ConfigError(
                 f"--set reward.frame_skip={wanted}: the video model was trained on every {own}th frame, so the "

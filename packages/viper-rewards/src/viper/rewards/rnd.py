@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from functools import partial
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import jax
 import jax.numpy as jnp
@@ -25,13 +25,13 @@ import numpy as np
 import optax
 
 from viper.core.components import load_tokenizer
+from viper.core.config import Options, option
 from viper.core.errors import ConfigError, WorkdirError
 from viper.core.protocols import RewardContext, StepBatch
 from viper.rewards.common import (
     check_sequences,
     check_step,
     masked,
-    positive,
     raise_non_finite,
     resize,
     stream_task_ids,
@@ -42,18 +42,22 @@ from viper.rewards.online import RecentBuffer, Schedule
 
 
 @dataclasses.dataclass
-class Config:
+class Config(Options):
+    """Options of the ``rnd`` exploration bonus (``--set reward.FIELD=VALUE``)."""
+
+    SECTION: ClassVar[str] = "reward"
+
     input: Literal["frames", "codes"] = "frames"
     """What the networks see: downsampled frames, or the workdir tokenizer's code grids."""
-    size: int = 32
+    size: int = option(32, ge=1)
     """Frames are downsampled to ``size x size`` (block average) before the networks."""
     channels: tuple[int, ...] = (16, 32, 32)
     """Conv widths of both networks' trunks."""
-    features: int = 64
+    features: int = option(64, ge=1)
     """Width of the target embedding the predictor must match."""
-    hidden: int = 128
+    hidden: int = option(128, ge=1)
     """Hidden width of the predictor's head."""
-    learning_rate: float = 1e-4
+    learning_rate: float = option(1e-4, gt=0)
     """Adam step size of the predictor."""
     update_every: int = 1
     """Stream steps between predictor updates."""
@@ -61,7 +65,7 @@ class Config:
     """Minibatches per update."""
     batch_size: int = 64
     """Frames per minibatch (training starts once this many are stored)."""
-    buffer_size: int = 4096
+    buffer_size: int = option(4096, ge=1)
     """The predictor trains on the newest this many frames."""
     normalize_obs: bool = True
     """Standardise each pixel by running mean/std (frames only)."""
@@ -112,10 +116,6 @@ class RNDReward:
     def __init__(self, config: Config | None = None, context: RewardContext | None = None) -> None:
         self.config = config = config or Config()
         self.context = context = context or RewardContext()
-        for option in ("size", "features", "hidden", "learning_rate", "buffer_size"):
-            positive(getattr(config, option), f"--set reward.{option}")
-        if config.input not in ("frames", "codes"):
-            raise ConfigError(f"--set reward.input={config.input}: expected 'frames' or 'codes'")
         self.tokenizer = None
         vocab = 0
         if config.input == "codes":

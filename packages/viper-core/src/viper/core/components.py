@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
-from viper.core.config import build_config, config_class
+from viper.core.config import apply_preset, build_config, config_class
+from viper.core.config import presets as config_presets
 from viper.core.errors import ConfigError, WorkdirError
 from viper.core.plugins import PluginHost, get_host
 
@@ -37,13 +37,9 @@ def parse_env(text: str, option: str = "--env") -> EnvName:
 
 
 def presets(factory: Any) -> dict[str, dict[str, Any]]:
-    """A factory's named option sets (``PRESETS`` on the factory or its module), e.g.
-    ``{"quick": {...}, "paper": {...}}``; empty when it has none."""
-    table = getattr(factory, "PRESETS", None)
-    if table is None:
-        module = sys.modules.get(getattr(factory, "__module__", ""), None)
-        table = getattr(module, "PRESETS", None)
-    return dict(table or {})
+    """A factory's named option sets (its Config's ``PRESETS``), e.g. ``{"quick": {...}}``;
+    empty when it has none."""
+    return config_presets(config_class(factory))
 
 
 def make_config(
@@ -54,15 +50,17 @@ def make_config(
     preset: str | None = None,
 ) -> Any:
     """The factory's ``Config`` filled from its ``preset`` (if it has one by that name) and then
-    ``options`` (None if the factory has no Config)."""
+    ``options`` (None if the factory has no Config). A Config with its own ``preset`` field
+    (the agents') picks its preset from ``--set KIND.preset`` only."""
     factory = (host or get_host()).load(kind, name)
-    if preset is not None:
-        options = {**presets(factory).get(preset, {}), **(options or {})}
     cls = config_class(factory)
     if cls is None:
         if options:
             raise ConfigError(f"--set {kind}.{next(iter(options))}: {kind.replace('_', ' ')} {name!r} takes no options")
         return None
+    own_preset = any(f.name == "preset" for f in dataclasses.fields(cls))
+    if preset is not None and not own_preset and preset in config_presets(cls):
+        options = apply_preset(cls, preset, options)
     return build_config(cls, options, where=f"--set {kind}")
 
 

@@ -8,10 +8,11 @@ workdir by its config (see :mod:`viper.core.workdir` and :mod:`viper.core.stages
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, ClassVar
 
 from viper.core.components import EnvName, load_suite, make_config, parse_env
-from viper.core.config import build_config, config_class, to_dict
+from viper.core.config import apply_preset, build_config, config_class, to_dict, validate
+from viper.core.config import option as config_option
 from viper.core.errors import ConfigError, ViperError
 from viper.core.plugins import PluginHost, get_host
 
@@ -50,7 +51,11 @@ SECTIONS = ("tokenizer", "video_model", "reward", "explore", "agent", "loop")
 
 @dataclasses.dataclass
 class PipelineConfig:
-    """Everything ``viper-run`` needs; the command line fills it."""
+    """Everything ``viper-run`` needs; the command line fills it. Its constraints are checked by
+    :func:`resolve` (worded as flags: ``--steps -5: expected an integer >= 1``)."""
+
+    SECTION: ClassVar[str] = "--"
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = PIPELINE_PRESETS
 
     env: str = "lite:reach"
     """Environment as SUITE:TASK."""
@@ -64,26 +69,27 @@ class PipelineConfig:
     """Agent component name."""
     explore: str | None = None
     """Optional exploration bonus added to the reward (e.g. rnd), weighted by ``beta``."""
-    beta: float | None = None
+    beta: float | None = config_option(None, gt=0)
     """Weight of the exploration bonus."""
     workdir: str = "runs/default"
     """Working directory for every stage's output."""
     data: str | None = None
     """An existing expert dataset to use instead of collecting one."""
-    episodes: int | None = None
+    episodes: int | None = config_option(None, ge=1)
     """Expert episodes to collect (None: the preset's)."""
-    steps: int | None = None
+    steps: int | None = config_option(None, ge=1)
     """Agent env steps (None: the preset's)."""
-    preset: str = "quick"
+    preset: str = config_option("quick", one_of=tuple(PIPELINE_PRESETS))
     """Sizes: quick (2-core CPU) or paper (GPU)."""
-    seed: int = 0
+    seed: int = config_option(0, ge=0)
     """Random seed for every stage."""
     options: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
     """Per-section option overrides from --set SECTION.FIELD=VALUE."""
 
     @property
     def sizes(self) -> dict[str, Any]:
-        return PIPELINE_PRESETS[self.preset]
+        """The preset's budgets (``episodes``, ``steps``, ``score_episodes``) and section ``options``."""
+        return apply_preset(type(self), self.preset, where="--preset")
 
 
 @dataclasses.dataclass
@@ -136,8 +142,7 @@ def resolve(config: PipelineConfig, host: PluginHost | None = None) -> Plan:
     """Find, import and configure every component; raise one error listing all problems."""
     host = host or get_host()
     problems: list[str] = []
-    if config.preset not in PIPELINE_PRESETS:
-        raise ConfigError(f"--preset {config.preset!r}: expected one of {', '.join(PIPELINE_PRESETS)}")
+    validate(config, "--")
     env = parse_env(config.env)
     suite = None
     try:

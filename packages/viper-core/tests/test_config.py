@@ -173,3 +173,19 @@ def test_distributed_settings_stay_flat_options() -> None:
 def test_a_literal_type_is_its_own_choice_constraint() -> None:
     with pytest.raises(ConfigError, match="^--set reward.mode='other': expected one of 'conditional', 'joint'$"):
         validate(Cfg(mode="other"), "--set reward")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--steps", "-5"], "--steps -5: expected an integer >= 1"),
+        (["--episodes", "0"], "--episodes 0: expected an integer >= 1"),
+        (["--beta", "0", "--explore", "rnd"], "--beta 0.0: expected a number > 0"),
+        (["--seed", "-1"], "--seed -1: expected an integer >= 0"),
+    ],
+)
+def test_top_level_flags_are_checked_before_anything_runs(flags, message, capsys) -> None:
+    from viper.core import cli
+
+    assert cli.main([*flags, "--check"]) == 2
+    assert capsys.readouterr().err.strip() == f"viper-run: error: {message}"

@@ -99,7 +99,9 @@ def test_the_papers_six_tasks() -> None:
 def test_unknown_task_and_options_list_valid_ones() -> None:
     with pytest.raises(ConfigError, match="unknown task 'open_door'; tasks: phone_on_base, pick_and_lift"):
         make("open_door")
-    with pytest.raises(ConfigError, match="action_mode 'torque'"):
+    with pytest.raises(
+        ConfigError, match="--set env.action_mode='torque': expected one of 'joint_velocity', 'end_effector'"
+    ):
         make(action_mode="torque")
     with pytest.raises(ConfigError, match="unknown option 'repeat'"):
         make(repeat=2)

@@ -58,7 +58,10 @@ class EnvSuite(Protocol):
 
     Every ``step`` puts the environment's own reward in ``info["task_reward"]`` (the returned
     reward equals it; the runner replaces it with the user's chosen reward before any agent
-    sees it).
+    sees it). A ``reset`` info may lack it, as gymnasium allows (``{}`` is fine).
+
+    :class:`viper.core.suites.TableSuite` writes all four methods from a table of tasks and a
+    typed ``Config`` of the suite's options (``--set env.FIELD=VALUE``).
     """
 
     name: str
@@ -219,7 +222,9 @@ class Reward(Protocol):
 
     ``needs`` holds the :class:`StepBatch` fields it reads besides frames, is_first and task ids
     (e.g. ``{"task_reward"}`` for the oracle), so runners and agents can refuse a reward that
-    would leak the environment's reward.
+    would leak the environment's reward. A reward that trains inside its stream (``rnd``,
+    ``amp``) sets the optional class attribute ``online = True``: its stream is then not expected
+    to equal :meth:`relabel` (:func:`viper.core.testing.check_reward` reads it).
     """
 
     needs: frozenset[str]

@@ -2,16 +2,38 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-from typing import Any
+from collections.abc import Mapping
+from typing import ClassVar
 
 import gymnasium as gym
-import numpy as np
 
-from viper.core.errors import ConfigError, MissingDependencyError
+from viper.core.config import Options, option
+from viper.core.errors import MissingDependencyError
+from viper.core.suites import TableSuite, Task, config_values
 from viper.envs.atari.masks import score_mask
 
-OPTIONS = ("action_repeat", "sticky", "action_set", "episodic_life", "max_frames", "noops")
+
+@dataclasses.dataclass
+class AtariConfig(Options):
+    """Options of every Atari game (``--set env.FIELD=VALUE``); the defaults are the official
+    VIPER Atari config."""
+
+    SECTION: ClassVar[str] = "env"
+
+    action_repeat: int = option(4, ge=1)
+    """Emulator frames per env step (the last two are max-pooled)."""
+    sticky: float = option(0.25, ge=0, lt=1)
+    """Probability that the emulator repeats the previous action (sticky actions)."""
+    action_set: str = option("full", one_of=("full", "minimal"))
+    """``full``: all 18 actions for every game; ``minimal``: the game's own action set."""
+    episodic_life: bool = False
+    """End an episode when a life is lost (the game continues in the next one)."""
+    max_frames: int = option(108_000, ge=1)
+    """Emulator frames per episode before it is truncated."""
+    noops: int = option(0, ge=0)
+    """Up to this many no-op steps after each reset (random starts)."""
 
 
 @functools.lru_cache(maxsize=1)
@@ -24,49 +46,35 @@ def all_games() -> tuple[str, ...]:
     return tuple(sorted(roms.get_all_rom_ids()))
 
 
-def check_game(game: str) -> str:
-    games = all_games()
-    if game not in games:
-        close = [g for g in games if g.startswith(game[:3])] if len(game) >= 3 else []
-        hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise ConfigError(f"atari: unknown game {game!r}{hint}; games: {', '.join(games)}")
-    return game
+@functools.lru_cache(maxsize=1)
+def game_table() -> dict[str, Task]:
+    return {
+        game: Task(functools.partial(_make, game), mask=functools.partial(score_mask, game)) for game in all_games()
+    }
 
 
-class AtariSuite:
+def _make(game: str, config: AtariConfig, size: int, seed: int | None) -> gym.Env:
+    from viper.envs.atari.env import AtariEnv
+
+    return AtariEnv(game, size=size, seed=seed, **config_values(config))
+
+
+class AtariSuite(TableSuite):
     """Every ALE game as ``atari:GAME`` (``pong``, ``boxing``, ``space_invaders``, ...).
 
-    Settings follow the official VIPER Atari config: 64x64 RGB, action repeat 4, sticky actions
-    0.25, the full 18-action set, lives ignored. Options of :meth:`make`: ``action_repeat``,
-    ``sticky``, ``action_set`` (``full``/``minimal``), ``episodic_life``, ``max_frames``,
-    ``noops``. There are no scripted experts (use ``--policy random`` or import videos);
-    :meth:`image_mask` hides each game's score.
+    64x64 RGB, action repeat 4, sticky actions 0.25, the full 18-action set, lives ignored
+    (:class:`AtariConfig`). There are no scripted experts (use ``--policy random`` or import
+    videos); :meth:`image_mask` hides each game's score.
     """
 
     name = "atari"
+    Config = AtariConfig
 
-    def tasks(self) -> list[str]:
-        return list(all_games())
+    def table(self) -> Mapping[str, Task]:
+        return game_table()
 
-    def make(self, task: str, *, seed: int | None = None, size: int = 64, **options: Any) -> gym.Env:
-        from viper.envs.atari.env import AtariEnv
-
-        check_game(task)
-        unknown = sorted(set(options) - set(OPTIONS))
-        if unknown:
-            raise ConfigError(f"atari:{task}: unknown option {unknown[0]!r}; options: size, {', '.join(OPTIONS)}")
-        try:
-            env = AtariEnv(task, size=size, seed=seed, **options)
-        except ValueError as exc:
-            raise ConfigError(f"atari:{task}: {exc}") from exc
-        if seed is not None:
-            env.reset(seed=seed)
-        return env
-
-    def expert(self, task: str, env: gym.Env) -> Any:
-        check_game(task)
-        return None
-
-    def image_mask(self, task: str, size: int = 64) -> np.ndarray | None:
-        check_game(task)
-        return score_mask(task, size)
+    def unknown_task(self, task: str) -> str:
+        games = all_games()
+        close = [g for g in games if g.startswith(task[:3])] if len(task) >= 3 else []
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        return f"atari: unknown game {task!r}{hint}; games: {', '.join(games)}"

@@ -2,24 +2,41 @@
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from collections.abc import Callable
+from typing import ClassVar
 
 import gymnasium as gym
-import numpy as np
 
-from viper.core.errors import ConfigError
+from viper.core.config import Options, option
+from viper.core.suites import TableSuite, Task, config_values
 from viper.envs.lite.balance import Balance, BalanceExpert
+from viper.envs.lite.base import LiteEnv
 from viper.envs.lite.push import Push, PushExpert
 from viper.envs.lite.reach import Reach, ReachExpert
 
-TASKS: dict[str, tuple[type, type]] = {
-    "reach": (Reach, ReachExpert),
-    "push": (Push, PushExpert),
-    "balance": (Balance, BalanceExpert),
-}
+
+@dataclasses.dataclass
+class LiteConfig(Options):
+    """Options of every lite task (``--set env.FIELD=VALUE``)."""
+
+    SECTION: ClassVar[str] = "env"
+
+    episode_length: int | None = option(None, ge=1)
+    """Steps per episode; None keeps the task's own length."""
 
 
-class LiteSuite:
+def _maker(env_cls: type[LiteEnv]) -> Callable[[LiteConfig, int, int | None], gym.Env]:
+    def make(config: LiteConfig, size: int, seed: int | None) -> gym.Env:
+        env = env_cls(size=size, **config_values(config))
+        if seed is not None:
+            env.action_space.seed(seed)
+        return env
+
+    return make
+
+
+class LiteSuite(TableSuite):
     """Dependency-light 2D tasks (numpy only): ``reach``, ``push``, ``balance``.
 
     Every task renders ``size x size`` RGB frames (default 64), observes ``{"image", "state"}``,
@@ -28,32 +45,9 @@ class LiteSuite:
     """
 
     name = "lite"
-
-    def tasks(self) -> list[str]:
-        return list(TASKS)
-
-    def _lookup(self, task: str) -> tuple[type, type]:
-        if task not in TASKS:
-            raise ConfigError(f"lite: unknown task {task!r}; tasks: {', '.join(TASKS)}")
-        return TASKS[task]
-
-    def make(self, task: str, *, seed: int | None = None, size: int = 64, **options: Any) -> gym.Env:
-        env_cls, _ = self._lookup(task)
-        try:
-            env = env_cls(size=size, **options)
-        except TypeError as exc:
-            raise ConfigError(f"lite:{task}: bad option ({exc}); options: size, episode_length") from exc
-        except ValueError as exc:
-            raise ConfigError(f"lite:{task}: {exc}") from exc
-        if seed is not None:
-            env.reset(seed=seed)
-            env.action_space.seed(seed)
-        return env
-
-    def expert(self, task: str, env: gym.Env) -> Any:
-        _, expert_cls = self._lookup(task)
-        return expert_cls(env.unwrapped)
-
-    def image_mask(self, task: str, size: int = 64) -> np.ndarray | None:
-        self._lookup(task)
-        return None
+    Config = LiteConfig
+    TASKS = {
+        "reach": Task(_maker(Reach), expert=ReachExpert),
+        "push": Task(_maker(Push), expert=PushExpert),
+        "balance": Task(_maker(Balance), expert=BalanceExpert),
+    }

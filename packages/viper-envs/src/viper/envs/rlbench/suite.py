@@ -2,27 +2,50 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import dataclasses
+import functools
+from typing import Any, ClassVar
 
 import gymnasium as gym
-import numpy as np
 
-from viper.core.errors import ConfigError
-from viper.envs.rlbench.backend import TASK_CLASSES, TaskBackend, launch
-
-OPTIONS = (
-    "action_mode",
-    "camera",
-    "episode_length",
-    "max_joint_velocity",
-    "max_displacement",
-    "terminate_on_success",
-    "backend",
-)
+from viper.core.config import Options, option
+from viper.core.suites import TableSuite, Task, config_values
+from viper.envs.rlbench.backend import ACTION_MODES, TASK_CLASSES, launch
+from viper.envs.rlbench.env import CAMERAS
 
 
-class RLBenchSuite:
+@dataclasses.dataclass
+class RLBenchConfig(Options):
+    """Options of every RLBench task (``--set env.FIELD=VALUE``)."""
+
+    SECTION: ClassVar[str] = "env"
+
+    action_mode: str = option("joint_velocity", one_of=ACTION_MODES)
+    """``joint_velocity`` (8 dims: 7 joints + gripper) or ``end_effector`` (4: xyz + gripper)."""
+    camera: str = option("front", one_of=CAMERAS)
+    """The camera whose frames form the ``image`` observation."""
+    episode_length: int = option(250, ge=1)
+    """Env steps per episode."""
+    max_joint_velocity: float = option(1.0, gt=0)
+    """Joint velocity (rad/s) an action of 1 asks for, in ``joint_velocity`` mode."""
+    max_displacement: float = option(0.03, gt=0)
+    """End-effector displacement (m) an action of 1 asks for, in ``end_effector`` mode."""
+    terminate_on_success: bool = False
+    """End the episode when the task reports success."""
+    backend: Any = None
+    """Python only: ``factory(task, action_mode=..., size=...)`` returning an object with
+    RLBench's task-environment interface; None launches CoppeliaSim."""
+
+
+def _make(task: str, config: RLBenchConfig, size: int, seed: int | None) -> gym.Env:
+    from viper.envs.rlbench.env import RLBenchEnv
+
+    options = config_values(config)
+    factory = options.pop("backend") or launch
+    return RLBenchEnv(task, factory, size=size, **options)
+
+
+class RLBenchSuite(TableSuite):
     """The paper's six RLBench tasks (``phone_on_base``, ``pick_and_lift``, ``pick_up_cup``,
     ``put_rubbish_in_bin``, ``take_lid_off_saucepan``, ``take_umbrella_out_of_umbrella_stand``).
 
@@ -33,34 +56,5 @@ class RLBenchSuite:
     """
 
     name = "rlbench"
-
-    def tasks(self) -> list[str]:
-        return list(TASK_CLASSES)
-
-    def _check(self, task: str) -> None:
-        if task not in TASK_CLASSES:
-            raise ConfigError(f"rlbench: unknown task {task!r}; tasks: {', '.join(TASK_CLASSES)}")
-
-    def make(self, task: str, *, seed: int | None = None, size: int = 64, **options: Any) -> gym.Env:
-        from viper.envs.rlbench.env import RLBenchEnv
-
-        self._check(task)
-        unknown = sorted(set(options) - set(OPTIONS))
-        if unknown:
-            raise ConfigError(f"rlbench:{task}: unknown option {unknown[0]!r}; options: size, {', '.join(OPTIONS)}")
-        factory: Callable[..., TaskBackend] = options.pop("backend", None) or launch
-        try:
-            env = RLBenchEnv(task, factory, size=size, **options)
-        except ValueError as exc:
-            raise ConfigError(f"rlbench:{task}: {exc}") from exc
-        if seed is not None:
-            env.reset(seed=seed)
-        return env
-
-    def expert(self, task: str, env: gym.Env) -> Any:
-        self._check(task)
-        return None
-
-    def image_mask(self, task: str, size: int = 64) -> np.ndarray | None:
-        self._check(task)
-        return None
+    Config = RLBenchConfig
+    TASKS = {task: Task(functools.partial(_make, task)) for task in TASK_CLASSES}

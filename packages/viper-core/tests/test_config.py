@@ -12,6 +12,7 @@ from viper.core.config import (
     apply_preset,
     build_config,
     config_hash,
+    describe_options,
     field_docs,
     option,
     parse_assignments,
@@ -189,3 +190,19 @@ def test_top_level_flags_are_checked_before_anything_runs(flags, message, capsys
 
     assert cli.main([*flags, "--check"]) == 2
     assert capsys.readouterr().err.strip() == f"viper-run: error: {message}"
+
+
+def test_describe_options_lists_defaults_constraints_and_docs() -> None:
+    rows = {row[0]: row[1:] for row in describe_options(Checked, "loop")}
+    assert rows["--set loop.num_envs=1"] == ("an integer >= 1", "Envs.")
+    assert rows["--set loop.context='spawn'"] == ("one of 'spawn', 'fork'", "Start method.")
+    assert rows["--set loop.heads=2"] == ("", "Heads.")
+    inherited = [row[0] for row in describe_options(JaxThing, "tokenizer")]
+    assert inherited[0] == "--set tokenizer.depth=1" and len(inherited) == 4
+
+
+def test_plugins_options_names_an_unknown_component(capsys) -> None:
+    from viper.core import cli
+
+    assert cli.main(["plugins", "--options", "no-such-component"]) == 2
+    assert "--options no-such-component: no component of that name" in capsys.readouterr().err

@@ -425,6 +425,24 @@ def field_docs(cls: type) -> dict[str, str]:
     return docs
 
 
+def describe_options(cls: type, section: str) -> list[tuple[str, str, str]]:
+    """``(option, default and constraint, docstring)`` per field of a config dataclass, e.g.
+    ``("--set loop.num_envs=1", "an integer >= 1", "Environments stepped in parallel.")``;
+    what ``viper-run plugins --options NAME`` prints."""
+    docs, hints = field_docs(cls), typing.get_type_hints(cls)
+    own = set(vars(cls).get("__annotations__", {}))
+    rows = []
+    # The class's own fields first: inherited ones (the multi-host settings) matter to few.
+    for f in sorted(dataclasses.fields(cls), key=lambda f: f.name not in own):
+        if not f.init:
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        check = f.metadata.get("check") or _literal_check(hints.get(f.name))
+        rule = check.describe(hints.get(f.name)) if check is not None else ""
+        rows.append((option_text(f"--set {section}", f.name, default), rule, docs.get(f.name, "")))
+    return rows
+
+
 def _own_field_docs(cls: type) -> dict[str, str]:
     try:
         tree = ast.parse(inspect.cleandoc(inspect.getsource(cls)))

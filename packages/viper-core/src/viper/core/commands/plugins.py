@@ -1,10 +1,13 @@
-"""``viper-run plugins``: every component with its distribution, version and status."""
+"""``viper-run plugins``: every component with its distribution, version and status;
+``viper-run plugins --options NAME``: the ``--set`` options of component NAME."""
 
 from __future__ import annotations
 
 import argparse
 import json
 
+from viper.core.config import config_class, describe_options
+from viper.core.errors import ConfigError
 from viper.core.plugins import DISABLE_ENV, get_host
 
 NAME = "plugins"
@@ -13,6 +16,36 @@ HELP = "list every registered component and the plugins that failed to load"
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON instead of a table")
+    parser.add_argument(
+        "--options", metavar="NAME", help="list the --set options of component NAME (defaults, constraints, docs)"
+    )
+
+
+#: The ``--set`` section of each component kind.
+SECTIONS = {
+    "env_suite": "env",
+    "tokenizer": "tokenizer",
+    "video_model": "video_model",
+    "reward": "reward",
+    "agent": "agent",
+}
+
+
+def print_options(name: str) -> None:
+    """Every ``--set`` option of each component called ``name``."""
+    host = get_host()
+    records = [c for c in host.components() if c.name == name]
+    if not records:
+        known = ", ".join(sorted({c.name for c in host.components()}))
+        raise ConfigError(f"--options {name}: no component of that name; components: {known}")
+    for record in records:
+        section = SECTIONS.get(record.kind, record.kind)
+        cls = config_class(host.load(record.kind, name))
+        print(f"{record.kind} {name}:" + ("" if cls is not None else " takes no options"))
+        for option, rule, doc in describe_options(cls, section) if cls is not None else []:
+            print(f"  {option}" + (f"  ({rule})" if rule else ""))
+            for line in doc.splitlines():
+                print(f"      {line}")
 
 
 def rows() -> tuple[list[dict], list[dict], list[dict]]:
@@ -52,6 +85,9 @@ def rows() -> tuple[list[dict], list[dict], list[dict]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.options:
+        print_options(args.options)
+        return 0
     components, failed, disabled = rows()
     if args.json:
         print(json.dumps({"components": components, "failed_plugins": failed, "disabled_plugins": disabled}, indent=2))

@@ -41,6 +41,9 @@ class AtariEnv(gym.Env):
       (``truncated``, 108000 = 30 minutes); with ``episodic_life=True`` losing a life also ends
       it (the next ``reset`` then continues the same game unless it was over);
     * ``noops``: up to this many random no-op steps after each reset (0 by default).
+
+    The options are checked by :class:`viper.envs.atari.suite.AtariConfig` (make envs through
+    the suite).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 15}
@@ -60,14 +63,6 @@ class AtariEnv(gym.Env):
     ) -> None:
         if size < 8:
             raise ValueError(f"size {size}: expected at least 8 pixels")
-        if action_repeat < 1:
-            raise ValueError(f"action_repeat {action_repeat}: expected at least 1")
-        if not 0.0 <= sticky < 1.0:
-            raise ValueError(f"sticky {sticky}: expected a probability in [0, 1)")
-        if action_set not in ("full", "minimal"):
-            raise ValueError(f"action_set {action_set!r}: expected 'full' or 'minimal'")
-        if max_frames < 1 or noops < 0:
-            raise ValueError(f"max_frames {max_frames} / noops {noops}: expected max_frames >= 1 and noops >= 0")
         self.game = game
         self.size = int(size)
         self.action_repeat = int(action_repeat)

@@ -55,6 +55,9 @@ class DMCEnv(gym.Env):
       tasks, i.e. 500 agent steps at repeat 2), a task termination (``terminated``, discount 0),
       or after ``episode_length`` agent steps if given (``truncated``; tasks without a time limit,
       ``lqr``, default to ``UNLIMITED_EPISODE_LENGTH``).
+
+    The options are checked by :class:`viper.envs.dmc.suite.DMCConfig` (make envs through the
+    suite); the camera id is checked here, against the domain's cameras.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
@@ -73,10 +76,6 @@ class DMCEnv(gym.Env):
     ) -> None:
         if size < 1:
             raise ValueError(f"size {size}: expected a positive number of pixels")
-        if action_repeat < 1:
-            raise ValueError(f"action_repeat {action_repeat}: expected at least 1")
-        if episode_length is not None and episode_length < 1:
-            raise ValueError(f"episode_length {episode_length}: expected at least 1 (or None)")
         suite = import_suite(render)
         self.domain, self.task = domain, task
         self.size = int(size)

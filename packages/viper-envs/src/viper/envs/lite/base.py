@@ -37,9 +37,7 @@ class LiteEnv(gym.Env):
             raise ValueError(f"size {size}: lite tasks render at least 16x16 frames")
         self.size = int(size)
         self.render_mode = render_mode
-        if episode_length is not None:
-            if episode_length < 1:
-                raise ValueError(f"episode_length {episode_length}: expected at least 1")
+        if episode_length is not None:  # checked by the suite's LiteConfig
             self.episode_length = int(episode_length)
         self.observation_space = gym.spaces.Dict(
             {

@@ -10,7 +10,7 @@ import numpy as np
 
 from viper.core.errors import ContractError
 from viper.core.importers import resize_frames
-from viper.envs.rlbench.backend import ACTION_MODES, TASK_CLASSES, TaskBackend, launch
+from viper.envs.rlbench.backend import TaskBackend, launch
 
 CAMERAS = ("front", "wrist")
 #: Identity quaternion (x, y, z, w): end-effector actions never rotate the gripper.
@@ -20,8 +20,8 @@ NO_ROTATION = np.array([0.0, 0.0, 0.0, 1.0])
 class RLBenchEnv(gym.Env):
     """An RLBench task driven through a :class:`~viper.envs.rlbench.backend.TaskBackend`.
 
-    ``backend`` is called as ``backend(task, action_mode=..., size=...)`` once the options are
-    checked (launching the simulator is slow) and returns the task environment; the default
+    ``backend`` is called as ``backend(task, action_mode=..., size=...)`` (after the suite has
+    checked the options: launching the simulator is slow) and returns the task environment; the default
     :func:`~viper.envs.rlbench.backend.launch` starts RLBench.
 
     * observation: ``image`` (the ``camera`` view, front by default, which is what the video
@@ -37,6 +37,9 @@ class RLBenchEnv(gym.Env):
       and is flagged by ``info["invalid_action"]``;
     * episodes last ``episode_length`` (250) steps (``truncated``); with
       ``terminate_on_success`` success ends them early (``terminated``).
+
+    The task and options are checked by :class:`viper.envs.rlbench.suite.RLBenchSuite` and its
+    ``RLBenchConfig`` (make envs through the suite).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
@@ -55,16 +58,8 @@ class RLBenchEnv(gym.Env):
         max_displacement: float = 0.03,
         terminate_on_success: bool = False,
     ) -> None:
-        if task not in TASK_CLASSES:
-            raise ValueError(f"unknown task {task!r}; tasks: {', '.join(TASK_CLASSES)}")
-        if action_mode not in ACTION_MODES:
-            raise ValueError(f"action_mode {action_mode!r}: expected one of {', '.join(ACTION_MODES)}")
-        if camera not in CAMERAS:
-            raise ValueError(f"camera {camera!r}: expected one of {', '.join(CAMERAS)}")
-        if episode_length < 1 or size < 8:
-            raise ValueError(f"episode_length {episode_length} / size {size}: expected >= 1 and >= 8")
-        if max_joint_velocity <= 0 or max_displacement <= 0:
-            raise ValueError("max_joint_velocity and max_displacement must be positive")
+        if size < 8:
+            raise ValueError(f"size {size}: expected at least 8 pixels")
         self.task = task
         self.size = int(size)
         self.action_mode = action_mode

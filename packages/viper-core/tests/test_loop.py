@@ -276,18 +276,18 @@ def _private_host(host, monkeypatch):
 
 
 def test_configure_frameworks_turns_off_jax_preallocation_when_torch_sees_a_gpu(monkeypatch) -> None:
-    from viper.core import loop
+    from viper.core import frameworks
 
     monkeypatch.delenv("XLA_PYTHON_CLIENT_PREALLOCATE", raising=False)
-    monkeypatch.setattr(loop, "_torch_gpu_visible", lambda: False)
-    loop.configure_frameworks()
+    monkeypatch.setattr(frameworks, "torch_gpu_visible", lambda: False)
+    frameworks.configure_frameworks()
     assert "XLA_PYTHON_CLIENT_PREALLOCATE" not in os.environ
-    monkeypatch.setattr(loop, "_torch_gpu_visible", lambda: True)
+    monkeypatch.setattr(frameworks, "torch_gpu_visible", lambda: True)
     monkeypatch.delitem(sys.modules, "jax", raising=False)
-    loop.configure_frameworks()
+    frameworks.configure_frameworks()
     assert os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
     monkeypatch.setenv("XLA_PYTHON_CLIENT_PREALLOCATE", "true")  # the user's choice wins
-    loop.configure_frameworks()
+    frameworks.configure_frameworks()
     assert os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] == "true"
 
 

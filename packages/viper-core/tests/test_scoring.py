@@ -12,8 +12,10 @@ from conftest import make_plugin
 from viper.core import ComponentSpec, plugins
 from viper.core.cli import main
 from viper.core.errors import ConfigError
+from viper.core.media import reward_strip
 from viper.core.protocols import StepBatch
-from viper.core.scoring import ScoreConfig, format_table, pearson, rankdata, reward_strip, score, spearman
+from viper.core.stages.score import ScoreConfig, score
+from viper.core.statistics import format_table, pearson, rankdata, spearman
 
 
 class DotReward:
@@ -118,7 +120,7 @@ def test_score_config_checks():
 def test_terminating_task_is_judged_per_step_too() -> None:
     """Short failed episodes sum a per-step-negative reward to less than long good ones; the
     summary says so and ranks the per-step means, which order the policies correctly here."""
-    from viper.core.scoring import summarize
+    from viper.core.statistics import summarize
 
     def episode(policy: str, true: float, length: int, per_step: float) -> dict:
         return {"policy": policy, "true_return": true, "length": length, "reward_return": {"viper": per_step * length}}

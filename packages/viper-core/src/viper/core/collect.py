@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from viper.core.components import EnvName, load_suite, parse_env
+from viper.core.components import EnvName, parse_env, resolve_env
 from viper.core.dataset import DatasetWriter
 from viper.core.errors import ConfigError, ContractError
 from viper.core.plugins import PluginHost
@@ -125,11 +125,7 @@ def collect(
     name = parse_env(env) if isinstance(env, str) else env
     if episodes < 1:
         raise ConfigError(f"--episodes {episodes}: expected at least 1")
-    suite = load_suite(name.suite, host)
-    if name.task not in suite.tasks():
-        raise ConfigError(
-            f"--env {name}: unknown task {name.task!r}; tasks of {name.suite!r}: {', '.join(suite.tasks())}"
-        )
+    name, suite = resolve_env(name, host)
     writer = DatasetWriter(
         out, resume=resume, source={"env": str(name), "policy": policy, "noise": noise, "seed": seed}
     )

@@ -36,6 +36,22 @@ def parse_env(text: str, option: str = "--env") -> EnvName:
     return EnvName(match["suite"], match["task"])
 
 
+def check_task(name: EnvName, suite: Any, option: str = "--env") -> None:
+    """Refuse a task the suite does not have, listing the ones it has."""
+    if name.task not in suite.tasks():
+        raise ConfigError(
+            f"{option} {name}: unknown task {name.task!r}; tasks of {name.suite!r}: {', '.join(suite.tasks())}"
+        )
+
+
+def resolve_env(env: str | EnvName, host: PluginHost | None = None, option: str = "--env") -> tuple[EnvName, Any]:
+    """``"lite:reach"`` -> its parsed name and suite instance, the task checked."""
+    name = parse_env(env, option) if isinstance(env, str) else env
+    suite = load_suite(name.suite, host)
+    check_task(name, suite, option)
+    return name, suite
+
+
 def presets(factory: Any) -> dict[str, dict[str, Any]]:
     """A factory's named option sets (its Config's ``PRESETS``), e.g. ``{"quick": {...}}``;
     empty when it has none."""
@@ -73,12 +89,7 @@ def make_env(
     env: str | EnvName, *, seed: int | None = None, size: int = 64, host: PluginHost | None = None, **options: Any
 ) -> Any:
     """``make_env("lite:reach")`` -> a gymnasium env from the named suite."""
-    parsed = parse_env(env) if isinstance(env, str) else env
-    suite = load_suite(parsed.suite, host)
-    if parsed.task not in suite.tasks():
-        raise ConfigError(
-            f"--env {parsed}: unknown task {parsed.task!r} in suite {parsed.suite!r}; tasks: {', '.join(suite.tasks())}"
-        )
+    parsed, suite = resolve_env(env, host)
     return suite.make(parsed.task, seed=seed, size=size, **options)
 
 

@@ -8,9 +8,11 @@ workdir by its config (see :mod:`viper.core.workdir` and :mod:`viper.core.stages
 from __future__ import annotations
 
 import dataclasses
+import time
+from pathlib import Path
 from typing import Any, ClassVar
 
-from viper.core.components import EnvName, load_suite, make_config, parse_env
+from viper.core.components import EnvName, check_task, load_suite, make_config, parse_env
 from viper.core.config import apply_preset, build_config, config_class, to_dict, validate
 from viper.core.config import option as config_option
 from viper.core.errors import ConfigError, ViperError
@@ -147,12 +149,13 @@ def resolve(config: PipelineConfig, host: PluginHost | None = None) -> Plan:
     suite = None
     try:
         suite = load_suite(env.suite, host)
-        if env.task not in suite.tasks():
-            problems.append(
-                f"--env {env}: unknown task {env.task!r}; tasks of {env.suite!r}: {', '.join(suite.tasks())}"
-            )
     except ViperError as exc:
         problems.append(f"--env {env}: {exc}")
+    else:
+        try:
+            check_task(env, suite)
+        except ConfigError as exc:
+            problems.append(str(exc))
     for section in config.options:
         if section not in SECTIONS:
             problems.append(f"--set {section}.*: unknown section {section!r}; expected one of {', '.join(SECTIONS)}")
@@ -190,7 +193,70 @@ def resolve(config: PipelineConfig, host: PluginHost | None = None) -> Plan:
 
 
 def run_pipeline(plan: Plan) -> dict[str, Any]:
-    """Run every stage of a resolved plan (see :mod:`viper.core.stages`)."""
-    from viper.core.stages import run_stages
+    """Run (or reuse) every stage of a resolved plan (see :mod:`viper.core.stages`); returns the
+    report's path, the score summary and the agent's metrics."""
+    from viper.core.stages import collect_stage, fit_tokenizer, fit_video_model, score, train_stage, write_report
+    from viper.core.stages.lifecycle import banner, report_cached
+    from viper.core.stages.score import ScoreConfig
+    from viper.core.workdir import Workdir
 
-    return run_stages(plan)
+    cfg = plan.config
+    wd = Workdir(cfg.workdir)
+    wd.write_run_config(plan.resolved())
+    started = time.time()
+    options = {kind: to_dict(config) for kind, (_, config) in plan.components.items()}
+    names = {kind: name for kind, (name, _) in plan.components.items()}
+
+    banner("1/6 collect expert videos")
+    episodes = cfg.episodes or cfg.sizes["episodes"]
+    data = (
+        Path(cfg.data) if cfg.data is not None else collect_stage(wd, plan.env, episodes, seed=cfg.seed, host=plan.host)
+    )
+
+    banner("2/6 fit the tokenizer")
+    fit_tokenizer(data, wd.path, name=names["tokenizer"], options=options["tokenizer"], seed=cfg.seed, host=plan.host)
+
+    banner("3/6 fit the video model")
+    fit_video_model(
+        wd.path, data, name=names["video_model"], options=options["video_model"], seed=cfg.seed, host=plan.host
+    )
+
+    banner("4/6 check the reward against the true return")
+    reward = names["reward"]
+    scored = score(
+        wd,
+        ScoreConfig(
+            env=str(plan.env),
+            episodes=cfg.sizes["score_episodes"],
+            rewards=(reward,),
+            options={reward: options["reward"]},
+            seed=cfg.seed,
+            data=str(data),
+        ),
+        host=plan.host,
+    )
+    if scored.cached:
+        report_cached("score", scored.directory)
+    print(scored.table())
+
+    banner("5/6 train the agent on the chosen reward")
+    agent_options = {"agent": options["agent"], "reward": options["reward"], "loop": dict(plan.loop)}
+    if plan.explore is not None:
+        agent_options["explore"] = to_dict(plan.explore)
+    steps = cfg.steps or cfg.sizes["steps"]
+    trained = train_stage(
+        wd,
+        str(plan.env),
+        names["agent"],
+        reward,
+        steps=steps,
+        seed=cfg.seed,
+        options=agent_options,
+        host=plan.host,
+        explore=cfg.explore,
+        beta=cfg.beta,
+    )
+
+    banner("6/6 report")
+    report = write_report(wd, plan, scored, trained, run_seconds=time.time() - started)
+    return {"report": str(report), "score": scored.summary, "agent": trained}

@@ -31,6 +31,30 @@ from viper.core.plugins import PluginHost, get_host
 from viper.core.protocols import Reward, RewardContext, StepBatch
 
 
+def reward_context(
+    workdir: Any,
+    suite: Any,
+    task: str,
+    *,
+    size: int,
+    seed: int,
+    host: PluginHost | None,
+    expert_data: Any = None,
+) -> RewardContext:
+    """The context a reward of one ``task`` is built with: the workdir's models, the suite's
+    image mask for the task (if it has one) and the frame size."""
+    mask = suite.image_mask(task, size)
+    return RewardContext(
+        workdir=workdir,
+        expert_data=expert_data,
+        tasks=(task,),
+        image_size=(size, size),
+        image_masks={task: np.asarray(mask, bool)} if mask is not None else {},
+        seed=seed,
+        host=host,
+    )
+
+
 def build_reward(
     name: str,
     context: RewardContext,

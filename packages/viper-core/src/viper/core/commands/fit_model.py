@@ -6,7 +6,8 @@ import argparse
 
 from viper.core.commands.fit_tokenizer import add_fit_arguments
 from viper.core.config import parse_assignments
-from viper.core.fitting import fit_video_model, require_data
+from viper.core.stages.data import require_data
+from viper.core.stages.video_model import fit_video_model
 from viper.core.workdir import Workdir
 
 NAME = "fit-model"

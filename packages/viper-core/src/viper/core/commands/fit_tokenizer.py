@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from viper.core.config import parse_assignments
-from viper.core.fitting import fit_tokenizer, require_data
+from viper.core.stages.data import require_data
+from viper.core.stages.tokenizer import fit_tokenizer
 from viper.core.workdir import Workdir
 
 NAME = "fit-tokenizer"

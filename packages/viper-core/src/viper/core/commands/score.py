@@ -6,7 +6,7 @@ import argparse
 
 from viper.core.config import parse_assignments
 from viper.core.errors import ConfigError
-from viper.core.scoring import ScoreConfig, score
+from viper.core.stages.score import ScoreConfig, score
 
 NAME = "score"
 HELP = "roll out expert / noisy / random policies and check that the reward ranks them like the true return"

@@ -36,9 +36,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from viper.core.loop import configure_frameworks, train_stage
+    from viper.core.frameworks import configure_frameworks
 
-    configure_frameworks()  # before anything imports jax
+    configure_frameworks()  # before the agent stage's imports can load jax
+    from viper.core.stages.agent import train_stage
+
     metrics = train_stage(
         args.workdir,
         args.env,

@@ -4,6 +4,9 @@
 holding every number: the agent's learning curve of TRUE return against the scripted expert's
 and a random policy's, the reward-vs-true-return scatter with its correlation, the tokenizer's
 reconstructions, a rollout GIF of the trained agent, and the config and timing of each stage.
+
+Unlike the other stages the report is not cached: it is cheap and is rewritten on every run, so
+it always shows the stages the run just used (their folders and timings come from the workdir).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import numpy as np
 
 from viper.core.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text, read_json
 from viper.core.errors import ViperError
-from viper.core.loop import plot_learning_curve
+from viper.core.media import plot_learning_curve, read_mp4, write_gif
 from viper.core.metrics import read_metrics
 from viper.core.workdir import Workdir
 
@@ -36,16 +39,11 @@ def _rollout_gif(agent_dir: Path, out: Path, scale: int = 2) -> Path | None:
     videos = sorted((agent_dir / "videos").glob("eval-*.mp4"))
     if not videos:
         return None
-    import imageio.v3 as iio
-
     try:
-        frames = np.asarray(iio.imread(videos[-1], plugin="pyav"))
+        frames = read_mp4(videos[-1])
     except Exception:  # a video we cannot read back only costs the report its GIF
         return None
-    frames = frames.repeat(scale, axis=1).repeat(scale, axis=2)
-    data = iio.imwrite("<bytes>", list(frames), extension=".gif", duration=50, loop=0)
-    atomic_write_bytes(out, data)
-    return out
+    return write_gif(out, frames, scale=scale, frame_ms=50)
 
 
 def _copy(source: Path | None, out: Path) -> Path | None:

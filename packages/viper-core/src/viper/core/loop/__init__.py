@@ -1,0 +1,54 @@
+"""The agent training loop: N environments in parallel, the user's reward, any agent.
+
+Read in this order:
+
+1. :mod:`~viper.core.loop.config` -- :class:`LoopConfig`, every knob with one docstring each;
+2. :mod:`~viper.core.loop.train` -- :func:`train_agent`, the loop itself (step envs, compute the
+   chosen reward for all envs in one batch, hand the step to the agent, train it at its replay
+   ratio, evaluate, log, checkpoint), and :func:`evaluate` (episodes scored by the env's TRUE
+   reward, with a video);
+3. :mod:`~viper.core.loop.driver` -- the :class:`Driver` both share: the step transition,
+   ``StepBatch``/``EnvStep`` and episode sums (and the conventions, DreamerV3's);
+4. :mod:`~viper.core.loop.schedules` -- when to log, evaluate, checkpoint and train;
+5. :mod:`~viper.core.loop.checkpoint` -- loop state, save / restore / recover.
+
+The ``agent`` workdir stage behind ``viper-run train`` and the pipeline is
+:func:`viper.core.stages.agent.train_stage`. This package imports neither torch nor jax:
+frameworks live in the agent and reward plugins (:mod:`viper.core.frameworks` sets them up).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from viper.core.frameworks import configure_frameworks
+from viper.core.loop.checkpoint import LoopState, recover_checkpoint, restore_checkpoint, save_checkpoint
+from viper.core.loop.config import LoopConfig
+from viper.core.loop.driver import Driver, Episode
+from viper.core.loop.train import evaluate, make_vector_env, train_agent
+from viper.core.media import plot_learning_curve
+
+__all__ = [
+    "Driver",
+    "Episode",
+    "LoopConfig",
+    "LoopState",
+    "configure_frameworks",
+    "evaluate",
+    "make_vector_env",
+    "plot_learning_curve",
+    "recover_checkpoint",
+    "restore_checkpoint",
+    "save_checkpoint",
+    "train_agent",
+    "train_stage",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # The agent stage imports this package, so it is loaded on first use rather than here.
+    if name == "train_stage":
+        from viper.core.stages.agent import train_stage
+
+        return train_stage
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

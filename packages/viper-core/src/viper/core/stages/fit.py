@@ -1,0 +1,73 @@
+"""What the two fitting stages (tokenizer, video_model) share: the dataset's fingerprint and
+image masks, the component's config from a preset and options, and fitting a component and
+saving it into ``<stage>/artifact`` atomically."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from viper.core.atomic import atomic_directory
+from viper.core.components import load_suite, make_config, presets
+from viper.core.config import config_hash
+from viper.core.dataset import EpisodeStore, VideoDataset
+from viper.core.errors import ConfigError, DatasetError, ViperError
+from viper.core.plugins import PluginHost
+from viper.core.workdir import StageContext
+
+
+def dataset_fingerprint(dataset: VideoDataset) -> str:
+    """Changes whenever episodes are added, removed or re-split."""
+    return config_hash(dataset.manifest.get("episodes", []), dataset.image_size)
+
+
+def image_masks(
+    dataset: VideoDataset, mask_suite: str | None = None, host: PluginHost | None = None
+) -> dict[str, np.ndarray]:
+    """Per-task masks from ``mask_suite`` (or the suite the dataset was collected from)."""
+    suite_name = mask_suite
+    if suite_name is None:
+        env = str(dataset.manifest.get("source", {}).get("env", ""))
+        suite_name = env.split(":", 1)[0] if ":" in env else None
+    if not suite_name:
+        return {}
+    try:
+        suite = load_suite(suite_name, host)
+    except ViperError:
+        if mask_suite is not None:
+            raise
+        return {}  # the suite that made the data is not installed here; masks are optional
+    size = dataset.image_size[0] if dataset.image_size else 64
+    masks = {}
+    for task in dataset.tasks:
+        if task in suite.tasks():
+            mask = suite.image_mask(task, size)
+            if mask is not None:
+                masks[task] = np.asarray(mask, bool)
+    return masks
+
+
+def component_config(kind: str, name: str, options: dict[str, Any] | None, host: PluginHost, preset: str | None) -> Any:
+    """The component's Config from its preset ``preset`` (refused if it has none by that name)
+    and then ``options``."""
+    if preset is not None and preset not in presets(host.load(kind, name)):
+        known = ", ".join(presets(host.load(kind, name))) or "none"
+        raise ConfigError(f"--preset {preset}: {kind.replace('_', ' ')} {name!r} has the presets {known}")
+    return make_config(kind, name, options, host, preset=preset)
+
+
+def split_episodes(dataset: VideoDataset, val_fraction: float) -> tuple[list, list]:
+    train, val = dataset.split(val_fraction)
+    if not train:
+        raise DatasetError(f"{dataset.root}: no training episodes")
+    return train, val
+
+
+def fit_and_save(component: Any, train: EpisodeStore, val: EpisodeStore, ctx: StageContext) -> dict[str, Any]:
+    """``component.fit`` then ``component.save`` into ``<stage>/artifact`` (swapped in whole)."""
+    metrics = component.fit(train, val, ctx) or {}
+    with atomic_directory(Path(ctx.directory) / "artifact") as tmp:
+        component.save(Path(tmp))
+    return metrics

@@ -1,0 +1,250 @@
+"""The ``score`` stage (``viper-run score``): does a reward rank behaviour like the true return?
+
+Rolls out the suite's scripted expert, the expert with action noise at several levels, and a
+random policy on the same reset seeds; sums each chosen reward over every episode and compares it
+with the episode's true return (``info["task_reward"]``, never shown to an agent). A reward worth
+training on ranks episodes like the true return (Spearman correlation near 1) and orders the
+policies expert > noisy > random. This is what a user checks before spending GPU days.
+
+An episode's reward return sums frames ``1..T``: frame 0 is the reset's, produced by no action
+(the training loop gives it reward 0 too). Rewards are computed with their batch form
+(:meth:`~viper.core.protocols.Reward.relabel`), which equals the online form for ``viper``;
+rewards trained online (``rnd``, ``amp``) are scored in the state the workdir gives them
+(untrained), so their numbers here say little. The statistics live in
+:mod:`viper.core.statistics`, the pictures in :mod:`viper.core.media`.
+
+Writes into the workdir stage ``score``: ``score.json`` (every number), ``scatter.png`` (reward
+return against true return, one panel per reward) and ``episodes.mp4`` (a few episodes with each
+reward per frame drawn as a strip under the frames).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from viper.core.atomic import atomic_write_json, read_json
+from viper.core.collect import make_policy, run_episode
+from viper.core.components import EnvName, resolve_env
+from viper.core.dataset import VideoDataset
+from viper.core.errors import ConfigError, ViperError
+from viper.core.media import write_reward_video, write_scatter
+from viper.core.plugins import PluginHost, get_host
+from viper.core.progress import progress_bar
+from viper.core.rewarding import build_reward, reward_context
+from viper.core.stages.lifecycle import run_stage, upstream_folders
+from viper.core.statistics import format_table, policies, summarize
+from viper.core.workdir import StageContext, Workdir
+
+SCORE_FILE = "score.json"
+PLOT_FILE = "scatter.png"
+VIDEO_FILE = "episodes.mp4"
+
+
+@dataclasses.dataclass
+class ScoreConfig:
+    """What ``viper-run score`` does."""
+
+    env: str
+    """Environment as SUITE:TASK."""
+    episodes: int = 6
+    """Episodes per policy (the expert, each noise level, random)."""
+    rewards: tuple[str, ...] = ("viper",)
+    """Reward components to score."""
+    options: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    """Per-reward options, keyed by reward name."""
+    noise: tuple[float, ...] = (0.1, 0.3, 0.6)
+    """Action-noise levels of the noisy experts (see viper.core.collect.NoisyPolicy)."""
+    seed: int = 0
+    """Episode ``i`` of every policy resets with seed ``seed + 10_000 + i`` (paired comparison)."""
+    size: int = 64
+    """Frame height and width."""
+    videos: int = 1
+    """Episodes per policy drawn into the mp4 (0: no video)."""
+    max_steps: int | None = None
+    """Cut episodes after this many steps (None: the env's own limit)."""
+    data: str | None = None
+    """Expert videos for rewards that need them (default: the workdir's collected data)."""
+    batch: int = 16
+    """Episodes relabelled together."""
+
+    def __post_init__(self) -> None:
+        if self.episodes < 1:
+            raise ConfigError(f"--episodes {self.episodes}: expected at least 1")
+        if not self.rewards:
+            raise ConfigError("--reward: give at least one reward to score")
+        if len(set(self.rewards)) != len(self.rewards):
+            raise ConfigError(f"--reward: each reward once, got {', '.join(self.rewards)}")
+        for level in self.noise:
+            if not 0.0 < float(level) <= 1.0:
+                raise ConfigError(f"--noise {level}: noise levels must lie in (0, 1]")
+        unknown = sorted(set(self.options) - set(self.rewards))
+        if unknown:
+            raise ConfigError(f"--set {unknown[0]}.*: not one of the scored rewards ({', '.join(self.rewards)})")
+        if self.videos < 0:
+            raise ConfigError(f"--videos {self.videos}: expected 0 or more")
+        if self.batch < 1:
+            raise ConfigError(f"batch {self.batch}: expected at least 1")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ConfigError(f"--max-steps {self.max_steps}: expected at least 1")
+
+
+@dataclasses.dataclass
+class ScoreResult:
+    """What :func:`score` found; ``summary`` is what ``score.json`` holds."""
+
+    directory: Path
+    summary: dict[str, Any]
+    cached: bool = False
+
+    @property
+    def plot(self) -> Path:
+        return self.directory / PLOT_FILE
+
+    @property
+    def video(self) -> Path | None:
+        path = self.directory / VIDEO_FILE
+        return path if path.exists() else None
+
+    def spearman(self, reward: str) -> float:
+        value = self.summary["spearman"][reward]
+        return float("nan") if value is None else float(value)
+
+    def table(self) -> str:
+        return format_table(self.summary)
+
+
+def _expert_data(config: ScoreConfig, wd: Workdir) -> VideoDataset | None:
+    if config.data is not None:
+        return VideoDataset(config.data)
+    try:
+        return VideoDataset(wd.latest("data") / "dataset")
+    except ViperError:
+        return None
+
+
+def score(
+    workdir: str | Path | Workdir,
+    config: ScoreConfig,
+    *,
+    host: PluginHost | None = None,
+    progress: bool = True,
+    force: bool = False,
+) -> ScoreResult:
+    """Run (or reuse) the ``score`` stage of ``workdir``; see the module docstring."""
+    host = host or get_host()
+    name, suite = resolve_env(config.env, host)
+    wd = workdir if isinstance(workdir, Workdir) else Workdir(workdir)
+    stage = wd.stage("score", {**dataclasses.asdict(config), "inputs": upstream_folders(wd)})
+    if stage.done and not force and (stage.directory / SCORE_FILE).exists():
+        # Summaries are recomputed from the stored episodes, so a cache written by an older
+        # version gains any figure added since.
+        episodes = read_json(stage.directory / SCORE_FILE)["episodes"]
+        return ScoreResult(stage.directory, summarize(episodes, config.rewards, config.noise), cached=True)
+
+    context = reward_context(
+        wd, suite, name.task, size=config.size, seed=config.seed, host=host, expert_data=_expert_data(config, wd)
+    )
+    # Build every reward before any rollout, so a missing model fails in the first second.
+    rewards = {r: build_reward(r, context, config.options.get(r), host) for r in config.rewards}
+    summary: dict[str, Any] = {}
+
+    def work(ctx: StageContext) -> dict[str, Any]:
+        summary.update(_score_stage(ctx, wd, suite, name, rewards, config))
+        return {f"spearman_{r}": v for r, v in summary["spearman"].items()}
+
+    run_stage(stage, work, seed=config.seed, progress=progress)
+    return ScoreResult(stage.directory, summary)
+
+
+def _score_stage(
+    ctx: StageContext, wd: Workdir, suite: Any, name: EnvName, rewards: dict[str, Any], config: ScoreConfig
+) -> dict[str, Any]:
+    """Roll out, score and summarise; write score.json, the scatter and the video."""
+    directory, env = Path(ctx.directory), str(name)
+    episodes, shown = _rollouts(suite, name.task, config, ctx.progress)
+    per_frame = _score_episodes(rewards, episodes, config, ctx.progress)
+    records = [
+        {
+            "policy": episode["policy"],
+            "seed": episode["seed"],
+            "length": int(len(episode["frames"]) - 1),
+            "true_return": float(episode["task_reward"][1:].sum()),
+            "reward_return": {r: float(per_frame[r][i][1:].sum()) for r in config.rewards},
+        }
+        for i, episode in enumerate(episodes)
+    ]
+    summary = summarize(records, config.rewards, config.noise)
+    summary.update(env=env, rewards=list(config.rewards), options=config.options, inputs=upstream_folders(wd))
+    plot = write_scatter(directory / PLOT_FILE, records, config.rewards, summary, env)
+    summary["files"] = {"plot": plot.name}
+    if config.videos and shown:
+        video = write_reward_video(
+            directory / VIDEO_FILE,
+            [episodes[i] for i in shown],
+            [{r: per_frame[r][i] for r in config.rewards} for i in shown],
+        )
+        summary["files"]["video"] = video.name
+    atomic_write_json(directory / SCORE_FILE, summary)
+    ctx.metrics.log(
+        0,
+        {f"score/spearman_{r}": v for r, v in summary["spearman"].items() if v is not None}
+        | {f"score/pearson_{r}": v for r, v in summary["pearson"].items() if v is not None},
+    )
+    return summary
+
+
+def _rollouts(suite: Any, task: str, config: ScoreConfig, progress: bool) -> tuple[list[dict[str, Any]], list[int]]:
+    """Every policy's episodes (frames, true rewards) and the indices of those to draw."""
+    plan = policies(config.noise)
+    episodes, shown = [], []
+    bar = progress_bar(
+        total=len(plan) * config.episodes, desc=f"score: rollouts on {config.env}", unit="ep", enabled=progress
+    )
+    for p, (label, kind, noise) in enumerate(plan):
+        env = suite.make(task, seed=config.seed, size=config.size)
+        try:
+            policy = make_policy(kind, suite, task, env, seed=config.seed + 1000 * p, noise=noise)
+            for i in range(config.episodes):
+                seed = config.seed + 10_000 + i
+                episode = run_episode(env, policy, seed=seed, max_steps=config.max_steps)
+                if i < config.videos:
+                    shown.append(len(episodes))
+                episodes.append(
+                    {"policy": label, "seed": seed, "frames": episode.frames, "task_reward": episode.task_reward}
+                )
+                bar.update(1)
+        finally:
+            env.close()
+    bar.close()
+    return episodes, shown
+
+
+def _score_episodes(
+    rewards: dict[str, Any], episodes: list[dict[str, Any]], config: ScoreConfig, progress: bool
+) -> dict[str, list[np.ndarray]]:
+    """Each reward's per-frame values for every episode, relabelling equal-length episodes together."""
+    out: dict[str, list[np.ndarray]] = {r: [None] * len(episodes) for r in rewards}  # type: ignore[list-item]
+    by_length: dict[int, list[int]] = {}
+    for i, episode in enumerate(episodes):
+        by_length.setdefault(len(episode["frames"]), []).append(i)
+    chunks = [ids[j : j + config.batch] for ids in by_length.values() for j in range(0, len(ids), config.batch)]
+    bar = progress_bar(total=len(chunks) * len(rewards), desc="score: rewards", unit="batch", enabled=progress)
+    for ids in chunks:
+        frames = np.stack([episodes[i]["frames"] for i in ids])
+        task_reward = np.stack([episodes[i]["task_reward"] for i in ids]).astype(np.float32)
+        task_ids = np.zeros(len(ids), np.int32)
+        for r, reward in rewards.items():
+            values = np.asarray(reward.relabel(frames, task_ids, task_reward), np.float32)
+            if values.shape != frames.shape[:2] or not np.all(np.isfinite(values)):
+                raise ConfigError(
+                    f"reward {r!r}: relabel returned {values.dtype}{list(values.shape)} with non-finite values"
+                )
+            for row, i in enumerate(ids):
+                out[r][i] = values[row]
+            bar.update(1)
+    bar.close()
+    return out

@@ -1,0 +1,57 @@
+"""The ``tokenizer`` stage (``viper-run fit-tokenizer``): a frame tokenizer fitted on a dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from viper.core.config import to_dict
+from viper.core.dataset import VideoDataset
+from viper.core.plugins import PluginHost, get_host
+from viper.core.stages.fit import component_config, dataset_fingerprint, fit_and_save, image_masks, split_episodes
+from viper.core.stages.lifecycle import report_cached, run_stage
+from viper.core.workdir import Workdir
+
+
+def fit_tokenizer(
+    data: str | Path,
+    workdir: str | Path,
+    *,
+    name: str = "vqgan",
+    options: dict[str, Any] | None = None,
+    seed: int = 0,
+    val_fraction: float = 0.1,
+    mask_suite: str | None = None,
+    progress: bool = True,
+    host: PluginHost | None = None,
+    preset: str | None = None,
+) -> Path:
+    """Train tokenizer ``name`` on the dataset at ``data``; returns its artifact folder.
+    ``preset`` names one of the component's ``PRESETS`` applied before ``options``."""
+    host = host or get_host()
+    dataset = VideoDataset(data)
+    config = component_config("tokenizer", name, options, host, preset)
+    masks = image_masks(dataset, mask_suite, host)
+    stage = Workdir(workdir).stage(
+        "tokenizer",
+        {
+            "component": to_dict(config),
+            "data": dataset_fingerprint(dataset),
+            "masks": sorted(masks),
+            "seed": seed,
+            "val_fraction": val_fraction,
+        },
+        component=name,
+    )
+    if stage.done:
+        report_cached("tokenizer", stage.directory)
+        return stage.directory / "artifact"
+    train_eps, val_eps = split_episodes(dataset, val_fraction)
+    train = dataset.store(train_eps, masks=masks, progress=progress)
+    val = dataset.store(val_eps, masks=masks, progress=False)
+    tokenizer = host.load("tokenizer", name)(config)
+    options_ = {"tasks": tuple(dataset.tasks), "image_size": dataset.image_size, "data": str(dataset.root)}
+    run_stage(
+        stage, lambda ctx: fit_and_save(tokenizer, train, val, ctx), seed=seed, progress=progress, options=options_
+    )
+    return stage.directory / "artifact"

@@ -1,0 +1,115 @@
+"""The ``video_model`` stage (``viper-run fit-model``): a video model fitted on the codes the
+workdir's tokenizer gives a dataset. The dataset is encoded once and the codes are cached in the
+tokenizer's stage folder, keyed by the dataset's content and masks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from viper.core.atomic import atomic_save_npz, load_npz
+from viper.core.components import load_tokenizer
+from viper.core.config import config_hash, to_dict
+from viper.core.dataset import EpisodeStore, VideoDataset, apply_mask
+from viper.core.errors import DatasetError
+from viper.core.plugins import PluginHost, get_host
+from viper.core.progress import progress_bar
+from viper.core.stages.fit import component_config, dataset_fingerprint, fit_and_save, image_masks, split_episodes
+from viper.core.stages.lifecycle import report_cached, run_stage
+from viper.core.workdir import Workdir
+
+
+def encode_dataset(
+    tokenizer: Any,
+    dataset: VideoDataset,
+    cache: Path,
+    masks: dict[str, np.ndarray],
+    progress: bool = True,
+    batch: int = 256,
+) -> dict[str, np.ndarray]:
+    """Codes of every episode, keyed by episode file, computed once and cached in ``cache``."""
+    if cache.exists():
+        try:
+            return load_npz(cache)
+        except (OSError, ValueError):
+            pass  # a damaged cache is recomputed
+    size = tuple(tokenizer.image_size)
+    if dataset.image_size is not None and tuple(dataset.image_size) != size:
+        raise DatasetError(
+            f"{dataset.root}: frames are {dataset.image_size[0]}x{dataset.image_size[1]} but the tokenizer was trained "
+            f"on {size[0]}x{size[1]}; re-run fit-tokenizer on this dataset"
+        )
+    codes: dict[str, np.ndarray] = {}
+    bar = progress_bar(dataset.episodes, desc="encoding frames", unit="ep", enabled=progress)
+    for episode in bar:
+        frames = dataset.load(episode)["frames"]
+        if episode.task in masks:
+            frames = apply_mask(frames, masks[episode.task])
+        parts = [tokenizer.encode(frames[i : i + batch]) for i in range(0, len(frames), batch)]
+        codes[episode.file] = np.concatenate(parts).astype(np.int32)
+    atomic_save_npz(cache, codes)
+    return codes
+
+
+def fit_video_model(
+    workdir: str | Path,
+    data: str | Path,
+    *,
+    name: str = "ar-transformer",
+    options: dict[str, Any] | None = None,
+    seed: int = 0,
+    val_fraction: float = 0.1,
+    mask_suite: str | None = None,
+    progress: bool = True,
+    host: PluginHost | None = None,
+    preset: str | None = None,
+) -> Path:
+    """Train video model ``name`` on the tokenizer's codes of ``data``; returns its artifact folder.
+    ``preset`` names one of the component's ``PRESETS`` applied before ``options``."""
+    host = host or get_host()
+    wd = Workdir(workdir)
+    tokenizer_dir = wd.latest("tokenizer")
+    dataset = VideoDataset(data)
+    config = component_config("video_model", name, options, host, preset)
+    masks = image_masks(dataset, mask_suite, host)
+    stage = wd.stage(
+        "video_model",
+        {
+            "component": to_dict(config),
+            "tokenizer": tokenizer_dir.name,
+            "data": dataset_fingerprint(dataset),
+            "masks": sorted(masks),
+            "seed": seed,
+            "val_fraction": val_fraction,
+        },
+        component=name,
+    )
+    if stage.done:
+        report_cached("video model", stage.directory)
+        return stage.directory / "artifact"
+    tokenizer = load_tokenizer(wd, host)
+    cache = tokenizer_dir / f"codes-{config_hash(dataset_fingerprint(dataset), sorted(masks))}.npz"
+    codes = encode_dataset(tokenizer, dataset, cache, masks, progress)
+    train_eps, val_eps = split_episodes(dataset, val_fraction)
+    task_index = {t: i for i, t in enumerate(dataset.tasks)}
+
+    def store(episodes: list) -> EpisodeStore:
+        return EpisodeStore(
+            [codes[e.file] for e in episodes],
+            np.asarray([task_index[e.task] for e in episodes], np.int32),
+            tuple(dataset.tasks),
+        )
+
+    model = host.load("video_model", name)(config)
+    train, val = store(train_eps), store(val_eps)
+    opts = {
+        "tasks": tuple(dataset.tasks),
+        "vocab_size": int(tokenizer.vocab_size),
+        "code_grid": tuple(tokenizer.code_grid),
+        "image_size": tuple(tokenizer.image_size),
+        "tokenizer": tokenizer_dir.name,
+    }
+    run_stage(stage, lambda ctx: fit_and_save(model, train, val, ctx), seed=seed, progress=progress, options=opts)
+    return stage.directory / "artifact"

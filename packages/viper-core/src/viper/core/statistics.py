@@ -1,0 +1,137 @@
+"""How well a reward ranks behaviour: rank correlations, the per-policy summary of scored
+episodes and the table ``viper-run score`` prints (the numbers of the ``score`` stage)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+
+def rankdata(values: Sequence[float]) -> np.ndarray:
+    """Ranks 1..n with ties given the average of the ranks they span (as scipy's ``average``)."""
+    x = np.asarray(values, np.float64)
+    if x.ndim != 1:
+        raise ValueError("rankdata: expected a 1-D sequence")
+    _, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+    ends = np.cumsum(counts)
+    starts = ends - counts
+    return ((starts + 1 + ends) / 2.0)[inverse]
+
+
+def pearson(a: Sequence[float], b: Sequence[float]) -> float:
+    """Pearson correlation; NaN when either side is constant or fewer than 2 points."""
+    x, y = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError("pearson: expected two 1-D sequences of equal length")
+    if len(x) < 2:
+        return float("nan")
+    x, y = x - x.mean(), y - y.mean()
+    denom = math.sqrt(float((x * x).sum()) * float((y * y).sum()))
+    return float((x * y).sum() / denom) if denom > 0 else float("nan")
+
+
+def spearman(a: Sequence[float], b: Sequence[float]) -> float:
+    """Spearman rank correlation (Pearson on average ranks); NaN when undefined."""
+    if len(a) != len(b):
+        raise ValueError("spearman: expected two sequences of equal length")
+    if len(a) < 2:
+        return float("nan")
+    return pearson(rankdata(a), rankdata(b))
+
+
+def policies(noise: Sequence[float]) -> list[tuple[str, str, float]]:
+    """``(label, kind, noise)`` for the expert, each noisy expert and the random policy."""
+    return (
+        [("expert", "expert", 0.0)]
+        + [(f"noisy-{n:g}", "expert", float(n)) for n in noise]
+        + [("random", "random", 0.0)]
+    )
+
+
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def summarize(episodes: list[dict[str, Any]], rewards: Sequence[str], noise: Sequence[float]) -> dict[str, Any]:
+    """Per-policy means, correlations and the expert > noisy > random check from episode records."""
+    table: dict[str, Any] = {}
+    for label, _, _ in policies(noise):
+        rows = [e for e in episodes if e["policy"] == label]
+        if not rows:
+            continue
+        true = np.array([e["true_return"] for e in rows])
+        table[label] = {
+            "episodes": len(rows),
+            "true_return_mean": float(true.mean()),
+            "true_return_std": float(true.std()),
+            "reward_return_mean": {r: float(np.mean([e["reward_return"][r] for e in rows])) for r in rewards},
+            "reward_return_std": {r: float(np.std([e["reward_return"][r] for e in rows])) for r in rewards},
+        }
+    true = [e["true_return"] for e in episodes]
+    lengths = [max(int(e.get("length", 1)), 1) for e in episodes]
+    returns = {r: [e["reward_return"][r] for e in episodes] for r in rewards}
+    # Per-step means matter when the task terminates early: a reward that is negative every
+    # step (a log-likelihood) sums to less for a short failed episode than for a long good one.
+    per_step = {r: [v / n for v, n in zip(values, lengths)] for r, values in returns.items()}
+    return {
+        "policies": table,
+        "spearman": {r: _finite_or_none(spearman(returns[r], true)) for r in rewards},
+        "pearson": {r: _finite_or_none(pearson(returns[r], true)) for r in rewards},
+        "ordered": {r: _ordered(episodes, returns[r], table) for r in rewards},
+        "lengths_vary": len(set(lengths)) > 1,
+        "spearman_per_step": {r: _finite_or_none(spearman(per_step[r], true)) for r in rewards},
+        "ordered_per_step": {r: _ordered(episodes, per_step[r], table) for r in rewards},
+        "episodes": episodes,
+    }
+
+
+def _ordered(episodes: list[dict[str, Any]], values: Sequence[float], table: dict[str, Any]) -> bool:
+    """Mean of ``values`` ordered expert > mean over noisy levels > random."""
+    means = {label: float(np.mean([v for e, v in zip(episodes, values) if e["policy"] == label])) for label in table}
+    noisy = [means[label] for label in means if label.startswith("noisy-")]
+    if "expert" not in means or "random" not in means:
+        return False
+    if not noisy:
+        return means["expert"] > means["random"]
+    return means["expert"] > float(np.mean(noisy)) > means["random"]
+
+
+def format_table(summary: dict[str, Any]) -> str:
+    """The per-policy table and the correlations, as printed by ``viper-run score``."""
+    rewards = list(summary["spearman"])
+    headers = ["policy", "episodes", "true return"] + [f"{r} return" for r in rewards]
+    rows = []
+    for label, row in summary["policies"].items():
+        cells = [label, str(row["episodes"]), f"{row['true_return_mean']:.2f} ± {row['true_return_std']:.2f}"]
+        for r in rewards:
+            cells.append(f"{row['reward_return_mean'][r]:.2f} ± {row['reward_return_std'][r]:.2f}")
+        rows.append(cells)
+    widths = [max(len(h), *(len(c[i]) for c in rows)) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths))]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(cells, widths)) for cells in rows]
+    n = sum(row["episodes"] for row in summary["policies"].values())
+    for r in rewards:
+        rho, pr = summary["spearman"][r], summary["pearson"][r]
+        rho_text = "undefined" if rho is None else f"{rho:.3f}"
+        pr_text = "undefined" if pr is None else f"{pr:.3f}"
+        order = "yes" if summary["ordered"][r] else "NO"
+        lines.append(
+            f"{r}: Spearman {rho_text} (Pearson {pr_text}) over {n} episodes; expert > noisy > random: {order}"
+        )
+        if summary.get("lengths_vary"):
+            step_rho = summary["spearman_per_step"][r]
+            step_order = "yes" if summary["ordered_per_step"][r] else "NO"
+            lines.append(
+                f"  episodes end at different lengths (the task terminates early); per-step mean {r} reward: "
+                f"Spearman {'undefined' if step_rho is None else f'{step_rho:.3f}'}, ordered: {step_order}"
+            )
+    if summary.get("lengths_vary"):
+        lines.append(
+            "  note: a summed reward that is negative every step (a log-likelihood) favours short episodes, "
+            "so on a terminating task judge the per-step figures; an agent trained on such a reward may learn "
+            "to end episodes early (the paper's DMC tasks never terminate)"
+        )
+    return "\n".join(lines)

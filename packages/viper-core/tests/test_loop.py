@@ -318,3 +318,107 @@ def test_train_command_runs_the_agent_stage_and_caches_it(tmp_path, host, capsys
     assert cli.main([*argv[:-4], "--set", "agent.nope=1"]) == 2
     assert "agent.nope: unknown option" in capsys.readouterr().err
     assert cli.main([*argv, "--set", "loop.num_envs=0"]) == 2
+
+
+# ----------------------------------------------------------------------------------------------
+# What gymnasium allows: a reset info without the task reward; other autoreset modes refused.
+
+
+class QuietResetEnv(DotEnv):
+    """Reports the task reward in step infos only, as gymnasium allows."""
+
+    def reset(self, *, seed=None, options=None):
+        obs, _ = super().reset(seed=seed, options=options)
+        return obs, {}
+
+
+class SilentEnv(DotEnv):
+    """Never reports the task reward."""
+
+    def step(self, action):
+        obs, reward, terminated, truncated, _ = super().step(action)
+        return obs, reward, terminated, truncated, {}
+
+
+@pytest.mark.parametrize("num_envs", [1, 2])
+def test_reset_info_without_task_reward_is_accepted(tmp_path, num_envs) -> None:
+    def run(env_fn, name):
+        wd = Workdir(tmp_path / name)
+        stage = wd.stage("agent", {})
+        stage.start()
+        ctx = stage.context(progress=False)
+        config = LoopConfig(steps=60, num_envs=num_envs, eval_every=30, eval_episodes=2, parallel=False)
+        try:
+            agents: list[RecordingAgent] = []
+            result = train_agent(
+                config,
+                ctx,
+                env_fn=env_fn,
+                agent_fn=lambda o, a, s: agents.append(RecordingAgent(None, o, a, s)) or agents[-1],
+                reward=FrameReward(),
+            )
+        finally:
+            ctx.metrics.close()
+        return result, read_metrics(wd.path / "metrics.jsonl", "agent"), agents[0]
+
+    quiet, quiet_records, quiet_agent = run(functools.partial(QuietResetEnv, 16), "quiet")
+    loud, loud_records, loud_agent = run(ENV, "loud")
+    # The first frame's true reward is 0 either way, so both runs see the same numbers.
+    assert quiet == loud
+    assert [r.get("train/return") for r in quiet_records] == [r.get("train/return") for r in loud_records]
+    assert 55.0 <= quiet["eval_return"] <= 75.0  # always moving right from x0 in 0..2: 10 * x0 + 55
+    assert np.array_equal(
+        np.stack([s.reward for s in quiet_agent.steps]), np.stack([s.reward for s in loud_agent.steps])
+    )
+
+
+def test_step_info_without_task_reward_is_refused(tmp_path) -> None:
+    wd = Workdir(tmp_path / "wd")
+    stage = wd.stage("agent", {})
+    stage.start()
+    ctx = stage.context(progress=False)
+    with pytest.raises(ContractError, match="env info has no 'task_reward'"):
+        train_agent(
+            LoopConfig(steps=20, eval_initial=False, parallel=False),
+            ctx,
+            env_fn=functools.partial(SilentEnv, 16),
+            agent_fn=lambda o, a, s: RecordingAgent(None, o, a, s),
+            reward=FrameReward(),
+        )
+    ctx.metrics.close()
+
+
+@pytest.mark.parametrize("mode", ["SameStep", "Disabled"])
+def test_driver_refuses_vector_envs_it_cannot_follow(mode) -> None:
+    import gymnasium as gym
+
+    from viper.core.loop import Driver
+
+    envs = gym.vector.SyncVectorEnv([ENV, ENV], autoreset_mode=mode)
+    try:
+        with pytest.raises(ConfigError, match=f"autoreset mode {mode}, but the loop needs NextStep"):
+            Driver(envs, np.zeros(2, np.int32))
+    finally:
+        envs.close()
+
+
+def test_driver_transition_with_next_step_autoreset() -> None:
+    import gymnasium as gym
+
+    from viper.core.loop import Driver
+
+    envs = gym.vector.SyncVectorEnv([functools.partial(QuietResetEnv, 16)] * 2, autoreset_mode="NextStep")
+    driver = Driver(envs, np.zeros(2, np.int32))
+    driver.reset([1, 2], FrameReward().stream(2))
+    finished = []
+    try:
+        for t in range(23):
+            step, done = driver.observe(t)
+            assert step.is_first.all() == (t in (0, 11, 22)) and step.is_last.all() == (t in (10, 21))
+            assert np.all(step.reward[step.is_first] == 0) and np.all(driver.task_reward[step.is_first] == 0)
+            finished += done
+            driver.step(np.ones((2, 1), np.float32))
+    finally:
+        envs.close()
+    assert [e.env for e in finished] == [0, 1, 0, 1] and {e.length for e in finished} == {10}
+    assert all(e.true_return in (55.0, 65.0, 75.0) for e in finished)  # 10 * x0 + 55, x0 in 0..2

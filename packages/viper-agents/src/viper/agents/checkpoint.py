@@ -89,41 +89,13 @@ def load_state(
     rng_tensors = _read(directory / "rng.safetensors")
 
     # Check everything before changing anything.
-    states = {}
-    for name, module in modules.items():
-        expected = module.state_dict()
-        got = {k[len(name) + 1 :]: v for k, v in weights.items() if k.startswith(f"{name}/")}
-        _check_tensors(expected, got, f"{directory / 'weights.safetensors'} ({name})")
-        states[name] = got
-    extra = sorted(k for k in weights if k.split("/", 1)[0] not in modules)
-    if extra:
-        raise WorkdirError(f"{directory / 'weights.safetensors'}: unexpected tensor {extra[0]!r}")
+    states = _module_states(directory / "weights.safetensors", weights, modules)
     optim_states = {}
     for name, opt in optimizers.items():
         info = meta.get("optimizers", {}).get(name)
         if info is None:
             raise WorkdirError(f"{meta_path}: no state for optimizer {name!r}")
-        entries: dict[int, dict[str, Any]] = {}
-        for key, value in optim_tensors.items():
-            owner, pid, field = key.split("/", 2)
-            if owner == name:
-                entries.setdefault(int(pid), {})[field] = value
-        for key, value in info["scalars"].items():
-            pid, field = key.split("/", 1)
-            entries.setdefault(int(pid), {})[field] = value
-        params = [p for group in opt.param_groups for p in group["params"]]
-        for pid, entry in entries.items():
-            if pid >= len(params):
-                raise WorkdirError(
-                    f"{directory}: optimizer {name!r} has state for {pid + 1}+ parameters, expected {len(params)}"
-                )
-            for field in ("exp_avg", "exp_avg_sq"):
-                if field in entry and tuple(entry[field].shape) != tuple(params[pid].shape):
-                    raise WorkdirError(
-                        f"{directory}: optimizer {name!r} state {pid}/{field} has shape {tuple(entry[field].shape)}, "
-                        f"parameter has {tuple(params[pid].shape)}"
-                    )
-        optim_states[name] = {"state": entries, "param_groups": info["param_groups"]}
+        optim_states[name] = _optimizer_state(directory, name, opt, info, optim_tensors)
     for name in generators:
         if name not in rng_tensors:
             raise WorkdirError(f"{directory / 'rng.safetensors'}: no state for generator {name!r}")
@@ -149,6 +121,49 @@ def load_state(
     except (RuntimeError, ValueError, KeyError, TypeError) as exc:
         raise WorkdirError(f"{directory}: checkpoint does not fit this agent ({exc})") from exc
     return dict(meta.get("counters", {}))
+
+
+def _module_states(
+    path: Path, weights: dict[str, torch.Tensor], modules: dict[str, torch.nn.Module]
+) -> dict[str, dict[str, torch.Tensor]]:
+    """Each module's state dict from ``weights``, checked against the module's own."""
+    states = {}
+    for name, module in modules.items():
+        got = {k[len(name) + 1 :]: v for k, v in weights.items() if k.startswith(f"{name}/")}
+        _check_tensors(module.state_dict(), got, f"{path} ({name})")
+        states[name] = got
+    extra = sorted(k for k in weights if k.split("/", 1)[0] not in modules)
+    if extra:
+        raise WorkdirError(f"{path}: unexpected tensor {extra[0]!r}")
+    return states
+
+
+def _optimizer_state(
+    directory: Path, name: str, opt: torch.optim.Optimizer, info: dict[str, Any], tensors: dict[str, torch.Tensor]
+) -> dict[str, Any]:
+    """Optimiser ``name``'s state dict from its tensors and JSON scalars, checked against its
+    parameters (Adam's moments must match each parameter's shape)."""
+    entries: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        owner, pid, field = key.split("/", 2)
+        if owner == name:
+            entries.setdefault(int(pid), {})[field] = value
+    for key, value in info["scalars"].items():
+        pid, field = key.split("/", 1)
+        entries.setdefault(int(pid), {})[field] = value
+    params = [p for group in opt.param_groups for p in group["params"]]
+    for pid, entry in entries.items():
+        if pid >= len(params):
+            raise WorkdirError(
+                f"{directory}: optimizer {name!r} has state for {pid + 1}+ parameters, expected {len(params)}"
+            )
+        for field in ("exp_avg", "exp_avg_sq"):
+            if field in entry and tuple(entry[field].shape) != tuple(params[pid].shape):
+                raise WorkdirError(
+                    f"{directory}: optimizer {name!r} state {pid}/{field} has shape {tuple(entry[field].shape)}, "
+                    f"parameter has {tuple(params[pid].shape)}"
+                )
+    return {"state": entries, "param_groups": info["param_groups"]}
 
 
 def check_meta(directory: Path, agent: str, config: dict[str, Any]) -> dict[str, Any]:

@@ -86,3 +86,40 @@ def test_broken_plugin_does_not_break_others_and_is_named_in_lookups() -> None:
     assert not record.ok and isinstance(record.error, ImportError)
     with pytest.raises(UnknownComponentError, match=r"plugins that failed to load: broken \(viper-broken\)"):
         host.get("reward", "from-the-broken-plugin")
+
+
+def test_check_plugin_passes_the_third_party_reward() -> None:
+    result = run_cli("check-plugin", "viper-hello")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "smooth (viper-hello)" in result.stdout and "stream-equals-relabel" in result.stdout
+    assert "0 failed" in result.stdout
+
+
+def test_check_plugin_rejects_float_frames_with_a_clear_line() -> None:
+    result = run_cli("check-plugin", "viper-badframes")
+    assert result.returncode == 1, result.stdout + result.stderr
+    failed = [line for line in result.stdout.splitlines() if "FAILED" in line]
+    assert len(failed) == 1 and "badframes (viper-badframes)" in failed[0]
+    assert "observation-space" in failed[0] and "must be Box(uint8, (64, 64, 3))" in failed[0]
+
+
+def test_check_plugin_reports_an_import_failure_and_unknown_names() -> None:
+    result = run_cli("check-plugin", "viper-broken")
+    assert result.returncode == 1 and "this_dependency_does_not_exist" in result.stdout
+    result = run_cli("check-plugin", "no-such-plugin")
+    assert result.returncode == 2 and "no installed distribution or component so named" in result.stderr
+
+
+def test_check_plugin_does_not_count_a_missing_simulator_as_a_pass() -> None:
+    result = run_cli("check-plugin", "rlbench", "--json")
+    rows = json.loads(result.stdout)
+    assert result.returncode == 0 and [r["result"] for r in rows] == ["not checked"]
+    assert "CoppeliaSim" in rows[0]["message"]
+
+
+def test_plugins_name_their_provider_even_when_broken_or_disabled() -> None:
+    host = PluginHost()
+    assert host.providers[("env_suite", "lite")] == "viper-envs"
+    assert host.providers[("env_suite", "badframes")] == "viper-badframes"
+    result = run_cli("--env", "lite:reach", "--check", env={"VIPER_DISABLE_PLUGINS": "envs"})
+    assert result.returncode == 2 and "viper-envs provides it but is disabled" in result.stderr

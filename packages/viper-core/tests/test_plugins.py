@@ -26,6 +26,7 @@ def test_registered_component_resolves_and_loads(host: PluginHost) -> None:
 
 
 def test_unknown_name_lists_available_and_provider(host: PluginHost) -> None:
+    host.declare("tokenizer", "vqgan", "viper-tokenizers")  # what its `viper.provides` entry point says
     with pytest.raises(UnknownComponentError, match=r"unknown env suite 'nope'; available: dots"):
         host.get("env_suite", "nope")
     with pytest.raises(UnknownComponentError, match=r"install viper-tokenizers"):
@@ -84,6 +85,7 @@ def test_broken_hook_is_recorded_and_others_keep_working(host: PluginHost) -> No
 
 def test_failed_plugin_error_is_reraised_for_its_components() -> None:
     host = PluginHost(entry_points=False)
+    host.declare("tokenizer", "vqgan", "viper-tokenizers")
     record = host.register(types.SimpleNamespace(), name="tokenizers", distribution="viper-tokenizers")
     host._fail(record, ImportError("no module named flax"))
     with pytest.raises(PluginImportError, match="no module named flax"):
@@ -146,3 +148,30 @@ def test_entry_points_load_and_disable(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert host.names("agent") == []
     assert host.failed_plugins() == []
     assert {name for name, _ in host.disabled} == {"good", "bad"}
+
+
+def test_providers_are_declared_as_data_and_named_when_their_plugin_breaks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A distribution's `viper.provides` entry points name its components without importing it."""
+    import importlib.metadata as md
+
+    class Dist:
+        name, version = "sim-dist", "1.0"
+
+    eps = {
+        "viper": [md.EntryPoint("sim", "no_such_sim_plugin_module", "viper")],
+        "viper.provides": [md.EntryPoint("env_suite:sim", "no_such_sim_plugin_module", "viper.provides")],
+    }
+    eps = {g: [ep._for(Dist()) if hasattr(ep, "_for") else ep for ep in items] for g, items in eps.items()}
+    monkeypatch.setattr(md, "entry_points", lambda group=None: eps.get(group, []))
+    host = PluginHost()
+    assert host.providers == {("env_suite", "sim"): "sim-dist"}
+    with pytest.raises(PluginImportError, match=r"env suite 'sim' would come from plugin 'sim' \(sim-dist\)"):
+        host.get("env_suite", "sim")
+    assert "sim-dist" not in PluginHost(entry_points=False)._unknown_message("env_suite", "sim")
+
+
+def test_message_builders_return_strings(host: PluginHost) -> None:
+    host.declare("tokenizer", "vqgan", "viper-tokenizers")
+    record = host.register(types.SimpleNamespace(), name="tokenizers", distribution="viper-tokenizers")
+    host._fail(record, ImportError("no module named flax"))
+    assert "available" in host._unknown_message("tokenizer", "vqgan")  # builds, never raises

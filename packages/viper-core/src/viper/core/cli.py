@@ -18,6 +18,7 @@ from viper.core.errors import ViperError
 COMMANDS = (
     "run",
     "plugins",
+    "check-plugin",
     "collect",
     "import-videos",
     "fit-tokenizer",

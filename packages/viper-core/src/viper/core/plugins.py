@@ -2,7 +2,9 @@
 
 Loading follows pytest and datasette: each entry point of the ``viper`` group is imported on its
 own, and one that fails is recorded (with its distribution and error) instead of breaking the
-others. Resolving a component of a failed plugin re-raises that plugin's error.
+others. The host knows no distribution by name: each declares, as data in its ``viper.provides``
+entry points, which components it provides, so resolving a component of a plugin that failed to
+load re-raises that plugin's error, and an unknown name says which distribution would provide it.
 """
 
 from __future__ import annotations
@@ -32,22 +34,10 @@ from viper.core.spec import KINDS, ComponentSpec
 ENTRY_POINT_GROUP = "viper"
 DISABLE_ENV = "VIPER_DISABLE_PLUGINS"
 
-#: Which of our distributions provides a component that is not installed, so an unknown name
-#: can tell the user what to install.
-KNOWN_PROVIDERS: dict[tuple[str, str], str] = {
-    ("env_suite", "lite"): "viper-envs",
-    ("env_suite", "dmc"): "viper-envs",
-    ("env_suite", "atari"): "viper-envs",
-    ("env_suite", "rlbench"): "viper-envs",
-    ("tokenizer", "vqgan"): "viper-tokenizers",
-    ("video_model", "ar-transformer"): "viper-videomodels",
-    ("reward", "viper"): "viper-rewards",
-    ("reward", "task"): "viper-rewards",
-    ("reward", "rnd"): "viper-rewards",
-    ("reward", "amp"): "viper-rewards",
-    ("agent", "dreamer"): "viper-agents",
-    ("agent", "drq"): "viper-agents",
-}
+#: Entry points naming, as data, the components a distribution provides: ``"KIND:NAME" =
+#: "its.hook.module"``. Read without importing anything, so a plugin that fails to import (or is
+#: disabled, or is installed without registering a name) can still be named as the provider.
+PROVIDES_GROUP = "viper.provides"
 
 
 @dataclasses.dataclass
@@ -129,6 +119,7 @@ class PluginHost:
         self.pm.add_hookspecs(hookspecs)
         self.plugins: dict[str, PluginRecord] = {}
         self.disabled: list[tuple[str, str]] = []  # (plugin name, distribution)
+        self.providers: dict[tuple[str, str], str] = {}  # (kind, name) -> distribution, declared
         self._components: dict[str, dict[str, ComponentRecord]] | None = None
         if entry_points:
             self.load_entry_points()
@@ -136,6 +127,10 @@ class PluginHost:
     # -- loading ---------------------------------------------------------------------------
 
     def load_entry_points(self) -> None:
+        for ep in metadata.entry_points(group=PROVIDES_GROUP):
+            kind, _, name = ep.name.partition(":")
+            if kind in KINDS and name and ep.dist is not None:
+                self.declare(kind, name, ep.dist.name)
         disabled = _disabled_names()
         seen: set[tuple[str, str]] = set()
         for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
@@ -154,6 +149,12 @@ class PluginHost:
                 self._fail(record, exc)
                 continue
             self.register(module, name=ep.name, distribution=dist, version=version, _record=record)
+
+    def declare(self, kind: str, name: str, distribution: str) -> None:
+        """Record that ``distribution`` provides component ``name`` (what its ``viper.provides``
+        entry points say), for messages about a name that did not resolve."""
+        _check_kind(kind)
+        self.providers[(kind, name)] = distribution
 
     def register(
         self,
@@ -234,6 +235,9 @@ class PluginHost:
         label = kind.replace("_", " ")
         record = self._collect()[kind].get(name)
         if record is None:
+            failed = self._failed_provider(kind, name)
+            if failed is not None:
+                raise PluginImportError(self._failed_provider_message(kind, name, failed)) from failed.error
             raise UnknownComponentError(self._unknown_message(kind, name))
         if record.conflicts:
             others = ", ".join(p.distribution for p in record.conflicts)
@@ -268,16 +272,20 @@ class PluginHost:
             ) from exc
         return obj
 
+    def _failed_provider(self, kind: str, name: str) -> PluginRecord | None:
+        """The plugin that failed to load from the distribution declared to provide ``name``."""
+        provider = self.providers.get((kind, name))
+        return next((p for p in self.failed_plugins() if provider is not None and p.distribution == provider), None)
+
+    def _failed_provider_message(self, kind: str, name: str, plugin: PluginRecord) -> str:
+        return (
+            f"{kind.replace('_', ' ')} {name!r} would come from plugin {plugin.name!r} ({plugin.distribution}), "
+            f"which failed to load: {plugin.error_text}"
+        )
+
     def _unknown_message(self, kind: str, name: str) -> str:
         label = kind.replace("_", " ")
-        # A failed plugin may have been the one to provide it: re-raise its error.
-        provider = KNOWN_PROVIDERS.get((kind, name))
-        for plugin in self.failed_plugins():
-            if provider is not None and plugin.distribution == provider:
-                raise PluginImportError(
-                    f"{label} {name!r} would come from plugin {plugin.name!r} ({plugin.distribution}), "
-                    f"which failed to load: {plugin.error_text}"
-                ) from plugin.error
+        provider = self.providers.get((kind, name))
         available = ", ".join(self.names(kind)) or "none"
         message = f"unknown {label} {name!r}; available: {available}"
         if provider is not None:

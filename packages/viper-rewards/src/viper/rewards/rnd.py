@@ -112,6 +112,7 @@ class RNDReward:
 
     Config = Config
     needs: frozenset[str] = frozenset()
+    online = True  # trains inside its stream (see viper.core.protocols.Reward)
 
     def __init__(self, config: Config | None = None, context: RewardContext | None = None) -> None:
         self.config = config = config or Config()

@@ -4,7 +4,7 @@ import dataclasses
 
 import numpy as np
 
-from viper.core.checks import check_frames
+from viper.core.checks import check_batch, check_frames
 
 
 class SmoothReward:
@@ -35,6 +35,7 @@ class _Stream:
 
     def step(self, batch):
         frames = check_frames(batch.frames, "batch.frames", ndim=4).astype(np.float32)
+        check_batch(len(frames), self.num_envs, "batch.frames")
         if self.last is None:
             self.last = frames
         diff = np.abs(frames - self.last).mean(axis=(1, 2, 3)) / 255.0

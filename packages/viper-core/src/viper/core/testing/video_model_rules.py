@@ -1,0 +1,81 @@
+"""``check_video_model(model)``: what a trained video model promises (:class:`~viper.core.protocols.VideoModel`)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from viper.core.errors import ContractError
+from viper.core.testing.rules import Rulebook, expect, expect_array, expect_close, expect_finite, expect_raises
+
+#: Float tolerance of ``stream`` against ``log_prob`` (nats per frame, summed over its codes).
+RTOL, ATOL = 1e-3, 1e-2
+
+
+def check_video_model(model: Any, codes: np.ndarray | None = None, *, name: str | None = None) -> list[str]:
+    """Check a trained ``model`` on ``codes`` (``int32[B,T,h,w]``, default random codes of two
+    episodes longer than the model's context). Returns the rules that held; raises
+    ``RuleFailure`` at the first broken one."""
+    book = Rulebook(f"video model {name or type(model).__name__!r}")
+    with book.rule("attributes"):
+        vocab, context, tasks = int(model.vocab_size), int(model.context), int(model.num_tasks)
+        grid = tuple(int(v) for v in model.code_grid)
+        expect(
+            vocab >= 1 and context >= 0 and tasks >= 1 and len(grid) == 2,
+            f"vocab_size >= 1, context >= 0, num_tasks >= 1 and a 2-D code_grid expected, got "
+            f"{vocab}, {context}, {tasks}, {grid}",
+        )
+    if codes is None:
+        rng = np.random.default_rng(0)
+        codes = rng.integers(0, vocab, (2, min(context + 3, 24), *grid)).astype(np.int32)
+    b, t = codes.shape[:2]
+    with book.rule("log-prob-float32"):
+        nats = model.log_prob(codes)
+        expect_array(nats, "log_prob(int32[B,T,h,w])", np.float32, (b, t))
+        expect_finite(nats, "log_prob")
+        expect((nats <= 1e-3).all(), f"log_prob: log-likelihoods of discrete codes are <= 0, got max {nats.max()}")
+    with book.rule("first-frame"):
+        expect_close(
+            model.log_prob(codes[:, :1])[:, 0],
+            nats[:, 0],
+            "log_prob of a lone first frame vs in its episode",
+            rtol=RTOL,
+            atol=ATOL,
+        )
+    with book.rule("stream-equals-log-prob"):
+        stream = model.stream(b)
+        is_first = np.zeros(b, bool)
+        steps = [stream.step(codes[:, i], is_first | (i == 0)) for i in range(t)]
+        for i, out in enumerate(steps):
+            expect_array(out, f"stream.step at t={i}", np.float32, (b,))
+        expect_close(np.stack(steps, 1), nats, "stream vs log_prob", rtol=RTOL, atol=ATOL)
+    with book.rule("stream-is-first-resets"):
+        # Both envs play episode 0 for k steps; then env 0 starts episode 1 (is_first), env 1 goes on.
+        k = min(2, t - 1)
+        stream = model.stream(2)
+        for i in range(k):
+            stream.step(codes[[0, 0], i], np.full(2, i == 0))
+        outs = np.stack(
+            [stream.step(np.stack([codes[1, j], codes[0, k + j]]), np.array([j == 0, False])) for j in range(t - k)], 1
+        )
+        expect_close(
+            outs[0],
+            model.log_prob(codes[1:2, : t - k])[0],
+            "an env restarted with is_first vs log_prob of its new episode",
+            rtol=RTOL,
+            atol=ATOL,
+        )
+        expect_close(outs[1], nats[0, k:], "the env that went on vs log_prob", rtol=RTOL, atol=ATOL)
+    with book.rule("task-ids"):
+        expect_raises(ContractError, f"log_prob(task={tasks}) (out of range)", model.log_prob, codes, tasks)
+    with book.rule("rejects-bad-codes"):
+        expect_raises(ContractError, f"log_prob(codes >= {vocab})", model.log_prob, codes + vocab)
+    with book.rule("save-load"):
+        with tempfile.TemporaryDirectory() as tmp:
+            model.save(Path(tmp))
+            loaded = type(model).load(Path(tmp))
+        expect_close(loaded.log_prob(codes), nats, "log_prob after save/load", rtol=RTOL, atol=ATOL)
+    return book.passed

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
+import functools
 import math
 import time
 import warnings
@@ -63,23 +65,12 @@ def train_agent(
         cleanup.callback(envs.close)
         timer = Timer()
         driver = Driver(envs, task_ids, timer=timer)
-        obs_space, act_space = envs.single_observation_space, envs.single_action_space
-        check_observation_space(obs_space)
-        identity = {**(identity or {}), "obs_space": describe_space(obs_space), "act_space": describe_space(act_space)}
-        agent = agent_fn(obs_space, act_space, config.seed)
-        checkpoint = Path(ctx.directory) / "checkpoint"
-        state, resumed = resume(checkpoint, agent, identity, config)
-        if resumed:
-            ctx.metrics.log(state.env_steps, {"loop/resumed": 1.0})
-        rng = np.random.Generator(np.random.PCG64())
-        rng.bit_generator.state = state.rng
-        driver.reset([int(s) for s in rng.integers(0, 2**31 - 1, n)], reward.stream(n, task_ids))
+        run = Session.open(config, ctx, envs, agent_fn, identity)
+        agent, state = run.agent, run.state
+        driver.reset(run.seeds(n), reward.stream(n, task_ids))
         log_due, eval_due = Every("next_log", config.log_every), Every("next_eval", config.eval_every)
-        checkpoint_due, clock = (
-            Every("next_checkpoint", config.checkpoint_every, catch_up=True),
-            Clock(config.checkpoint_seconds),
-        )
-        updates = Ratio(agent.updates_per_step, agent.train_start)
+        checkpoint_due = Every("next_checkpoint", config.checkpoint_every, catch_up=True)
+        clock, updates = Clock(config.checkpoint_seconds), Ratio(agent.updates_per_step, agent.train_start)
         window = LogWindow(state, timer)
         bar = progress_bar(
             total=config.steps,
@@ -89,13 +80,7 @@ def train_agent(
             enabled=ctx.progress,
         )
         cleanup.callback(bar.close)
-
-        def evaluation() -> None:
-            run_evaluation(config, ctx, agent, env_fn, reward, task_ids, state, rng)
-
-        def save() -> None:
-            state.rng = rng.bit_generator.state
-            save_checkpoint(checkpoint, agent, state, identity)
+        evaluation = functools.partial(run_evaluation, config, ctx, agent, env_fn, reward, task_ids, state, run.rng)
 
         if config.eval_initial and state.env_steps == 0 and state.evals == 0:
             evaluation()
@@ -107,22 +92,62 @@ def train_agent(
             driver.step(action)  # a finished env is reset by this call instead
             state.env_steps += n
             bar.update(n)
-            for _ in range(updates.owed(state)):
+            for _ in range(updates.owed(state)):  # gradient updates at the agent's replay ratio
                 with timer("train"):
-                    window.add_agent(train_step(agent, state, checkpoint))
+                    window.add_agent(train_step(agent, state, run.checkpoint))
                 state.updates += 1
             if log_due(state):
                 window.log(ctx, driver.stream, bar)
             if eval_due(state):
                 evaluation()
             if checkpoint_due(state) | clock():
-                save()
+                run.save()
                 clock.reset()
         bar.close()
         if not config.eval_every or state.last_eval_step != state.env_steps:
             evaluation()
-        save()
+        run.save()
         return final_metrics(state)
+
+
+@dataclasses.dataclass
+class Session:
+    """One training run's agent, loop state and generator, and where its checkpoint lives."""
+
+    agent: Agent
+    state: LoopState
+    rng: np.random.Generator
+    checkpoint: Path
+    identity: dict[str, Any]
+
+    @classmethod
+    def open(
+        cls,
+        config: LoopConfig,
+        ctx: StageContext,
+        envs: Any,
+        agent_fn: Callable[[Any, Any, int], Agent],
+        identity: dict[str, Any] | None,
+    ) -> Session:
+        """Build the agent for the envs' spaces and resume from the stage's checkpoint, if any."""
+        obs_space, act_space = envs.single_observation_space, envs.single_action_space
+        check_observation_space(obs_space)
+        identity = {**(identity or {}), "obs_space": describe_space(obs_space), "act_space": describe_space(act_space)}
+        agent = agent_fn(obs_space, act_space, config.seed)
+        checkpoint = Path(ctx.directory) / "checkpoint"
+        state, resumed = resume(checkpoint, agent, identity, config)
+        if resumed:
+            ctx.metrics.log(state.env_steps, {"loop/resumed": 1.0})
+        rng = np.random.Generator(np.random.PCG64())
+        rng.bit_generator.state = state.rng
+        return cls(agent, state, rng, checkpoint, identity)
+
+    def seeds(self, count: int) -> list[int]:
+        return [int(s) for s in self.rng.integers(0, 2**31 - 1, count)]
+
+    def save(self) -> None:
+        self.state.rng = self.rng.bit_generator.state
+        save_checkpoint(self.checkpoint, self.agent, self.state, self.identity)
 
 
 def final_metrics(state: LoopState) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from viper.agents.checkpoint import check_meta, load_state, save_state
+from viper.agents.checkpoint import AgentState, check_meta, load_state, save_state
 from viper.agents.replay import Replay
 from viper.agents.spaces import action_spec, select_observations
 from viper.agents.torchutils import resolve_device
@@ -161,9 +161,9 @@ class TorchAgent(abc.ABC):
 
     # -- checkpoints -----------------------------------------------------------------------
 
-    def _state(self) -> dict[str, Any]:
+    def _state(self) -> AgentState:
         learned = self.checkpointed()
-        return dict(
+        return AgentState(
             agent=self.name,
             config=dataclasses.asdict(self.config),
             modules=learned.modules,
@@ -174,16 +174,16 @@ class TorchAgent(abc.ABC):
 
     def save(self, directory: Path) -> None:
         counters = {"env_steps": self.env_steps, "updates": self.updates}
-        save_state(Path(directory), counters=counters, **self._state())
+        save_state(Path(directory), self._state(), counters)
         self.replay.save(Path(directory) / "replay")
 
     def load(self, directory: Path) -> None:
         directory = Path(directory)
         state = self._state()
-        check_meta(directory, state["agent"], state["config"])
+        check_meta(directory, state.agent, state.config)
         replay = Replay(self.replay_spec(), self.config.replay_capacity)
         replay.load(directory / "replay")  # read before changing anything
-        counters = load_state(directory, **state)
+        counters = load_state(directory, state)
         self.replay = replay
         self.env_steps = int(counters.get("env_steps", 0))
         self.updates = int(counters.get("updates", 0))

@@ -11,6 +11,7 @@ tensor's name and shape, and names the first mismatch in a :class:`WorkdirError`
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -27,62 +28,60 @@ FORMAT = "viper-torch-agent"
 VERSION = 1
 
 
-def save_state(
-    directory: Path,
-    *,
-    agent: str,
-    config: dict[str, Any],
-    modules: dict[str, torch.nn.Module],
-    optimizers: dict[str, torch.optim.Optimizer],
-    generators: dict[str, torch.Generator],
-    rngs: dict[str, np.random.Generator],
-    counters: dict[str, Any],
-) -> None:
+@dataclasses.dataclass(frozen=True)
+class AgentState:
+    """Everything an agent checkpoint holds but its counters and replay, each under a stable
+    name (names prefix the tensors in the files)."""
+
+    agent: str
+    """The component name; a checkpoint loads only into the same agent."""
+    config: dict[str, Any]
+    """The agent's config as a dict; a checkpoint loads only with an equal one."""
+    modules: dict[str, torch.nn.Module]
+    optimizers: dict[str, torch.optim.Optimizer]
+    generators: dict[str, torch.Generator]
+    rngs: dict[str, np.random.Generator]
+
+
+def save_state(directory: Path, state: AgentState, counters: dict[str, Any]) -> None:
+    """Write ``state`` and ``counters`` into ``directory`` (replay excluded)."""
     directory.mkdir(parents=True, exist_ok=True)
-    weights = {f"{name}/{key}": value for name, module in modules.items() for key, value in module.state_dict().items()}
+    weights = {f"{name}/{key}": v for name, module in state.modules.items() for key, v in module.state_dict().items()}
     atomic_write_bytes(directory / "weights.safetensors", st_save(_contiguous(weights)))
     optim_tensors: dict[str, torch.Tensor] = {}
     optim_meta: dict[str, Any] = {}
-    for name, opt in optimizers.items():
-        state = opt.state_dict()
+    for name, opt in state.optimizers.items():
+        saved = opt.state_dict()
         scalars: dict[str, Any] = {}
-        for pid, entries in state["state"].items():
+        for pid, entries in saved["state"].items():
             for key, value in entries.items():
                 if torch.is_tensor(value):
                     optim_tensors[f"{name}/{pid}/{key}"] = value
                 else:
                     scalars[f"{pid}/{key}"] = value
-        optim_meta[name] = {"param_groups": state["param_groups"], "scalars": scalars}
+        optim_meta[name] = {"param_groups": saved["param_groups"], "scalars": scalars}
     atomic_write_bytes(directory / "optim.safetensors", st_save(_contiguous(optim_tensors)))
-    rng_tensors = {name: gen.get_state() for name, gen in generators.items()}
+    rng_tensors = {name: gen.get_state() for name, gen in state.generators.items()}
     atomic_write_bytes(directory / "rng.safetensors", st_save(_contiguous(rng_tensors)))
     atomic_write_json(
         directory / "agent.json",
         {
             "format": FORMAT,
             "version": VERSION,
-            "agent": agent,
-            "config": config,
+            "agent": state.agent,
+            "config": state.config,
             "optimizers": optim_meta,
-            "numpy_rngs": {name: rng.bit_generator.state for name, rng in rngs.items()},
+            "numpy_rngs": {name: rng.bit_generator.state for name, rng in state.rngs.items()},
             "counters": counters,
         },
     )
 
 
-def load_state(
-    directory: Path,
-    *,
-    agent: str,
-    config: dict[str, Any],
-    modules: dict[str, torch.nn.Module],
-    optimizers: dict[str, torch.optim.Optimizer],
-    generators: dict[str, torch.Generator],
-    rngs: dict[str, np.random.Generator],
-) -> dict[str, Any]:
-    """Restore everything :func:`save_state` wrote; returns the counters. Nothing is modified
-    unless every file reads and matches."""
-    meta = check_meta(directory, agent, config)
+def load_state(directory: Path, state: AgentState) -> dict[str, Any]:
+    """Restore into ``state`` everything :func:`save_state` wrote; returns the counters. Nothing
+    is modified unless every file reads and matches."""
+    modules, optimizers, generators, rngs = state.modules, state.optimizers, state.generators, state.rngs
+    meta = check_meta(directory, state.agent, state.config)
     meta_path = directory / "agent.json"
     weights = _read(directory / "weights.safetensors")
     optim_tensors = _read(directory / "optim.safetensors")
@@ -108,12 +107,12 @@ def load_state(
             module.load_state_dict(states[name], strict=True)
         for name, opt in optimizers.items():
             device = opt.param_groups[0]["params"][0].device
-            state = optim_states[name]
-            state["state"] = {
+            saved = optim_states[name]
+            saved["state"] = {
                 pid: {k: (v.to(device) if torch.is_tensor(v) and k != "step" else v) for k, v in entry.items()}
-                for pid, entry in state["state"].items()
+                for pid, entry in saved["state"].items()
             }
-            opt.load_state_dict(state)
+            opt.load_state_dict(saved)
         for name, gen in generators.items():
             gen.set_state(rng_tensors[name])
         for name, rng in rngs.items():

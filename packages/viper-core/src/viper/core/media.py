@@ -35,6 +35,13 @@ def write_png(path: Path, fig: Any) -> Path:
     return atomic_write_bytes(path, buffer.getvalue())
 
 
+def write_image(path: Path, image: np.ndarray) -> Path:
+    """``uint8[H,W,3]`` as a PNG (e.g. a grid of frames and their reconstructions)."""
+    import imageio.v3 as iio
+
+    return atomic_write_bytes(path, iio.imwrite("<bytes>", image, extension=".png"))
+
+
 def write_mp4(path: Path, frames: np.ndarray, fps: int = 20) -> Path:
     """``uint8[T,H,W,3]`` as an H.264 mp4 (via PyAV); odd sides are padded by one pixel, which
     H.264 needs."""

@@ -112,7 +112,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch
     import jax.numpy as jnp
 
     from viper.tokenizers.vqgan import VQGANTokenizer
-    from viper.tokenizers.vqgan.model import VQGANModel
+    from viper.tokenizers.vqgan.train_step import VQGANModel
 
     original = VQGANModel.train_step
 

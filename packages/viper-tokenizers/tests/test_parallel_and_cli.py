@@ -21,7 +21,7 @@ import jax, numpy as np
 sys.path.insert(0, sys.argv[1])
 from conftest import synthetic_store, tiny_config
 from viper.core.jaxtools import data_mesh, data_parallel_step, replicate, shard_batch
-from viper.tokenizers.vqgan.model import VQGANModel
+from viper.tokenizers.vqgan.train_step import VQGANModel
 
 assert jax.device_count() == 2, jax.devices()
 import optax

@@ -37,7 +37,7 @@ def test_plugin_module_does_not_import_jax():
         "print(specs[0].name, specs[0].framework, specs[0].target)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["vqgan", "jax", "viper.tokenizers.vqgan.tokenizer:VQGANTokenizer"]
+    assert out.split() == ["vqgan", "jax", "viper.tokenizers.vqgan.model:VQGANTokenizer"]
 
 
 def test_registered_with_the_plugin_host():

@@ -21,7 +21,8 @@ from viper.core.errors import DatasetError, NonFiniteError
 from viper.core.metrics import read_metrics
 from viper.core.workdir import Workdir
 from viper.videomodels.artransformer import ARTransformer, Config
-from viper.videomodels.artransformer import trainer as trainer_module
+from viper.videomodels.artransformer import compiled as compiled_module
+from viper.videomodels.artransformer import train as train_module
 
 HERE = Path(__file__).parent
 SMALL = dict(layers=2, heads=2, width=32, mlp_width=64, seq_len=4, dropout=0.1, attention_dropout=0.1)
@@ -79,7 +80,7 @@ def test_too_short_or_empty_dataset(tmp_path):
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
-    real = trainer_module.make_train_step
+    real = train_module.make_train_step
 
     def poisoned(*args, **kwargs):
         step = real(*args, **kwargs)
@@ -90,8 +91,8 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
 
         return run
 
-    monkeypatch.setattr(trainer_module, "make_train_step", poisoned)
-    monkeypatch.setattr(trainer_module, "_COMPILED", {})  # compile the poisoned step, forget it after
+    monkeypatch.setattr(train_module, "make_train_step", poisoned)
+    monkeypatch.setattr(compiled_module, "_CACHE", {})  # compile the poisoned step, forget it after
     config = Config(**SMALL, **TRAIN, steps=10, checkpoint_every=2)
     ctx = context(tmp_path)
     with pytest.raises(NonFiniteError, match="training loss became nan at step 5; the last good checkpoint is kept"):
@@ -108,17 +109,17 @@ def test_resume_in_process_matches_uninterrupted(tmp_path, monkeypatch):
     full = ARTransformer(config)
     full_metrics = full.fit(data, store([]), context(tmp_path / "full"))
 
-    real_save = trainer_module.save_checkpoint
+    real_save = train_module.save_checkpoint
 
     def save_then_die(manager, step, *args, **kwargs):
         real_save(manager, step, *args, **kwargs)
         if step == 6:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(trainer_module, "save_checkpoint", save_then_die)
+    monkeypatch.setattr(train_module, "save_checkpoint", save_then_die)
     with pytest.raises(KeyboardInterrupt):
         ARTransformer(config).fit(data, store([]), context(tmp_path / "cut"))
-    monkeypatch.setattr(trainer_module, "save_checkpoint", real_save)
+    monkeypatch.setattr(train_module, "save_checkpoint", real_save)
     resumed = ARTransformer(config)
     resumed_metrics = resumed.fit(data, store([]), context(tmp_path / "cut"))
     assert resumed_metrics == full_metrics
@@ -133,21 +134,21 @@ TWO_DEVICES = textwrap.dedent(
     sys.path.insert(0, {here!r})
     import jax, numpy as np
     from videomodel_synthetic import GRID, VOCAB, moving_dot, store
-    from viper.core.jaxtools import data_mesh, replicate, shard_batch, host_copy
+    from viper.core.jaxtools import data_mesh, replicate, shard_batch, to_host
     from viper.videomodels.artransformer import ARTransformer, Config
-    from viper.videomodels.artransformer.trainer import ClipSampler, init_state, make_optimizer, make_train_step
+    from viper.videomodels.artransformer.train import ClipSampler, init_state, make_optimizer, make_train_step
 
     assert len(jax.devices()) == 2, jax.devices()
     config = Config(layers=2, heads=2, width=32, mlp_width=64, seq_len=4, batch_size=4, dropout=0.1)
     model = ARTransformer(config).initialize(VOCAB, GRID, 2)
-    network, optimizer = model._network(train=True), make_optimizer(config)
-    start = host_copy(init_state(network, optimizer, seed=0))
+    network, optimizer = model.compiled.train_network, make_optimizer(config)
+    start = to_host(init_state(network, optimizer, seed=0))
     batch = ClipSampler(store(moving_dot(4, 8, tasks=2), tasks=2), 4, 4, 1, 0, 0).sample()
     results = []
     for devices in (jax.devices()[:1], jax.devices()):
         mesh = data_mesh(devices)
         state, loss = make_train_step(network, optimizer, config, mesh)(replicate(start, mesh), shard_batch(batch, mesh))
-        results.append((float(loss), host_copy(state["params"]), len(state["params"]["head"]["kernel"].sharding.device_set)))
+        results.append((float(loss), to_host(state["params"]), len(state["params"]["head"]["kernel"].sharding.device_set)))
     (loss1, params1, n1), (loss2, params2, n2) = results
     assert (n1, n2) == (1, 2), (n1, n2)
     assert abs(loss1 - loss2) < 1e-5 * abs(loss1), (loss1, loss2)

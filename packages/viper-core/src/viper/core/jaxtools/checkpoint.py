@@ -13,12 +13,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import jax
 import numpy as np
 from flax import serialization
 
 from viper.core.atomic import atomic_directory
 from viper.core.errors import WorkdirError
+from viper.core.jaxtools.host import to_host
 
 STATE_FILE = "state.msgpack"
 META_FILE = "meta.json"
@@ -27,8 +27,7 @@ META_FILE = "meta.json"
 def save_pytree(directory: str | Path, tree: Any, meta: dict[str, Any] | None = None) -> Path:
     """Write ``tree`` (arrays, dicts, lists, scalars) and ``meta`` into ``directory`` atomically."""
     directory = Path(directory)
-    host = jax.tree_util.tree_map(lambda x: np.asarray(jax.device_get(x)), tree)
-    state = serialization.to_state_dict(host)
+    state = serialization.to_state_dict(to_host(tree))
     with atomic_directory(directory) as tmp:
         (tmp / STATE_FILE).write_bytes(serialization.msgpack_serialize(state))
         (tmp / META_FILE).write_text(json.dumps(meta or {}, indent=2, sort_keys=True, default=str))

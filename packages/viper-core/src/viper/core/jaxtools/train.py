@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import jax
-import numpy as np
 
 from viper.core.checks import check_finite
 
@@ -13,15 +12,6 @@ from viper.core.checks import check_finite
 def ema_update(ema: Any, params: Any, decay: float) -> Any:
     """``ema <- decay * ema + (1 - decay) * params`` leaf by leaf (jit-friendly)."""
     return jax.tree_util.tree_map(lambda e, p: decay * e + (1.0 - decay) * p, ema, params)
-
-
-def host_copy(tree: Any) -> Any:
-    """A writable host (numpy) copy of a pytree of jax arrays.
-
-    ``np.asarray`` on a jax array is read-only and may share memory; anything handed to another
-    framework or mutated must be copied.
-    """
-    return jax.tree_util.tree_map(lambda x: np.array(x, copy=True), jax.device_get(tree))
 
 
 def assert_finite(value: Any, what: str, step: int) -> float:

@@ -28,10 +28,11 @@ from viper.core.jaxtools import (
     init_distributed,
     replicate,
     shard_batch,
+    to_host,
 )
 from viper.core.progress import progress_bar
-from viper.tokenizers.vqgan.model import VQGANModel, code_usage, psnr
 from viper.tokenizers.vqgan.perceptual import PerceptualLoss
+from viper.tokenizers.vqgan.train_step import VQGANModel, code_usage, psnr
 
 CHECKPOINTS = "checkpoints"
 GRID_FILE = "reconstructions.png"
@@ -67,17 +68,6 @@ def _fixed_frames(store: EpisodeStore, count: int, seed: int) -> np.ndarray:
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     episodes = np.searchsorted(starts, picks, side="right") - 1
     return np.stack([store.arrays[e][p - starts[e]] for e, p in zip(episodes, picks)])
-
-
-def _to_host(tree: Any) -> Any:
-    """Host numpy copy of a replicated pytree (works on every host of a multi-host job)."""
-
-    def get(x: Any) -> np.ndarray:
-        if isinstance(x, jax.Array):
-            return np.array(x.addressable_data(0), copy=True)
-        return np.array(x, copy=True)
-
-    return jax.tree_util.tree_map(get, tree)
 
 
 def save_grid(path: Path, originals: np.ndarray, reconstructions: np.ndarray, gap: int = 2) -> None:
@@ -142,7 +132,7 @@ def fit(tokenizer: Any, train: EpisodeStore, val: EpisodeStore, ctx: Any) -> dic
     eval_frames = _fixed_frames(val if val.num_frames else train, cfg.val_frames, ctx.seed + 1)
 
     def run_eval(step: int) -> dict[str, float]:
-        tokenizer.set_weights(_to_host({"params": state["params"], "codebook": state["codebook"]}))
+        tokenizer.set_weights(to_host({"params": state["params"], "codebook": state["codebook"]}))
         scores, recon = evaluate(tokenizer, eval_frames)
         if lead:
             ctx.metrics.log(step, {f"{eval_on}_{k}": v for k, v in scores.items()})
@@ -178,7 +168,7 @@ def fit(tokenizer: Any, train: EpisodeStore, val: EpisodeStore, ctx: Any) -> dic
             bar.update(1)
             scores = None
             if lead and (done % cfg.log_every == 0 or done == cfg.steps):
-                values = {k: float(v) for k, v in _to_host(metrics).items()}
+                values = {k: float(v) for k, v in to_host(metrics).items()}
                 values.update(frames_per_s=frames_seen / max(train_seconds, 1e-9), adversarial=float(adversarial))
                 ctx.metrics.log(done, values)
                 bar.set_postfix(loss=f"{loss:.4f}", l1=f"{values['recon_l1']:.4f}", ppl=f"{values['perplexity']:.0f}")
@@ -187,7 +177,7 @@ def fit(tokenizer: Any, train: EpisodeStore, val: EpisodeStore, ctx: Any) -> dic
                 scores = run_eval(done)
                 bar.set_postfix(loss=f"{loss:.4f}", psnr=f"{scores['psnr']:.2f}")
             if done % cfg.checkpoint_every == 0 or done == cfg.steps:
-                host_state = _to_host(state)
+                host_state = to_host(state)
                 check_finite(
                     host_state,
                     "tokenizer weights",

@@ -8,25 +8,33 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from viper.core.atomic import atomic_write_json, read_header
 from viper.core.checks import check_codes, check_tasks
 from viper.core.config import build_config, to_dict
 from viper.core.errors import ConfigError, ContractError, ViperError, WorkdirError
 from viper.videomodels.artransformer.config import PRESETS, Config
 
+if TYPE_CHECKING:  # jax is imported on first use, so importing the factory stays cheap
+    from viper.core.jaxtools import ArtifactFormat
+    from viper.videomodels.artransformer.compiled import CompiledNetwork
+
 FORMAT = "viper-ar-transformer"
 VERSION = 1
-CONFIG_FILE = "config.json"
-WEIGHTS_DIR = "weights"
 
 #: log_prob scores long sequences this many frames at a time (carrying the memory between).
 CHUNK_FRAMES = 16
 #: ... and at most this many rows at a time.
 ROW_BLOCK = 32
+
+
+def artifact() -> ArtifactFormat:
+    """The saved format: ``config.json`` (:meth:`ARTransformer.describe`) and ``weights/``."""
+    from viper.core.jaxtools import ArtifactFormat
+
+    return ArtifactFormat(FORMAT, VERSION, "an ar-transformer model", "model config", "; train one with fit-model")
 
 
 class ARTransformer:
@@ -58,7 +66,7 @@ class ARTransformer:
         self.tasks: tuple[str, ...] = ()
         self.params: Any = None  # the EMA weights used for likelihoods (host numpy tree)
         self._device = None
-        self._jitted: dict[str, Any] = {}  # network and jitted functions for the current shape
+        self._compiled: CompiledNetwork | None = None
 
     # -- shape of the problem --------------------------------------------------------------
 
@@ -83,7 +91,7 @@ class ARTransformer:
         from viper.videomodels.artransformer.network import init_params
 
         self._set_shape(vocab_size, code_grid, tasks)
-        self._set_params(init_params(self._network(), seed))
+        self._set_params(init_params(self.compiled.network, seed))
         return self
 
     def _set_shape(self, vocab_size: int, code_grid: Any, tasks: tuple[str, ...] | int) -> None:
@@ -96,7 +104,7 @@ class ARTransformer:
         if not names:
             names = ("task0",)
         self.vocab_size, self.code_grid, self.tasks = int(vocab_size), grid, names
-        self._jitted = {}
+        self._compiled = None
 
     def _set_params(self, params: Any) -> None:
         import jax
@@ -111,41 +119,31 @@ class ARTransformer:
                 "ARTransformer.load(dir) or give it random weights with initialize()"
             )
 
-    # -- jitted pieces (built once per model shape) ---------------------------------------------
+    # -- the compiled network --------------------------------------------------------------
 
-    def _network(self, train: bool = False) -> Any:
-        from viper.videomodels.artransformer.network import build_network
+    @property
+    def compiled(self) -> CompiledNetwork:
+        """The network of this model's shape and its jitted functions, shared by :meth:`log_prob`,
+        the stream and :meth:`fit` (and by other models of the same shape)."""
+        if self.vocab_size is None or self.code_grid is None:
+            raise ContractError(
+                "ar-transformer: the model has no vocabulary and code grid yet; train it with fit(), "
+                "load one with ARTransformer.load(dir) or call initialize()"
+            )
+        if self._compiled is None:
+            from viper.videomodels.artransformer.compiled import compiled_network
 
-        key = f"network-{train}"
-        if key not in self._jitted:
-            self._jitted[key] = build_network(self.config, self.vocab_size, self.code_grid, self.num_tasks, train=train)
-        return self._jitted[key]
+            self._compiled = compiled_network(self.config, self.vocab_size, self.code_grid, self.num_tasks)
+        return self._compiled
 
-    def _device_params(self) -> Any:
+    def device_params(self) -> Any:
+        """The weights on the default device (placed once, reused by every call)."""
         import jax
 
+        self._require_weights()
         if self._device is None:
             self._device = jax.device_put(self.params)
         return self._device
-
-    def _segment_fn(self) -> Any:
-        import jax
-
-        if "segment" not in self._jitted:
-            network = self._network()
-
-            def segment(params, codes, task, memory, valid):
-                return network.apply({"params": params}, codes, task, memory, valid)
-
-            self._jitted["segment"] = jax.jit(segment)
-        return self._jitted["segment"]
-
-    def _stream_step_fn(self) -> Any:
-        from viper.videomodels.artransformer.stream import make_step_fn
-
-        if "stream" not in self._jitted:
-            self._jitted["stream"] = make_step_fn(self._network(), self.frame_skip)
-        return self._jitted["stream"]
 
     # -- scoring ---------------------------------------------------------------------------
 
@@ -187,9 +185,9 @@ class ARTransformer:
         padded_rows = -(-num_rows // block) * block
         rows = np.pad(rows, ((0, padded_rows - num_rows), (0, padded_len - length), (0, 0)))
         tasks = np.pad(tasks, (0, padded_rows - num_rows))
-        segment = self._segment_fn()
-        params = self._device_params()
-        network = self._network()
+        segment = self.compiled.segment()
+        params = self.device_params()
+        network = self.compiled.network
         out = np.zeros((padded_rows, padded_len), np.float32)
         for r in range(0, padded_rows, block):
             memory, valid = network.empty_memory(block)
@@ -209,14 +207,15 @@ class ARTransformer:
         self._require_weights()
         if int(num_envs) < 1:
             raise ContractError(f"num_envs: expected a positive number of envs, got {num_envs}")
-        return ARStream(self, int(num_envs), check_tasks(task, int(num_envs), self.num_tasks))
+        tasks = check_tasks(task, int(num_envs), self.num_tasks)
+        return ARStream(self.compiled, self.device_params(), self.frame_skip, int(num_envs), tasks)
 
     # -- training --------------------------------------------------------------------------
 
     def fit(self, train: Any, val: Any, ctx: Any) -> dict[str, float]:
-        """Train on episodes of codes ``int32[T,h,w]`` (see :mod:`.trainer`); returns final metrics
+        """Train on episodes of codes ``int32[T,h,w]`` (see :mod:`.train`); returns final metrics
         (``train_bits_per_code``, ``val_bits_per_code`` when ``val`` has clips)."""
-        from viper.videomodels.artransformer.trainer import fit
+        from viper.videomodels.artransformer.train import fit
 
         options = dict(ctx.options)
         missing = [k for k in ("vocab_size", "code_grid") if k not in options]
@@ -231,16 +230,10 @@ class ARTransformer:
     # -- persistence -----------------------------------------------------------------------
 
     def save(self, directory: Path) -> None:
-        """``config.json`` (options, vocabulary, grid, tasks) and ``weights/`` (msgpack EMA weights)."""
-        from viper.core.jaxtools import save_pytree
-
+        """``config.json`` (options, vocabulary, grid, tasks) and ``weights/`` (msgpack EMA weights),
+        see :mod:`viper.core.jaxtools.artifact`."""
         self._require_weights()
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        save_pytree(
-            directory / WEIGHTS_DIR, self.params, {"format": FORMAT, "architecture": self.config.architecture()}
-        )
-        atomic_write_json(directory / CONFIG_FILE, self.describe())
+        artifact().save(directory, self.describe(), self.params, {"architecture": self.config.architecture()})
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -258,32 +251,25 @@ class ARTransformer:
         match its config raises :class:`~viper.core.errors.WorkdirError` naming the parameter."""
         import jax
 
-        from viper.core.jaxtools import load_pytree
         from viper.videomodels.artransformer.network import init_params
 
         directory = Path(directory)
-        path = directory / CONFIG_FILE
-        info = read_header(
-            path,
-            FORMAT,
-            VERSION,
-            what="an ar-transformer model",
-            kind="model config",
-            hint="; train one with fit-model",
-        )
+        saved_format = artifact()
+        path = saved_format.config_path(directory)
+        info = saved_format.read_header(directory)
         try:
             config = build_config(Config, info.get("config", {}), where=str(path))
             model = cls(config)
             model._set_shape(info["vocab_size"], info["code_grid"], tuple(info["tasks"]))
         except (ViperError, KeyError, TypeError, ValueError) as exc:
             raise WorkdirError(f"{path}: invalid model description ({exc})") from exc
-        template = jax.eval_shape(lambda: init_params(model._network(), 0))
+        template = jax.eval_shape(lambda: init_params(model.compiled.network, 0))
         template = jax.tree_util.tree_map(lambda s: np.zeros(s.shape, s.dtype), template)
-        params, meta = load_pytree(directory / WEIGHTS_DIR, template)
+        params, meta = saved_format.load_weights(directory, template)
         saved = meta.get("architecture")
         if saved is not None and saved != config.architecture():
             raise WorkdirError(
-                f"{directory / WEIGHTS_DIR}: weights of architecture {saved} but {CONFIG_FILE} describes "
+                f"{saved_format.weights_path(directory)}: weights of architecture {saved} but {path.name} describes "
                 f"{config.architecture()}"
             )
         model._set_params(params)

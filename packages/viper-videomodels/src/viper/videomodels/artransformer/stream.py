@@ -12,7 +12,7 @@ import numpy as np
 from viper.core.checks import check_batch, check_codes
 
 if TYPE_CHECKING:
-    from viper.videomodels.artransformer.model import ARTransformer
+    from viper.videomodels.artransformer.compiled import CompiledNetwork
 
 
 def make_step_fn(network: Any, skip: int) -> Any:
@@ -63,18 +63,21 @@ class ARStream:
     through each block, attending to that block's ``span`` cached frames.
     """
 
-    def __init__(self, model: ARTransformer, num_envs: int, task: np.ndarray) -> None:
-        self.model = model
+    def __init__(
+        self, compiled: CompiledNetwork, params: Any, frame_skip: int, num_envs: int, task: np.ndarray
+    ) -> None:
+        self.compiled = compiled
+        self.frame_skip = int(frame_skip)
         self.num_envs = int(num_envs)
         self.task = jnp.asarray(task, jnp.int32)
-        self._step = model._stream_step_fn()
-        self._params = model._device_params()
+        self._step = compiled.stream_step(self.frame_skip)
+        self._params = params
         self.reset()
 
     def reset(self) -> None:
         """Forget every env's history."""
-        network = self.model._network()
-        skip = self.model.frame_skip
+        network = self.compiled.network
+        skip = self.frame_skip
         memory, _ = network.empty_memory(self.num_envs)
         blocks = tuple(
             (jnp.repeat(k[:, :, None], skip, axis=2), jnp.repeat(v[:, :, None], skip, axis=2)) for k, v in memory
@@ -85,15 +88,15 @@ class ARStream:
         self._period = math.lcm(*[s for s in network.spans if s > 0]) if any(network.spans) else 1
 
     def step(self, codes: np.ndarray, is_first: np.ndarray) -> np.ndarray:
-        model = self.model
-        codes = check_codes(codes, "codes", ndim=3, vocab_size=model.vocab_size, grid=model.code_grid)
+        compiled = self.compiled
+        codes = check_codes(codes, "codes", ndim=3, vocab_size=compiled.vocab_size, grid=compiled.code_grid)
         check_batch(codes.shape[0], self.num_envs, "codes")
         is_first = np.asarray(is_first)
         if is_first.dtype != bool or is_first.shape != (self.num_envs,):
             from viper.core.errors import ContractError
 
             raise ContractError(f"is_first: expected bool[{self.num_envs}], got {is_first.dtype}{list(is_first.shape)}")
-        chain, count = divmod(self._calls, model.frame_skip)[::-1]
+        chain, count = divmod(self._calls, self.frame_skip)[::-1]
         flat = codes.reshape(self.num_envs, -1)
         log_p, self._cache = self._step(
             self._params, self._cache, flat, is_first, self.task, np.int32(chain), np.int32(count % self._period)

@@ -13,7 +13,6 @@ never stopped (the dropout key is derived from the step).
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from typing import TYPE_CHECKING, Any
@@ -32,10 +31,10 @@ from viper.core.jaxtools import (
     assert_finite,
     data_mesh,
     ema_update,
-    host_copy,
     init_distributed,
     replicate,
     shard_batch,
+    to_host,
 )
 from viper.core.jaxtools.mesh import batch_sharding, replicated_sharding
 from viper.core.progress import progress_bar
@@ -43,6 +42,7 @@ from viper.core.progress import progress_bar
 if TYPE_CHECKING:
     from viper.core.dataset import EpisodeStore
     from viper.core.workdir import StageContext
+    from viper.videomodels.artransformer.compiled import CompiledNetwork
     from viper.videomodels.artransformer.config import Config
     from viper.videomodels.artransformer.model import ARTransformer
 
@@ -147,31 +147,16 @@ def make_eval_step(network: Any, mesh: Any) -> Any:
     return jax.jit(evaluate, in_shardings=(replicated_sharding(mesh), batch_sharding(mesh)))
 
 
-#: Jitted training functions of recent (model, mesh) pairs, so fitting the same model again in one
-#: process (a resumed run, a sweep over seeds) does not compile again.
-_COMPILED: dict[tuple[str, Any], tuple[Any, Any, Any, Any]] = {}
+def training_functions(compiled: CompiledNetwork, mesh: Any) -> tuple[Any, Any, Any, Any]:
+    """``(network, optimizer, train_step, eval_step)`` for ``compiled`` on ``mesh``, built once
+    per mesh and kept with the compiled network."""
 
+    def build() -> tuple[Any, Any, Any, Any]:
+        network, optimizer = compiled.train_network, make_optimizer(compiled.config)
+        train_step = make_train_step(network, optimizer, compiled.config, mesh)
+        return network, optimizer, train_step, make_eval_step(compiled.network, mesh)
 
-#: Config fields that do not change what a step computes.
-BOOKKEEPING = {"steps", "log_every", "eval_every", "eval_batches", "checkpoint_every", "keep_checkpoints", "frame_skip"}
-
-
-def training_functions(model: ARTransformer, mesh: Any) -> tuple[Any, Any, Any, Any]:
-    """``(network, optimizer, train_step, eval_step)`` for ``model`` on ``mesh``."""
-    description = model.describe()
-    description["config"] = {k: v for k, v in description["config"].items() if k not in BOOKKEEPING}
-    key = (json.dumps(description, sort_keys=True), mesh)
-    if key not in _COMPILED:
-        while len(_COMPILED) >= 4:
-            _COMPILED.pop(next(iter(_COMPILED)))
-        network, optimizer = model._network(train=True), make_optimizer(model.config)
-        _COMPILED[key] = (
-            network,
-            optimizer,
-            make_train_step(network, optimizer, model.config, mesh),
-            make_eval_step(model._network(), mesh),
-        )
-    return _COMPILED[key]
+    return compiled.function(("train", mesh), build)
 
 
 def check_store(store: EpisodeStore, name: str, vocab_size: int, grid: tuple[int, int], num_tasks: int) -> None:
@@ -197,17 +182,6 @@ def fixed_val_batches(
     return [sampler.sample() for _ in range(config.eval_batches)]
 
 
-def host_state(state: Any) -> Any:
-    """A writable numpy copy of a replicated state (on several hosts: this host's replica)."""
-
-    def one(x: Any) -> np.ndarray:
-        if isinstance(x, jax.Array) and not x.is_fully_addressable:
-            x = x.addressable_data(0)
-        return np.array(x, copy=True)
-
-    return jax.tree_util.tree_map(one, state)
-
-
 def sampler_path(manager: CheckpointManager, step: int, process: int) -> Any:
     return manager.directory / f"sampler_{step:08d}_process{process}.json"
 
@@ -223,7 +197,7 @@ def save_checkpoint(
 ) -> None:
     """Process 0 writes the (replicated) state with its sampler's state; every other process
     writes only its own sampler state beside it (each host draws its own share of the batch)."""
-    tree = host_state(state)
+    tree = to_host(state)
     if process == 0:
         manager.save(step, tree, {"model": description, "sampler": sampler.state(), "metrics": metrics})
     else:
@@ -256,13 +230,13 @@ def fit(
         )
     local_batch = config.batch_size // processes
     seed, process = int(ctx.seed), jax.process_index()
-    network, optimizer, train_step, eval_step = training_functions(model, mesh)
+    network, optimizer, train_step, eval_step = training_functions(model.compiled, mesh)
     state = init_state(network, optimizer, seed)
     sampler = ClipSampler(train, local_batch, config.seq_len, config.frame_skip, seed, process)
     manager = CheckpointManager(ctx.directory / CHECKPOINTS, keep=config.keep_checkpoints)
     description = model.describe()
     last: dict[str, float] = {}
-    restored = manager.restore(template=host_copy(state))
+    restored = manager.restore(template=to_host(state))
     if restored is not None:
         step, state, meta = restored
         if meta.get("model") != description:
@@ -311,4 +285,4 @@ def fit(
             save_checkpoint(manager, done, state, sampler, description, last, process)
     bar.close()
     last["steps"] = float(config.steps)
-    return host_state(state["ema"]), last
+    return to_host(state["ema"]), last

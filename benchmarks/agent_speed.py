@@ -42,7 +42,7 @@ def viper_reward(size: int):
     from viper.rewards.likelihood import ViperReward
     from viper.tokenizers.vqgan.config import PRESETS as TOKENIZER_PRESETS
     from viper.tokenizers.vqgan.config import Config as TokenizerConfig
-    from viper.tokenizers.vqgan.tokenizer import VQGANTokenizer
+    from viper.tokenizers.vqgan.model import VQGANTokenizer
     from viper.videomodels.artransformer.config import PRESETS as MODEL_PRESETS
     from viper.videomodels.artransformer.config import Config as ModelConfig
     from viper.videomodels.artransformer.model import ARTransformer

@@ -178,15 +178,15 @@ def main() -> None:
 
     # -- FLOPs (XLA cost analysis) -------------------------------------------------------------------
     flops_official = sum(flops_of(official_fn, official_params, b) for b in batches) / official_windows
-    network = ours._network()
+    network = ours.compiled.network
     block = min(32, 1 << (official_windows - 1).bit_length())  # log_prob's row block for these windows
     blocks = -(-official_windows // block)
     memory, valid = network.empty_memory(block)
     flops_windows = (
         blocks
         * flops_of(
-            ours._segment_fn(),
-            ours._device_params(),
+            ours.compiled.segment(),
+            ours.device_params(),
             jnp.zeros((block, WINDOW, grid[0] * grid[1]), jnp.int32),
             jnp.zeros(block, jnp.int32),
             memory,

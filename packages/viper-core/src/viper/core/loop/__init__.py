@@ -26,7 +26,6 @@ from viper.core.loop.checkpoint import LoopState, recover_checkpoint, restore_ch
 from viper.core.loop.config import LoopConfig
 from viper.core.loop.driver import Driver, Episode
 from viper.core.loop.train import evaluate, make_vector_env, train_agent
-from viper.core.media import plot_learning_curve
 
 __all__ = [
     "Driver",
@@ -36,7 +35,6 @@ __all__ = [
     "configure_frameworks",
     "evaluate",
     "make_vector_env",
-    "plot_learning_curve",
     "recover_checkpoint",
     "restore_checkpoint",
     "save_checkpoint",

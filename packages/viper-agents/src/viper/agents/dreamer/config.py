@@ -66,7 +66,7 @@ class DreamerConfig(Options):
     SECTION: ClassVar[str] = "agent"
     PRESETS: ClassVar[dict[str, dict[str, float | int]]] = PRESETS
 
-    preset: str = "small"
+    preset: str = option("small", one_of=tuple(PRESETS))
     """Sizes: ``debug`` (tiny, tests), ``small`` (CPU-friendly), ``dmc_vision`` (the paper's
     DMC sizes: deter 512, 2x512 MLPs, CNN depth 32, batch 16x64, train ratio 64)."""
     obs_keys: tuple[str, ...] = ("image",)

@@ -32,6 +32,17 @@ PRESETS: dict[str, dict[str, float | int | str]] = {
         std_schedule="linear(1.0,0.1,20000)",
         frame_stack=3,
     ),
+    # Tiny networks that train after 16 steps: what `viper-run check-plugin` runs.
+    "tiny": dict(
+        hidden=32,
+        feature_dim=16,
+        batch_size=8,
+        lr=3e-4,
+        seed_steps=16,
+        random_steps=8,
+        std_schedule="linear(1.0,0.1,1000)",
+        frame_stack=1,
+    ),
 }
 
 
@@ -42,7 +53,7 @@ class DrQConfig(Options):
     SECTION: ClassVar[str] = "agent"
     PRESETS: ClassVar[dict[str, dict[str, float | int | str]]] = PRESETS
 
-    preset: str = "cpu"
+    preset: str = option("cpu", one_of=tuple(PRESETS))
     """``paper`` (DrQ-v2's DMC hyper-parameters) or ``cpu`` (smaller MLPs, lr 3e-4, exploration
     noise annealed over 20k steps)."""
     obs_keys: tuple[str, ...] = ("image",)

@@ -31,7 +31,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--preset",
         default=d.preset,
-        choices=("quick", "paper"),
+        choices=tuple(PipelineConfig.PRESETS),
         help="sizes: quick (2-core CPU, default) or paper (GPU)",
     )
     parser.add_argument("--seed", type=int, default=d.seed, help=f"random seed (default {d.seed})")
@@ -42,7 +42,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="KIND.FIELD=VALUE",
         help=(
             "override an option of a section (tokenizer, video_model, reward, explore, agent, loop), "
-            "e.g. --set tokenizer.codebook_size=512 --set loop.num_envs=4 (repeatable)"
+            "e.g. --set tokenizer.codebook_size=512 --set loop.num_envs=4 (repeatable; "
+            "`viper-run plugins --options NAME` lists the options of component NAME)"
         ),
     )
     parser.add_argument("--check", action="store_true", help="resolve and validate every component, then stop")

@@ -91,7 +91,7 @@ class PipelineConfig:
     @property
     def sizes(self) -> dict[str, Any]:
         """The preset's budgets (``episodes``, ``steps``, ``score_episodes``) and section ``options``."""
-        return apply_preset(type(self), self.preset, where="--preset")
+        return apply_preset(type(self), self.preset)
 
 
 @dataclasses.dataclass

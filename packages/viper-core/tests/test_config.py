@@ -136,8 +136,8 @@ def test_preset_field_fills_only_unset_fields_and_sequences_become_tuples() -> N
     assert Checked(spans="1,2").spans == (1, 2) and Checked(spans=[3]).spans == (3,)
     assert apply_preset(Checked, "big", {"heads": 4}) == {"width": 64, "heads": 4}
     assert presets(Checked) == Checked.PRESETS and presets(Cfg) == {}
-    with pytest.raises(ConfigError, match="^--preset='nope': expected one of 'small', 'big'$"):
-        apply_preset(Checked, "nope", where="--preset")
+    with pytest.raises(ConfigError, match="^--preset 'nope': expected one of 'small', 'big'$"):
+        apply_preset(Checked, "nope", where="--")
 
 
 @dataclasses.dataclass

@@ -247,13 +247,12 @@ def presets(cls: type | None) -> dict[str, dict[str, Any]]:
 
 
 def apply_preset(cls: type, name: str, options: Mapping[str, Any] | None = None, *, where: str | None = None) -> dict:
-    """``cls.PRESETS[name]`` overridden by ``options``; ConfigError naming ``where`` (default
-    ``--set {SECTION}.preset``) when ``cls`` has no such preset."""
+    """``cls.PRESETS[name]`` overridden by ``options``; ConfigError naming the ``preset`` option
+    (``where`` as in :func:`validate`) when ``cls`` has no such preset."""
     table = presets(cls)
     if name not in table:
-        where = where or f"{_where(cls)}.preset"
         known = ", ".join(map(repr, table)) or "none"
-        raise ConfigError(f"{where}={name!r}: expected one of {known}")
+        raise ConfigError(f"{option_text(where or _where(cls), 'preset', name)}: expected one of {known}")
     return {**table[name], **(options or {})}
 
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from viper.core.atomic import atomic_directory
 from viper.core.components import load_suite, make_config, presets
-from viper.core.config import config_hash
+from viper.core.config import config_hash, to_dict
 from viper.core.dataset import EpisodeStore, VideoDataset
 from viper.core.errors import ConfigError, DatasetError, ViperError
 from viper.core.plugins import PluginHost
@@ -56,6 +56,36 @@ def component_config(kind: str, name: str, options: dict[str, Any] | None, host:
         known = ", ".join(presets(host.load(kind, name))) or "none"
         raise ConfigError(f"--preset {preset}: {kind.replace('_', ' ')} {name!r} has the presets {known}")
     return make_config(kind, name, options, host, preset=preset)
+
+
+def fit_inputs(
+    kind: str,
+    name: str,
+    data: str | Path,
+    options: dict[str, Any] | None,
+    host: PluginHost,
+    preset: str | None,
+    mask_suite: str | None,
+) -> tuple[VideoDataset, Any, dict[str, np.ndarray]]:
+    """The dataset at ``data``, the component's Config and the dataset's image masks."""
+    dataset = VideoDataset(data)
+    config = component_config(kind, name, options, host, preset)
+    return dataset, config, image_masks(dataset, mask_suite, host)
+
+
+def fit_stage_config(
+    config: Any, dataset: VideoDataset, masks: dict[str, np.ndarray], seed: int, val_fraction: float, **upstream: str
+) -> dict[str, Any]:
+    """What names a fitting stage's folder: the component's options, the data, the masked tasks,
+    the seed and split, and the folders of the ``upstream`` stages it reads."""
+    return {
+        "component": to_dict(config),
+        **upstream,
+        "data": dataset_fingerprint(dataset),
+        "masks": sorted(masks),
+        "seed": seed,
+        "val_fraction": val_fraction,
+    }
 
 
 def split_episodes(dataset: VideoDataset, val_fraction: float) -> tuple[list, list]:

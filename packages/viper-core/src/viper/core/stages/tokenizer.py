@@ -5,10 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from viper.core.config import to_dict
-from viper.core.dataset import VideoDataset
 from viper.core.plugins import PluginHost, get_host
-from viper.core.stages.fit import component_config, dataset_fingerprint, fit_and_save, image_masks, split_episodes
+from viper.core.stages.fit import fit_and_save, fit_inputs, fit_stage_config, split_episodes
 from viper.core.stages.lifecycle import report_cached, run_stage
 from viper.core.workdir import Workdir
 
@@ -29,19 +27,9 @@ def fit_tokenizer(
     """Train tokenizer ``name`` on the dataset at ``data``; returns its artifact folder.
     ``preset`` names one of the component's ``PRESETS`` applied before ``options``."""
     host = host or get_host()
-    dataset = VideoDataset(data)
-    config = component_config("tokenizer", name, options, host, preset)
-    masks = image_masks(dataset, mask_suite, host)
+    dataset, config, masks = fit_inputs("tokenizer", name, data, options, host, preset, mask_suite)
     stage = Workdir(workdir).stage(
-        "tokenizer",
-        {
-            "component": to_dict(config),
-            "data": dataset_fingerprint(dataset),
-            "masks": sorted(masks),
-            "seed": seed,
-            "val_fraction": val_fraction,
-        },
-        component=name,
+        "tokenizer", fit_stage_config(config, dataset, masks, seed, val_fraction), component=name
     )
     if stage.done:
         report_cached("tokenizer", stage.directory)

@@ -11,12 +11,12 @@ import numpy as np
 
 from viper.core.atomic import atomic_save_npz, load_npz
 from viper.core.components import load_tokenizer
-from viper.core.config import config_hash, to_dict
+from viper.core.config import config_hash
 from viper.core.dataset import EpisodeStore, VideoDataset, apply_mask
 from viper.core.errors import DatasetError
 from viper.core.plugins import PluginHost, get_host
 from viper.core.progress import progress_bar
-from viper.core.stages.fit import component_config, dataset_fingerprint, fit_and_save, image_masks, split_episodes
+from viper.core.stages.fit import dataset_fingerprint, fit_and_save, fit_inputs, fit_stage_config, split_episodes
 from viper.core.stages.lifecycle import report_cached, run_stage
 from viper.core.workdir import Workdir
 
@@ -71,21 +71,9 @@ def fit_video_model(
     host = host or get_host()
     wd = Workdir(workdir)
     tokenizer_dir = wd.latest("tokenizer")
-    dataset = VideoDataset(data)
-    config = component_config("video_model", name, options, host, preset)
-    masks = image_masks(dataset, mask_suite, host)
-    stage = wd.stage(
-        "video_model",
-        {
-            "component": to_dict(config),
-            "tokenizer": tokenizer_dir.name,
-            "data": dataset_fingerprint(dataset),
-            "masks": sorted(masks),
-            "seed": seed,
-            "val_fraction": val_fraction,
-        },
-        component=name,
-    )
+    dataset, config, masks = fit_inputs("video_model", name, data, options, host, preset, mask_suite)
+    stage_config = fit_stage_config(config, dataset, masks, seed, val_fraction, tokenizer=tokenizer_dir.name)
+    stage = wd.stage("video_model", stage_config, component=name)
     if stage.done:
         report_cached("video model", stage.directory)
         return stage.directory / "artifact"

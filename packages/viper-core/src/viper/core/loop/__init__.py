@@ -3,14 +3,24 @@
 Read in this order:
 
 1. :mod:`~viper.core.loop.config` -- :class:`LoopConfig`, every knob with one docstring each;
-2. :mod:`~viper.core.loop.train` -- :func:`train_agent`, the loop itself (step envs, compute the
+2. :mod:`~viper.core.loop.train` -- :func:`train_agent`, the loop itself: step envs, compute the
    chosen reward for all envs in one batch, hand the step to the agent, train it at its replay
-   ratio, evaluate, log, checkpoint), and :func:`evaluate` (episodes scored by the env's TRUE
-   reward, with a video);
-3. :mod:`~viper.core.loop.driver` -- the :class:`Driver` both share: the step transition,
-   ``StepBatch``/``EnvStep`` and episode sums (and the conventions, DreamerV3's);
-4. :mod:`~viper.core.loop.schedules` -- when to log, evaluate, checkpoint and train;
-5. :mod:`~viper.core.loop.checkpoint` -- loop state, save / restore / recover.
+   ratio, evaluate, log, checkpoint;
+3. :mod:`~viper.core.loop.driver` -- the :class:`Driver` training and evaluation share: the step
+   transition, ``StepBatch``/``EnvStep``, episode sums, the boundary checks;
+4. :mod:`~viper.core.loop.evaluate` -- :func:`evaluate`, episodes scored by the env's TRUE
+   reward, with a video;
+5. :mod:`~viper.core.loop.schedules` -- when to log, evaluate, checkpoint and train;
+   :mod:`~viper.core.loop.window` -- what a log line holds;
+6. :mod:`~viper.core.loop.checkpoint` -- loop state, save / restore / recover.
+
+Conventions (:class:`~viper.core.protocols.EnvStep`, DreamerV3's): ``reward[t]`` belongs to the
+transition into ``obs[t]``; the first observation of an episode has ``is_first`` and reward 0.
+gymnasium 1.x vector envs (``NextStep`` autoreset, the only mode the driver accepts) reset a
+finished env on the *next* ``step`` call (ignoring that env's action), which is exactly the step
+that carries ``is_first``. The agent sees only the reward the user chose; ``info["task_reward"]``
+(the env's own reward; a reset's info may lack it) is summed for logging the true return and is
+handed to the reward plugin, which only the ``task`` reward reads.
 
 The ``agent`` workdir stage behind ``viper-run train`` and the pipeline is
 :func:`viper.core.stages.agent.train_stage`. This package imports neither torch nor jax:
@@ -25,7 +35,8 @@ from viper.core.frameworks import configure_frameworks
 from viper.core.loop.checkpoint import LoopState, recover_checkpoint, restore_checkpoint, save_checkpoint
 from viper.core.loop.config import LoopConfig
 from viper.core.loop.driver import Driver, Episode
-from viper.core.loop.train import evaluate, make_vector_env, train_agent
+from viper.core.loop.evaluate import evaluate
+from viper.core.loop.train import make_vector_env, train_agent
 
 __all__ = [
     "Driver",

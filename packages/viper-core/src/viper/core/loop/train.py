@@ -1,9 +1,10 @@
-"""The training loop and evaluation, read top to bottom (cleanrl style).
+"""The training loop, read top to bottom (cleanrl style).
 
 :func:`train_agent` steps the envs through a :class:`~viper.core.loop.driver.Driver`, hands
-each step to the agent, trains it at its replay ratio and logs, evaluates and checkpoints on
-:mod:`~viper.core.loop.schedules`; :func:`evaluate` runs whole episodes through the same driver
-and scores them by the env's TRUE reward. The agent sees only the reward the user chose;
+each step to the agent, trains it at its replay ratio and logs
+(:mod:`~viper.core.loop.window`), evaluates (:mod:`~viper.core.loop.evaluate`) and checkpoints
+(:mod:`~viper.core.loop.checkpoint`) on :mod:`~viper.core.loop.schedules`. The agent sees only
+the reward the user chose;
 ``info["task_reward"]`` is summed for logging the true return and is handed to the reward plugin,
 which only the ``task`` reward reads.
 
@@ -12,14 +13,11 @@ This module imports neither torch nor jax: frameworks live in the agent and rewa
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import dataclasses
 import functools
 import math
-import time
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +27,10 @@ from viper.core.errors import ConfigError, NonFiniteError
 from viper.core.frameworks import configure_frameworks
 from viper.core.loop.checkpoint import LoopState, describe_space, resume, save_checkpoint
 from viper.core.loop.config import LoopConfig
-from viper.core.loop.driver import Driver, Episode, check_observation_space
+from viper.core.loop.driver import Driver, check_observation_space
+from viper.core.loop.evaluate import run_evaluation
 from viper.core.loop.schedules import Clock, Every, Ratio
-from viper.core.media import write_mp4
+from viper.core.loop.window import LogWindow, Timer
 from viper.core.progress import progress_bar
 from viper.core.protocols import Agent, Reward
 from viper.core.workdir import StageContext
@@ -179,160 +178,6 @@ def train_step(agent: Agent, state: LoopState, checkpoint: Path) -> dict[str, fl
     return clean
 
 
-class LogWindow:
-    """What happened since the last log line: finished episodes, chosen rewards, agent metrics,
-    throughput; :meth:`log` writes it and starts a new window."""
-
-    def __init__(self, state: LoopState, timer: Timer) -> None:
-        self.state, self.timer = state, timer
-        self._restart(time.time())
-
-    def _restart(self, now: float) -> None:
-        self.finished: list[Episode] = []
-        self.agent: dict[str, list[float]] = collections.defaultdict(list)
-        self.reward_sum, self.reward_count = 0.0, 0  # chosen rewards of non-first steps
-        self.started = (now, self.state.env_steps, self.state.updates)
-
-    def add(self, step: Any, finished: list[Episode]) -> None:
-        self.reward_sum += float(step.reward[~step.is_first].sum())
-        self.reward_count += int((~step.is_first).sum())
-        for episode in finished:
-            self.finished.append(episode)
-            self.state.recent.append(episode.true_return)
-            self.state.episodes += 1
-        self.state.recent = self.state.recent[-20:]
-
-    def add_agent(self, metrics: dict[str, float]) -> None:
-        for key, value in metrics.items():
-            self.agent[key].append(value)
-
-    def log(self, ctx: StageContext, stream: Any, bar: Any) -> None:
-        state, now = self.state, time.time()
-        seconds = max(now - self.started[0], 1e-9)
-        scalars: dict[str, Any] = {
-            "train/sps": (state.env_steps - self.started[1]) / seconds,
-            "train/ups": (state.updates - self.started[2]) / seconds,
-            "train/updates": state.updates,
-            "train/episodes": state.episodes,
-            "train/reward_mean": self.reward_sum / max(self.reward_count, 1),
-            **{f"time/{k}": v for k, v in self.timer.shares().items()},
-            **{f"agent/{k}": float(np.mean(v)) for k, v in self.agent.items()},
-            **{f"reward/{k}": v for k, v in _stream_metrics(stream).items()},
-        }
-        if self.finished:
-            scalars["train/return"] = float(np.mean([e.true_return for e in self.finished]))
-            scalars["train/reward_return"] = float(np.mean([e.reward_return for e in self.finished]))
-            scalars["train/length"] = float(np.mean([e.length for e in self.finished]))
-        ctx.metrics.log(state.env_steps, scalars)
-        self._restart(now)
-        bar.set_postfix(
-            sps=f"{scalars['train/sps']:.0f}",
-            ret=f"{np.mean(state.recent):.1f}" if state.recent else "-",
-            eval=f"{state.last_eval:.1f}" if state.evals else "-",
-            refresh=False,
-        )
-
-
-# --------------------------------------------------------------------------------------------
-# Evaluation
-
-
-def run_evaluation(
-    config: LoopConfig,
-    ctx: StageContext,
-    agent: Agent,
-    env_fn: Callable[[], Any],
-    reward: Reward,
-    task_ids: np.ndarray,
-    state: LoopState,
-    rng: np.random.Generator,
-) -> None:
-    """One scheduled evaluation: log its scalars, keep the best return, write the video."""
-    seeds = [int(s) for s in rng.integers(0, 2**31 - 1, config.eval_episodes)]
-    result = evaluate(
-        agent,
-        env_fn,
-        seeds,
-        num_envs=config.eval_envs,
-        reward=reward if config.eval_reward else None,
-        task_id=int(task_ids[0]),
-    )
-    state.evals += 1
-    state.last_eval = result["return"]
-    state.last_eval_step = state.env_steps
-    state.best_eval = max(state.best_eval, result["return"])
-    ctx.metrics.log(state.env_steps, {f"eval/{k}": v for k, v in result.items() if k != "frames"})
-    if config.video and len(result["frames"]):
-        path = Path(ctx.directory) / "videos" / f"eval-{state.env_steps:09d}.mp4"
-        try:
-            write_mp4(path, result["frames"], config.video_fps)
-        except Exception as exc:  # noqa: BLE001 -- a video is a convenience, never worth a crash
-            warnings.warn(f"could not write evaluation video {path}: {exc}", stacklevel=2)
-
-
-def evaluate(
-    agent: Agent,
-    env_fn: Callable[[], Any],
-    seeds: list[int],
-    *,
-    num_envs: int = 1,
-    reward: Reward | None = None,
-    task_id: int = 0,
-) -> dict[str, Any]:
-    """Run one episode per seed with ``agent.act(mode="eval")``; returns the mean TRUE return
-    (``info["task_reward"]`` summed), its spread, the mean length, the mean chosen-reward return
-    when ``reward`` is given, and the frames of the first episode (``uint8[T,H,W,3]``)."""
-    import gymnasium as gym
-
-    num_envs = max(1, min(num_envs, len(seeds)))
-    envs = gym.vector.SyncVectorEnv([env_fn] * num_envs, autoreset_mode="NextStep")
-    episodes: list[Episode] = []
-    frames: list[np.ndarray] = []
-    try:
-        driver = Driver(envs, np.full(num_envs, task_id, np.int32))
-        for start in range(0, len(seeds), num_envs):
-            batch = seeds[start : start + num_envs]
-            stream = reward.stream(num_envs, driver.task_ids) if reward is not None else None
-            driver.reset(batch + [batch[-1]] * (num_envs - len(batch)), stream)
-            first = {e.env: e for e in _first_episodes(driver, agent, len(batch), frames if start == 0 else None)}
-            episodes += [first[i] for i in range(len(batch))]
-    finally:
-        envs.close()
-    returns = [e.true_return for e in episodes]
-    result = {
-        "return": float(np.mean(returns)),
-        "return_std": float(np.std(returns)),
-        "return_min": float(np.min(returns)),
-        "return_max": float(np.max(returns)),
-        "length": float(np.mean([e.length for e in episodes])),
-        "frames": np.stack(frames) if frames else np.zeros((0, 1, 1, 3), np.uint8),
-    }
-    if reward is not None:
-        result["reward_return"] = float(np.mean([e.reward_return for e in episodes]))
-    return result
-
-
-def _first_episodes(driver: Driver, agent: Agent, count: int, frames: list | None) -> Iterator[Episode]:
-    """Step until envs ``0..count-1`` each finished one episode; yields those episodes and
-    appends env 0's frames to ``frames`` (if given)."""
-    running = np.arange(driver.n) < count
-    while True:
-        step, finished = driver.observe()
-        if frames is not None and running[0]:
-            frames.append(step.obs["image"][0].copy())
-        for episode in finished:
-            if running[episode.env]:
-                yield episode
-        running &= ~step.is_last
-        if not running.any():
-            return
-        driver.step(agent.act(step, mode="eval"))
-
-
-# --------------------------------------------------------------------------------------------
-# Helpers
-
-
 def make_vector_env(env_fn: Callable[[], Any], num_envs: int, *, parallel: bool, context: str = "spawn") -> Any:
     """A gymnasium 1.x vector env with next-step autoreset."""
     import gymnasium as gym
@@ -349,30 +194,3 @@ def make_vector_env(env_fn: Callable[[], Any], num_envs: int, *, parallel: bool,
             ) from exc
         return gym.vector.AsyncVectorEnv([env_fn] * num_envs, context=context, autoreset_mode="NextStep")
     return gym.vector.SyncVectorEnv([env_fn] * num_envs, autoreset_mode="NextStep")
-
-
-class Timer:
-    """Seconds spent per phase (reward, act, env, train), reported as shares."""
-
-    def __init__(self) -> None:
-        self.totals: dict[str, float] = collections.defaultdict(float)
-
-    @contextlib.contextmanager
-    def __call__(self, name: str) -> Iterator[None]:
-        t0 = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.totals[name] += time.perf_counter() - t0
-
-    def shares(self) -> dict[str, float]:
-        total = sum(self.totals.values()) or 1.0
-        out = {f"{k}_share": v / total for k, v in self.totals.items()}
-        out.update({f"{k}_seconds": v for k, v in self.totals.items()})
-        self.totals.clear()
-        return out
-
-
-def _stream_metrics(stream: Any) -> dict[str, float]:
-    fn = getattr(stream, "metrics", None)
-    return {k: float(v) for k, v in (fn() or {}).items()} if callable(fn) else {}

@@ -1,0 +1,110 @@
+"""Evaluation: whole episodes through the training loop's driver, with ``agent.act(mode="eval")``,
+scored by the env's TRUE reward, with a video of the first."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from viper.core.loop.checkpoint import LoopState
+from viper.core.loop.config import LoopConfig
+from viper.core.loop.driver import Driver, Episode
+from viper.core.media import write_mp4
+from viper.core.protocols import Agent, Reward
+from viper.core.workdir import StageContext
+
+
+def run_evaluation(
+    config: LoopConfig,
+    ctx: StageContext,
+    agent: Agent,
+    env_fn: Callable[[], Any],
+    reward: Reward,
+    task_ids: np.ndarray,
+    state: LoopState,
+    rng: np.random.Generator,
+) -> None:
+    """One scheduled evaluation: log its scalars, keep the best return, write the video."""
+    seeds = [int(s) for s in rng.integers(0, 2**31 - 1, config.eval_episodes)]
+    result = evaluate(
+        agent,
+        env_fn,
+        seeds,
+        num_envs=config.eval_envs,
+        reward=reward if config.eval_reward else None,
+        task_id=int(task_ids[0]),
+    )
+    state.evals += 1
+    state.last_eval = result["return"]
+    state.last_eval_step = state.env_steps
+    state.best_eval = max(state.best_eval, result["return"])
+    ctx.metrics.log(state.env_steps, {f"eval/{k}": v for k, v in result.items() if k != "frames"})
+    if config.video and len(result["frames"]):
+        path = Path(ctx.directory) / "videos" / f"eval-{state.env_steps:09d}.mp4"
+        try:
+            write_mp4(path, result["frames"], config.video_fps)
+        except Exception as exc:  # noqa: BLE001 -- a video is a convenience, never worth a crash
+            warnings.warn(f"could not write evaluation video {path}: {exc}", stacklevel=2)
+
+
+def evaluate(
+    agent: Agent,
+    env_fn: Callable[[], Any],
+    seeds: list[int],
+    *,
+    num_envs: int = 1,
+    reward: Reward | None = None,
+    task_id: int = 0,
+) -> dict[str, Any]:
+    """Run one episode per seed with ``agent.act(mode="eval")``; returns the mean TRUE return
+    (``info["task_reward"]`` summed), its spread, the mean length, the mean chosen-reward return
+    when ``reward`` is given, and the frames of the first episode (``uint8[T,H,W,3]``)."""
+    import gymnasium as gym
+
+    num_envs = max(1, min(num_envs, len(seeds)))
+    envs = gym.vector.SyncVectorEnv([env_fn] * num_envs, autoreset_mode="NextStep")
+    episodes: list[Episode] = []
+    frames: list[np.ndarray] = []
+    try:
+        driver = Driver(envs, np.full(num_envs, task_id, np.int32))
+        for start in range(0, len(seeds), num_envs):
+            batch = seeds[start : start + num_envs]
+            stream = reward.stream(num_envs, driver.task_ids) if reward is not None else None
+            driver.reset(batch + [batch[-1]] * (num_envs - len(batch)), stream)
+            first = {e.env: e for e in _first_episodes(driver, agent, len(batch), frames if start == 0 else None)}
+            episodes += [first[i] for i in range(len(batch))]
+    finally:
+        envs.close()
+    returns = [e.true_return for e in episodes]
+    result = {
+        "return": float(np.mean(returns)),
+        "return_std": float(np.std(returns)),
+        "return_min": float(np.min(returns)),
+        "return_max": float(np.max(returns)),
+        "length": float(np.mean([e.length for e in episodes])),
+        "frames": np.stack(frames) if frames else np.zeros((0, 1, 1, 3), np.uint8),
+    }
+    if reward is not None:
+        result["reward_return"] = float(np.mean([e.reward_return for e in episodes]))
+    return result
+
+
+def _first_episodes(driver: Driver, agent: Agent, count: int, frames: list | None) -> Iterator[Episode]:
+    """Step until envs ``0..count-1`` each finished one episode; yields those episodes and
+    appends env 0's frames to ``frames`` (if given)."""
+    running = np.arange(driver.n) < count
+    while True:
+        step, finished = driver.observe()
+        if frames is not None and running[0]:
+            frames.append(step.obs["image"][0].copy())
+        for episode in finished:
+            if running[episode.env]:
+                yield episode
+        running &= ~step.is_last
+        if not running.any():
+            return
+        driver.step(agent.act(step, mode="eval"))

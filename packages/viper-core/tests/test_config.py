@@ -144,6 +144,8 @@ def test_preset_field_fills_only_unset_fields_and_sequences_become_tuples() -> N
 class Flags:
     steps: int | None = option(None, ge=1)
     """Agent env steps."""
+    rewards: tuple[str, ...] = option(("viper",), flag="reward", test=lambda r: len(r) > 0, expected="a reward")
+    """Rewards, one per --reward flag."""
     beta: float | None = option(None, gt=0)
     """Bonus weight."""
 
@@ -152,6 +154,10 @@ def test_flags_are_worded_as_flags_and_plain_dataclasses_are_checked_by_build_co
     with pytest.raises(ConfigError, match="^--steps -5: expected an integer >= 1$"):
         validate(Flags(steps=-5), "--")
     assert validate(Flags(steps=None, beta=0.5), "--").beta == 0.5
+    with pytest.raises(ConfigError, match="^--reward : expected a reward$"):
+        validate(Flags(rewards=()), "--")
+    with pytest.raises(ConfigError, match="^--set x.rewards=: expected a reward$"):
+        validate(Flags(rewards=()), "--set x")
     with pytest.raises(ConfigError, match="^--set x.beta=0.0: expected a number > 0$"):
         build_config(Flags, {"beta": "0"}, where="--set x")
 

@@ -71,13 +71,16 @@ def option(
     one_of: tuple[Any, ...] | None = None,
     test: Callable[[Any], bool] | None = None,
     expected: str | None = None,
+    flag: str | None = None,
 ) -> Any:
     """A dataclass field with constraints (see the module docstring); ``expected`` words the
-    message of a ``test`` (``"an odd number >= 3"``)."""
+    message of a ``test`` (``"an odd number >= 3"``); ``flag`` is the command-line flag's name
+    when it differs from the field's (``rewards`` set by ``--reward``)."""
     if test is not None and expected is None:
         raise TypeError("option(test=...) needs expected=... to word its message")
     check = Check(ge, gt, le, lt, tuple(one_of) if one_of is not None else None, test, expected)
-    return dataclasses.field(default=default, default_factory=default_factory, metadata={"check": check})
+    metadata = {"check": check, **({"flag": flag} if flag else {})}
+    return dataclasses.field(default=default, default_factory=default_factory, metadata=metadata)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,17 +99,25 @@ def validate(config: Any, where: str | None = None) -> Any:
     cls = type(config)
     where = where or where_of(cls)
     hints = typing.get_type_hints(cls)
-    for f in dataclasses.fields(cls):
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for f in fields.values():
         check = field_check(f, hints.get(f.name))
         value = getattr(config, f.name)
         if check is not None and not check.passes(value):
-            raise ConfigError(f"{option_text(where, f.name, value)}: expected {check.describe(hints.get(f.name))}")
+            option = option_text(where, _spelling(f, where), value)
+            raise ConfigError(f"{option}: expected {check.describe(hints.get(f.name))}")
     for rule in getattr(cls, "RULES", ()):
         if not rule.test(config):
             words = rule.expected
             expected = words(config) if callable(words) else words.format_map(_Attributes(config))
-            raise ConfigError(f"{option_text(where, rule.field, getattr(config, rule.field))}: expected {expected}")
+            option = option_text(where, _spelling(fields[rule.field], where), getattr(config, rule.field))
+            raise ConfigError(f"{option}: expected {expected}")
     return config
+
+
+def _spelling(f: dataclasses.Field, where: str) -> str:
+    """A field's name as the user typed it: its flag's name among flags, else the field's."""
+    return f.metadata.get("flag", f.name) if where == "--" else f.name
 
 
 def field_check(f: dataclasses.Field, hint: Any) -> Check | None:

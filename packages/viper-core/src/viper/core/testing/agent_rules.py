@@ -49,16 +49,7 @@ def check_agent(
     step = _first_step(probe, seed)
     probe.close()
     with book.rule("act-shapes"):
-        for mode in ("train", "eval"):
-            action = np.asarray(agent.act(step, mode=mode))
-            expect(
-                action.shape == (2, *act_space.shape),
-                f"act(mode={mode!r}) for 2 envs: expected shape {[2, *act_space.shape]}, got {list(action.shape)}",
-            )
-            expect(
-                all(act_space.contains(a.astype(act_space.dtype)) for a in action),
-                f"act(mode={mode!r}) returned actions outside {act_space}",
-            )
+        _check_actions(agent, step, act_space)
     steps = int(agent.train_start) + extra_steps
     with tempfile.TemporaryDirectory() as tmp:
         trained: list[Any] = []
@@ -70,17 +61,8 @@ def check_agent(
                 f"(train_start {trained[0].train_start}, updates_per_step {trained[0].updates_per_step})",
             )
         with book.rule("save-load"):
-            agent = trained[0]
-            folder = Path(tmp) / "saved"
-            folder.mkdir()
-            agent.save(folder)
             loaded = factory(config, obs_space, act_space, seed + 1)
-            loaded.load(folder)
-            before, after = agent.act(step, mode="eval"), loaded.act(step, mode="eval")
-            expect(
-                np.allclose(np.asarray(before, np.float64), np.asarray(after, np.float64), atol=1e-5),
-                "a loaded agent acts differently in eval mode than the one that was saved",
-            )
+            _check_round_trip(trained[0], loaded, step, Path(tmp) / "saved")
         with book.rule("load-rejects-missing"):
             empty = Path(tmp) / "empty"
             empty.mkdir()
@@ -88,6 +70,31 @@ def check_agent(
                 WorkdirError, "load(an empty folder)", factory(config, obs_space, act_space, seed).load, empty
             )
     return book.passed
+
+
+def _check_actions(agent: Any, step: EnvStep, act_space: Any) -> None:
+    for mode in ("train", "eval"):
+        action = np.asarray(agent.act(step, mode=mode))
+        expect(
+            action.shape == (2, *act_space.shape),
+            f"act(mode={mode!r}) for 2 envs: expected shape {[2, *act_space.shape]}, got {list(action.shape)}",
+        )
+        expect(
+            all(act_space.contains(a.astype(act_space.dtype)) for a in action),
+            f"act(mode={mode!r}) returned actions outside {act_space}",
+        )
+
+
+def _check_round_trip(agent: Any, loaded: Any, step: EnvStep, folder: Path) -> None:
+    """``loaded`` (built with another seed) restores what ``agent`` saved: equal eval actions."""
+    folder.mkdir()
+    agent.save(folder)
+    loaded.load(folder)
+    before, after = agent.act(step, mode="eval"), loaded.act(step, mode="eval")
+    expect(
+        np.allclose(np.asarray(before, np.float64), np.asarray(after, np.float64), atol=1e-5),
+        "a loaded agent acts differently in eval mode than the one that was saved",
+    )
 
 
 class _EnvFactory:

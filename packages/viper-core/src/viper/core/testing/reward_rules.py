@@ -61,27 +61,10 @@ def check_reward(
             outs = [stream.step(_batch(frames[:, i], np.full(b, i == 0), task_reward[:, i])) for i in range(t)]
             expect_close(np.stack(outs, 1), relabelled, "a fresh stream vs relabel", rtol=RTOL, atol=ATOL)
         with book.rule("stream-is-first-resets"):
-            # Both envs play episode 0 for k steps; then env 0 starts episode 1 (is_first), env 1 goes on.
-            k = min(2, t - 1)
-            stream = reward.stream(2, np.zeros(2, np.int32))
-            for i in range(k):
-                stream.step(_batch(frames[[0, 0], i], np.full(2, i == 0), task_reward[[0, 0], i]))
-            outs = [
-                stream.step(
-                    _batch(
-                        np.stack([frames[1, j], frames[0, k + j]]),
-                        np.array([j == 0, False]),
-                        np.array([task_reward[1, j], task_reward[0, k + j]]),
-                    )
-                )
-                for j in range(t - k)
-            ]
+            restarted = _restarted_env(reward, frames, task_reward)
+            k = t - restarted.shape[0]
             expect_close(
-                np.stack(outs, 1)[0],
-                relabelled[1, : t - k],
-                "an env restarted with is_first vs relabel",
-                rtol=RTOL,
-                atol=ATOL,
+                restarted, relabelled[1, : t - k], "an env restarted with is_first vs relabel", rtol=RTOL, atol=ATOL
             )
     with book.rule("batch-size"):
         stream = reward.stream(b, np.zeros(b, np.int32))
@@ -93,6 +76,22 @@ def check_reward(
             _batch(wrong, np.ones(b + 1, bool), np.zeros(b + 1, np.float32)),
         )
     return book.passed
+
+
+def _restarted_env(reward: Any, frames: np.ndarray, task_reward: np.ndarray) -> np.ndarray:
+    """Two envs play episode 0 for k steps; then env 0 starts episode 1 (``is_first``) while env 1
+    goes on. Returns env 0's rewards for episode 1."""
+    t = frames.shape[1]
+    k = min(2, t - 1)
+    stream = reward.stream(2, np.zeros(2, np.int32))
+    for i in range(k):
+        stream.step(_batch(frames[[0, 0], i], np.full(2, i == 0), task_reward[[0, 0], i]))
+    outs = []
+    for j in range(t - k):
+        pair = np.stack([frames[1, j], frames[0, k + j]])
+        rewards = np.array([task_reward[1, j], task_reward[0, k + j]])
+        outs.append(stream.step(_batch(pair, np.array([j == 0, False]), rewards))[0])
+    return np.asarray(outs)
 
 
 def _batch(frames: np.ndarray, is_first: np.ndarray, task_reward: np.ndarray) -> StepBatch:

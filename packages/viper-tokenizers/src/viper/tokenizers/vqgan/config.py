@@ -47,6 +47,30 @@ PRESETS: dict[str, dict[str, Any]] = {
     "quick": _QUICK,
     # The quick preset's earlier name.
     "light": _QUICK,
+    # Seconds on a CPU (16x16 frames -> 8x8 codes, 4 steps): what `viper-run check-plugin` fits.
+    "tiny": {
+        "image_size": 16,
+        "base_channels": 8,
+        "channel_multipliers": (1, 2),
+        "num_res_blocks": 1,
+        "attention": False,
+        "latent_channels": 8,
+        "embed_dim": 8,
+        "codebook_size": 32,
+        "norm_groups": 4,
+        "disc_channels": 8,
+        "disc_layers": 1,
+        "disc_start": 10_000,
+        "batch_size": 8,
+        "steps": 4,
+        "warmup_steps": 0,
+        "log_every": 1,
+        "eval_every": 1000,
+        "checkpoint_every": 1000,
+        "val_frames": 16,
+        "grid_frames": 4,
+        "encode_batch": 4,
+    },
 }
 
 

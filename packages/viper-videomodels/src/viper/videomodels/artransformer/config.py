@@ -43,6 +43,23 @@ PRESETS: dict[str, dict[str, Any]] = {
         "checkpoint_every": 100,
         "eval_batches": 2,
     },
+    # Seconds on a CPU (3 steps of a 2-block model): what `viper-run check-plugin` fits.
+    "tiny": {
+        "layers": 2,
+        "heads": 2,
+        "width": 32,
+        "mlp_width": 64,
+        "seq_len": 4,
+        "dropout": 0.0,
+        "attention_dropout": 0.0,
+        "steps": 3,
+        "batch_size": 4,
+        "warmup_steps": 0,
+        "log_every": 1,
+        "eval_every": 1000,
+        "checkpoint_every": 1000,
+        "eval_batches": 1,
+    },
 }
 
 

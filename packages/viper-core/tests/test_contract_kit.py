@@ -3,6 +3,7 @@ component breaks."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import gymnasium as gym
@@ -159,3 +160,44 @@ def test_task_selection_for_check_plugin() -> None:
     assert pick_tasks(["a", "b", "c"], "c,a") == ["c", "a"]
     with pytest.raises(ConfigError, match=r"--tasks x: unknown task 'x'; tasks: a, b, c"):
         pick_tasks(["a", "b", "c"], "x")
+
+
+# -- check-plugin ---------------------------------------------------------------------------------
+
+
+def test_check_plugin_runs_every_kind_of_a_host(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    from viper.core import cli
+    from viper.core.commands import check_plugin
+
+    monkeypatch.setattr(check_plugin, "get_host", fake_host)
+    assert cli.main(["check-plugin", "fake", "--tasks", "steer", "--set", "agent.train_start=4"]) == 0
+    out = capsys.readouterr().out
+    for kind, subject in [("env_suite", "steer"), ("tokenizer", "fake frames"), ("video_model", "fake tokenizer")]:
+        assert any(kind in line and subject in line for line in out.splitlines())
+    assert "reward" in out and "fake:steer" in out and " 0 failed, 0 components not checked" in out
+
+
+def test_check_plugin_reports_a_broken_rule_and_exits_non_zero(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from viper.core import ComponentSpec, cli, hookimpl
+    from viper.core.commands import check_plugin
+
+    class Plugin:
+        @staticmethod
+        @hookimpl
+        def viper_register_env_suites() -> list[ComponentSpec]:
+            return [ComponentSpec("floaty", f"{__name__}:FloatFramesSuite")]
+
+    host = fake_host()
+    host.register(Plugin, name="floaty", distribution="floaty-dist")
+    monkeypatch.setattr(check_plugin, "get_host", lambda: host)
+    assert cli.main(["check-plugin", "floaty-dist", "--json"]) == 1
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[-1]["rule"] == "observation-space" and rows[-1]["result"] == "FAILED"
+    assert {r["subject"] for r in rows} == {"reach", "steer"}
+
+
+class FloatFramesSuite(_Wrapped):
+    def __init__(self) -> None:
+        super().__init__(_FloatFrames)

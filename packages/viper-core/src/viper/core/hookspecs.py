@@ -8,6 +8,15 @@ A plugin is a module named by an entry point in the ``viper`` group::
 whose functions are decorated with :data:`viper.core.hookimpl` and named after the hooks below.
 Each hook returns the :class:`~viper.core.spec.ComponentSpec` records of one kind. Hook modules
 must import cheaply: they describe components, they do not build them.
+
+A distribution also declares, as data, which components it provides, so the host can name it
+when its plugin fails to import or is disabled (the host itself knows no package names)::
+
+    [project.entry-points."viper.provides"]
+    "reward:my-reward" = "my_package.viper_plugin"    # "KIND:NAME" = the hook module
+
+Before publishing, run ``viper-run check-plugin <your distribution>``: it checks every component
+against its kind's contract (:mod:`viper.core.testing`) and exits non-zero on a broken rule.
 """
 
 from __future__ import annotations

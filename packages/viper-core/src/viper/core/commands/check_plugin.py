@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from viper.core.config import parse_assignments
 from viper.core.errors import ConfigError
 from viper.core.plugins import get_host
 from viper.core.spec import KINDS
-from viper.core.testing.plugin_checks import FAILED, NOT_CHECKED, OK, Row, check_component, failed_plugin_rows, select
 
 NAME = "check-plugin"
 HELP = "check an installed plugin's components against the contracts (pass/fail table)"
@@ -40,6 +40,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # The kit (gymnasium, the loop) is imported only when this command runs, not for `--help`.
+    from viper.core.testing.plugin_checks import (
+        FAILED,
+        NOT_CHECKED,
+        OK,
+        Row,
+        check_component,
+        failed_plugin_rows,
+        select,
+    )
+
     host = get_host()
     records = select(host, args.name, args.kind)
     rows = failed_plugin_rows(host, args.name)
@@ -66,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     return 1 if any(r.result == FAILED for r in rows) else 0
 
 
-def print_row(row: Row) -> None:
-    """One line per rule, printed as soon as it is known (fits take seconds)."""
+def print_row(row: Any) -> None:
+    """One line per rule (a ``plugin_checks.Row``), printed as soon as it is known (fits take seconds)."""
     line = f"{row.component:<28} {row.kind:<11} {row.subject:<22} {row.rule:<24} {row.result}"
     print(line + (f": {row.message}" if row.message else ""), flush=True)

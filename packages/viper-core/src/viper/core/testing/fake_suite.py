@@ -10,23 +10,26 @@ distance to the target; an episode terminates on the target or is truncated afte
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
 
-from viper.core.errors import ConfigError
+from viper.core.config import Options, option
+from viper.core.suites import TableSuite, Task
 
 _MOVES = np.array([[0, 0], [-1, 0], [1, 0], [0, -1], [0, 1]], np.float32)
 
 
 @dataclasses.dataclass
-class FakeSuiteConfig:
+class FakeSuiteConfig(Options):
     """Options of the ``fake`` suite (``--set env.FIELD=VALUE``)."""
 
-    episode_length: int = 12
+    SECTION: ClassVar[str] = "env"
+
+    episode_length: int = option(12, ge=1)
     """Steps before an episode is truncated."""
-    speed: float = 2.0
+    speed: float = option(2.0, gt=0)
     """Pixels the dot moves per step at full action."""
 
 
@@ -97,42 +100,24 @@ class FakeExpert:
         return np.clip(delta / 2.0, -1.0, 1.0).astype(np.float32)
 
 
-class FakeSuite:
-    """The ``fake`` env suite (:class:`~viper.core.protocols.EnvSuite`)."""
+def _score_bar_mask(size: int) -> np.ndarray:
+    mask = np.ones((size, size), bool)
+    mask[0] = False
+    return mask
+
+
+class FakeSuite(TableSuite):
+    """The ``fake`` env suite (:class:`~viper.core.protocols.EnvSuite`), written as a table."""
 
     name = "fake"
     Config = FakeSuiteConfig
-
-    def __init__(self, config: FakeSuiteConfig | None = None) -> None:
-        self.config = config or FakeSuiteConfig()
-
-    def tasks(self) -> list[str]:
-        return ["reach", "steer"]
-
-    def _check_task(self, task: str) -> None:
-        if task not in self.tasks():
-            raise ConfigError(f"fake: unknown task {task!r}; tasks: {', '.join(self.tasks())}")
-
-    def make(self, task: str, *, seed: int | None = None, size: int = 64, **options: Any) -> gym.Env:
-        self._check_task(task)
-        try:
-            config = dataclasses.replace(self.config, **options)
-        except TypeError as exc:
-            raise ConfigError(f"fake:{task}: {exc}; options: episode_length, speed") from exc
-        env = FakeEnv(task, size, config)
-        if seed is not None:
-            env.reset(seed=seed)
-            env.action_space.seed(seed)
-        return env
-
-    def expert(self, task: str, env: gym.Env) -> FakeExpert:
-        self._check_task(task)
-        return FakeExpert(task)
-
-    def image_mask(self, task: str, size: int = 64) -> np.ndarray | None:
-        self._check_task(task)
-        if task != "steer":
-            return None
-        mask = np.ones((size, size), bool)
-        mask[0] = False
-        return mask
+    TASKS = {
+        "reach": Task(
+            make=lambda config, size, seed: FakeEnv("reach", size, config), expert=lambda env: FakeExpert("reach")
+        ),
+        "steer": Task(
+            make=lambda config, size, seed: FakeEnv("steer", size, config),
+            expert=lambda env: FakeExpert("steer"),
+            mask=_score_bar_mask,
+        ),
+    }

@@ -11,23 +11,26 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from viper.core.atomic import atomic_save_npz, load_npz
+from viper.core.config import Options, option
 from viper.core.errors import ConfigError, WorkdirError
 
 
 @dataclasses.dataclass
-class FakeAgentConfig:
+class FakeAgentConfig(Options):
     """Options of the ``fake`` agent (``--set agent.FIELD=VALUE``)."""
 
-    updates_per_step: float = 0.5
+    SECTION: ClassVar[str] = "agent"
+
+    updates_per_step: float = option(0.5, ge=0)
     """Calls of ``train`` per env step (the replay ratio)."""
-    train_start: int = 8
+    train_start: int = option(8, ge=0)
     """Env steps collected before the first ``train``."""
-    learning_rate: float = 0.1
+    learning_rate: float = option(0.1, gt=0)
     """Step size of the preference update."""
 
 

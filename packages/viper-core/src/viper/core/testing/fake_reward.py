@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from viper.core.checks import check_batch, check_frames
+from viper.core.config import Options
 
 
 @dataclasses.dataclass
-class FakeRewardConfig:
+class FakeRewardConfig(Options):
     """Options of the ``fake`` reward (``--set reward.FIELD=VALUE``)."""
+
+    SECTION: ClassVar[str] = "reward"
 
     scale: float = 1.0
     """Multiplies the brightness."""

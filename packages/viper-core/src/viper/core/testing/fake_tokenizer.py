@@ -9,23 +9,26 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from viper.core.checks import check_codes, check_frames
+from viper.core.config import Options, option
 from viper.core.errors import WorkdirError
 
 
 @dataclasses.dataclass
-class FakeTokenizerConfig:
+class FakeTokenizerConfig(Options):
     """Options of the ``fake`` tokenizer (``--set tokenizer.FIELD=VALUE``)."""
 
-    block: int = 4
+    SECTION: ClassVar[str] = "tokenizer"
+
+    block: int = option(4, ge=1)
     """Side of the square patch one code stands for."""
-    vocab_size: int = 8
+    vocab_size: int = option(8, ge=2)
     """Grey levels, i.e. distinct codes."""
-    image_size: int = 16
+    image_size: int = option(16, ge=1)
     """Frame side before :meth:`FakeTokenizer.fit` reads the data's."""
 
 

@@ -7,20 +7,23 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from viper.core.atomic import atomic_save_npz, load_npz
 from viper.core.checks import check_batch, check_codes, check_tasks
+from viper.core.config import Options, option
 from viper.core.errors import WorkdirError
 
 
 @dataclasses.dataclass
-class FakeVideoModelConfig:
+class FakeVideoModelConfig(Options):
     """Options of the ``fake`` video model (``--set video_model.FIELD=VALUE``)."""
 
-    smoothing: float = 1.0
+    SECTION: ClassVar[str] = "video_model"
+
+    smoothing: float = option(1.0, gt=0)
     """Pseudo-count added to every entry of the count tables."""
 
 

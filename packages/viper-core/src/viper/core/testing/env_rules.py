@@ -7,7 +7,9 @@ autoreset mode); what it does require is the subset :data:`LOOP_RULES`, which
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -20,12 +22,19 @@ LOOP_RULES = ("make", "observation-space", "frames-uint8", "reset-info", "step",
 
 
 def check_env_suite(
-    suite: Any, task: str, *, size: int = 64, seed: int = 0, steps: int = 16, only: tuple[str, ...] | None = None
+    suite: Any,
+    task: str,
+    *,
+    size: int = 64,
+    seed: int = 0,
+    steps: int = 16,
+    options: Mapping[str, Any] | None = None,
+    only: tuple[str, ...] | None = None,
 ) -> list[str]:
     """Check ``suite`` on ``task`` at ``size x size`` frames; returns the names of the rules that
     held, raises :class:`~viper.core.testing.rules.RuleFailure` (a ``ContractError``) at the
-    first broken one. ``steps`` bounds the expert's and the driver's rollouts; ``only`` limits
-    the check to some rules (e.g. :data:`LOOP_RULES`)."""
+    first broken one. ``options`` go to ``suite.make``; ``steps`` bounds the expert's and the
+    driver's rollouts; ``only`` limits the check to some rules (e.g. :data:`LOOP_RULES`)."""
     book = Rulebook(f"env suite {getattr(suite, 'name', type(suite).__name__)!r}, task {task!r}")
     wanted = (lambda rule: rule in only) if only is not None else (lambda rule: True)
     if wanted("tasks"):
@@ -40,7 +49,8 @@ def check_env_suite(
         with book.rule("unknown-task"):
             expect_raises(ConfigError, "make('no-such-task')", suite.make, "no-such-task", size=size)
     with book.rule("make"):
-        env = suite.make(task, seed=seed, size=size)
+        make = functools.partial(suite.make, task, size=size, **(options or {}))
+        env = make(seed=seed)
         expect(
             callable(getattr(env, "reset", None)) and callable(getattr(env, "step", None)),
             f"make() must return a gymnasium.Env, got {describe(env)}",
@@ -49,7 +59,7 @@ def check_env_suite(
         _loop_rules(book, suite, env, task, size, seed, wanted)
         if wanted("seeding"):
             with book.rule("seeding"):
-                _check_seeding(suite, env, task, size, seed)
+                _check_seeding(make, env, seed)
         if wanted("expert"):
             with book.rule("expert"):
                 _check_expert(suite, env, task, size, seed, steps)
@@ -57,13 +67,15 @@ def check_env_suite(
         env.close()
     if wanted("driver"):
         with book.rule("driver"):
-            _check_driver(suite, task, size, seed, steps)
+            _check_driver(make, seed, steps)
     return book.passed
 
 
-def preflight_env(suite: Any, task: str, *, size: int = 64, seed: int = 0) -> list[str]:
+def preflight_env(
+    suite: Any, task: str, *, size: int = 64, seed: int = 0, options: Mapping[str, Any] | None = None
+) -> list[str]:
     """The rules the loop depends on (:data:`LOOP_RULES`), checked before any stage trains."""
-    return check_env_suite(suite, task, size=size, seed=seed, only=LOOP_RULES)
+    return check_env_suite(suite, task, size=size, seed=seed, options=options, only=LOOP_RULES)
 
 
 def _loop_rules(book: Rulebook, suite: Any, env: Any, task: str, size: int, seed: int, wanted: Any) -> None:
@@ -138,9 +150,9 @@ def _check_observation(obs: Any, size: int, where: str) -> None:
         expect(np.isfinite(state).all(), f"{where}: obs['state'] holds non-finite values")
 
 
-def _check_seeding(suite: Any, env: Any, task: str, size: int, seed: int) -> None:
+def _check_seeding(make: Callable[..., Any], env: Any, seed: int) -> None:
     first = env.reset(seed=seed + 1)[0]
-    other_env = suite.make(task, seed=seed, size=size)
+    other_env = make(seed=seed)
     try:
         again = other_env.reset(seed=seed + 1)[0]
     finally:
@@ -174,11 +186,11 @@ def _check_expert(suite: Any, env: Any, task: str, size: int, seed: int, steps: 
             expert.reset()
 
 
-def _check_driver(suite: Any, task: str, size: int, seed: int, steps: int) -> None:
+def _check_driver(make: Callable[..., Any], seed: int, steps: int) -> None:
     """A short rollout through the loop's own driver with random actions and the fake reward."""
     from viper.core.testing.driving import drive_random
 
-    drive_random(lambda: suite.make(task, size=size), steps=steps, seed=seed)
+    drive_random(make, steps=steps, seed=seed)
 
 
 def _as_action(action: Any, space: Any) -> Any:

@@ -174,7 +174,7 @@ def test_check_plugin_runs_every_kind_of_a_host(monkeypatch: pytest.MonkeyPatch,
     out = capsys.readouterr().out
     for kind, subject in [("env_suite", "steer"), ("tokenizer", "fake frames"), ("video_model", "fake tokenizer")]:
         assert any(kind in line and subject in line for line in out.splitlines())
-    assert "reward" in out and "fake:steer" in out and " 0 failed, 0 components not checked" in out
+    assert "reward" in out and "fake:steer" in out and " 0 failed, 0 not checked" in out
 
 
 def test_check_plugin_reports_a_broken_rule_and_exits_non_zero(

@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps([row.__dict__ for row in rows], indent=2))
     else:
         counts = {result: sum(r.result == result for r in rows) for result in (OK, FAILED, NOT_CHECKED)}
-        print(f"{counts[OK]} rules passed, {counts[FAILED]} failed, {counts[NOT_CHECKED]} components not checked")
+        print(f"{counts[OK]} rules passed, {counts[FAILED]} failed, {counts[NOT_CHECKED]} not checked")
     return 1 if any(r.result == FAILED for r in rows) else 0
 
 

@@ -19,6 +19,7 @@ from viper.core.jaxtools.mesh import (
     init_distributed,
     replicate,
     shard_batch,
+    training_mesh,
 )
 from viper.core.jaxtools.train import assert_finite, ema_update
 
@@ -36,4 +37,5 @@ __all__ = [
     "save_pytree",
     "shard_batch",
     "to_host",
+    "training_mesh",
 ]

@@ -8,28 +8,16 @@ Parameters are replicated; batches are split along their leading axis over a 1-D
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from viper.core.config import DistributedConfig
 from viper.core.errors import ConfigError
 
 AXIS = "data"
-
-
-@dataclasses.dataclass
-class DistributedConfig:
-    """Settings for ``jax.distributed.initialize`` (leave all None for one host)."""
-
-    coordinator_address: str | None = None
-    """``host:port`` of process 0, e.g. ``10.0.0.1:1234``."""
-    num_processes: int | None = None
-    """Total number of processes (hosts)."""
-    process_id: int | None = None
-    """This process's index in ``[0, num_processes)``."""
 
 
 _initialized = False
@@ -54,6 +42,20 @@ def data_mesh(devices: list[Any] | None = None) -> Mesh:
     """A 1-D mesh over ``devices`` (default: every device of every process)."""
     devices = list(jax.devices() if devices is None else devices)
     return Mesh(np.asarray(devices), (AXIS,))
+
+
+def training_mesh(batch_size: int, option: str, distributed: DistributedConfig | None = None) -> Mesh:
+    """Join the multi-host job ``distributed`` describes (if any) and return the mesh over every
+    device, checking that the global ``batch_size`` (the option ``option``, e.g.
+    ``tokenizer.batch_size``, in the error) splits evenly among the devices."""
+    init_distributed(distributed)
+    mesh = data_mesh()
+    devices = mesh.devices.size
+    if batch_size % devices:
+        raise ConfigError(
+            f"--set {option}={batch_size}: expected a multiple of the {devices} devices (each takes an equal share)"
+        )
+    return mesh
 
 
 def batch_sharding(mesh: Mesh) -> NamedSharding:

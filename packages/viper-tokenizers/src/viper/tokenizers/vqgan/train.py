@@ -19,16 +19,15 @@ from viper.core.atomic import atomic_write_bytes
 from viper.core.checks import check_finite
 from viper.core.config import to_dict
 from viper.core.dataset import EpisodeStore
-from viper.core.errors import ConfigError, DatasetError, NonFiniteError
+from viper.core.errors import DatasetError, NonFiniteError
 from viper.core.jaxtools import (
     CheckpointManager,
     assert_finite,
-    data_mesh,
     data_parallel_step,
-    init_distributed,
     replicate,
     shard_batch,
     to_host,
+    training_mesh,
 )
 from viper.core.progress import progress_bar
 from viper.tokenizers.vqgan.perceptual import PerceptualLoss
@@ -102,25 +101,13 @@ def fit(tokenizer: Any, train: EpisodeStore, val: EpisodeStore, ctx: Any) -> dic
     cfg = tokenizer.config
     _check_data(train, val, ctx, cfg.image_size)
     perceptual = PerceptualLoss(cfg.perceptual_weights) if cfg.perceptual_weights else None
-    init_distributed(cfg.distributed())
-    mesh = data_mesh()
-    if cfg.batch_size % mesh.devices.size:
-        raise ConfigError(
-            f"tokenizer.batch_size={cfg.batch_size} does not divide among {mesh.devices.size} devices; "
-            f"use a multiple of {mesh.devices.size}"
-        )
+    mesh = training_mesh(cfg.batch_size, "tokenizer.batch_size", cfg.distributed())
     local_batch = cfg.batch_size // jax.process_count()
     lead = jax.process_index() == 0
     model = VQGANModel(cfg, perceptual)
     directory = Path(ctx.directory)
     checkpoints = CheckpointManager(directory / CHECKPOINTS, keep=cfg.keep_checkpoints)
-    restored = checkpoints.restore(model.state_shapes(ctx.seed))
-    if restored is None:
-        start, state = 0, model.init_state(ctx.seed)
-    else:
-        start, state, _ = restored
-        if lead:
-            print(f"tokenizer: resuming from step {start} ({checkpoints.path(start)})")
+    start, state = _restore(checkpoints, model, ctx.seed, lead)
     state = replicate(state, mesh)
     perceptual_params = replicate(perceptual.params, mesh) if perceptual else None
     steps = {
@@ -155,14 +142,7 @@ def fit(tokenizer: Any, train: EpisodeStore, val: EpisodeStore, ctx: Any) -> dic
             adversarial = step >= cfg.disc_start
             t0 = time.perf_counter()
             state, metrics = steps[adversarial](state, shard_batch(sample(step), mesh), perceptual_params)
-            try:
-                loss = assert_finite(metrics["loss"], "tokenizer loss", done)
-            except NonFiniteError as exc:
-                last = checkpoints.latest_step()
-                kept = f"step {last} in {checkpoints.directory}" if last is not None else "none was written yet"
-                raise NonFiniteError(
-                    f"{exc} (last good checkpoint: {kept}); lower tokenizer.learning_rate or set tokenizer.max_grad_norm"
-                ) from None
+            loss = _finite_loss(metrics["loss"], done, checkpoints)
             train_seconds += time.perf_counter() - t0
             frames_seen += cfg.batch_size
             bar.update(1)
@@ -190,13 +170,40 @@ def fit(tokenizer: Any, train: EpisodeStore, val: EpisodeStore, ctx: Any) -> dic
         bar.close()
     if scores is None:  # resumed a finished run, or stopped between evaluations
         scores = run_eval(max(start, cfg.steps))
-    usage = 1.0 - scores["dead_codes"] / cfg.codebook_size
+    return _summary(scores, cfg.codebook_size, eval_on, cfg.steps)
+
+
+def _restore(checkpoints: CheckpointManager, model: VQGANModel, seed: int, lead: bool) -> tuple[int, Any]:
+    """``(step, state)`` of the newest checkpoint, or ``(0, a fresh state)``."""
+    restored = checkpoints.restore(model.state_shapes(seed))
+    if restored is None:
+        return 0, model.init_state(seed)
+    start, state, _ = restored
+    if lead:
+        print(f"tokenizer: resuming from step {start} ({checkpoints.path(start)})")
+    return start, state
+
+
+def _finite_loss(loss: Any, step: int, checkpoints: CheckpointManager) -> float:
+    """The step's loss as a float; a NaN/inf names the last good checkpoint and what to change."""
+    try:
+        return assert_finite(loss, "tokenizer loss", step)
+    except NonFiniteError as exc:
+        last = checkpoints.latest_step()
+        kept = f"step {last} in {checkpoints.directory}" if last is not None else "none was written yet"
+        raise NonFiniteError(
+            f"{exc} (last good checkpoint: {kept}); lower tokenizer.learning_rate or set tokenizer.max_grad_norm"
+        ) from None
+
+
+def _summary(scores: dict[str, float], codebook_size: int, eval_on: str, steps: int) -> dict[str, Any]:
+    """The stage's result from the final evaluation (see :func:`fit`)."""
     return {
         "val_psnr": scores["psnr"],
         "val_l1": scores["l1"],
         "perplexity": scores["perplexity"],
         "dead_codes": scores["dead_codes"],
-        "codebook_usage": usage,
+        "codebook_usage": 1.0 - scores["dead_codes"] / codebook_size,
         "evaluated_on": eval_on,
-        "steps": cfg.steps,
+        "steps": steps,
     }

@@ -109,7 +109,9 @@ class ARTransformer:
     def _set_params(self, params: Any) -> None:
         import jax
 
-        self.params = jax.tree_util.tree_map(lambda x: np.array(x, np.float32), jax.device_get(params))
+        from viper.core.jaxtools import to_host
+
+        self.params = jax.tree_util.tree_map(lambda x: x.astype(np.float32, copy=False), to_host(params))
         self._device = None
 
     def _require_weights(self) -> None:

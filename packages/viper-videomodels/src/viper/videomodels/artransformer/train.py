@@ -24,17 +24,15 @@ import optax
 
 from viper.core.atomic import atomic_write_json, read_json
 from viper.core.checks import check_codes
-from viper.core.errors import ConfigError, ContractError, DatasetError, WorkdirError
+from viper.core.errors import ContractError, DatasetError, WorkdirError
 from viper.core.jaxtools import (
     CheckpointManager,
-    DistributedConfig,
     assert_finite,
-    data_mesh,
     ema_update,
-    init_distributed,
     replicate,
     shard_batch,
     to_host,
+    training_mesh,
 )
 from viper.core.jaxtools.mesh import batch_sharding, replicated_sharding
 from viper.core.progress import progress_bar
@@ -204,14 +202,9 @@ def save_checkpoint(
         atomic_write_json(sampler_path(manager, step, process), sampler.state())
 
 
-def fit(
-    model: ARTransformer, train: EpisodeStore, val: EpisodeStore, ctx: StageContext
-) -> tuple[Any, dict[str, float]]:
-    """Train ``model`` (its shape already set); returns (EMA weights, final metrics)."""
-    config = model.config
-    init_distributed(DistributedConfig(config.coordinator_address, config.num_processes, config.process_id))
-    grid, vocab = model.code_grid, model.vocab_size
-    codes_per_frame = grid[0] * grid[1]
+def check_data(model: ARTransformer, train: EpisodeStore, val: EpisodeStore) -> None:
+    """Both splits hold codes of this model's vocabulary and grid; training episodes hold a clip."""
+    config, grid, vocab = model.config, model.code_grid, model.vocab_size
     check_store(train, "train", vocab, grid, model.num_tasks)
     if len(val):
         check_store(val, "val", vocab, grid, model.num_tasks)
@@ -222,40 +215,54 @@ def fit(
             f"ar-transformer: {exc}; collect longer episodes or lower --set video_model.seq_len"
         ) from exc
 
-    mesh = data_mesh()
-    processes = jax.process_count()
-    if config.batch_size % mesh.devices.size:
-        raise ConfigError(
-            f"--set video_model.batch_size={config.batch_size}: must divide among {mesh.devices.size} devices"
+
+def restore(
+    manager: CheckpointManager, state: Any, sampler: ClipSampler, description: dict[str, Any], process: int
+) -> tuple[Any, dict[str, float]]:
+    """``(state, metrics)`` of the newest checkpoint (restoring ``sampler`` too), or ``(state, {})``
+    when there is none; a checkpoint of another model or dataset is refused."""
+    restored = manager.restore(template=to_host(state))
+    if restored is None:
+        return state, {}
+    step, state, meta = restored
+    if meta.get("model") != description:
+        raise WorkdirError(
+            f"{manager.path(step)}: checkpoint of another model or dataset ({meta.get('model')}); "
+            f"delete {manager.directory} to train from scratch"
         )
-    local_batch = config.batch_size // processes
+    sampler.restore(meta["sampler"] if process == 0 else read_json(sampler_path(manager, step, process)))
+    print(f"ar-transformer: resuming from step {step}", file=sys.stderr)
+    return state, dict(meta.get("metrics", {}))
+
+
+def val_bits_per_code(
+    eval_step: Any, params: Any, batches: list[dict[str, np.ndarray]], mesh: Any, codes: int
+) -> float:
+    """Bits per code of the fixed validation clips (every process's share), ``codes`` per frame."""
+    total = sum(float(eval_step(params, shard_batch(b, mesh))) for b in batches)
+    frames = sum(b["codes"].shape[0] * b["codes"].shape[1] for b in batches) * jax.process_count()
+    return total / (frames * codes) / math.log(2)
+
+
+def fit(
+    model: ARTransformer, train: EpisodeStore, val: EpisodeStore, ctx: StageContext
+) -> tuple[Any, dict[str, float]]:
+    """Train ``model`` (its shape already set); returns (EMA weights, final metrics)."""
+    config = model.config
+    check_data(model, train, val)
+    mesh = training_mesh(config.batch_size, "video_model.batch_size", config.distributed())
+    local_batch = config.batch_size // jax.process_count()
     seed, process = int(ctx.seed), jax.process_index()
     network, optimizer, train_step, eval_step = training_functions(model.compiled, mesh)
-    state = init_state(network, optimizer, seed)
     sampler = ClipSampler(train, local_batch, config.seq_len, config.frame_skip, seed, process)
     manager = CheckpointManager(ctx.directory / CHECKPOINTS, keep=config.keep_checkpoints)
     description = model.describe()
-    last: dict[str, float] = {}
-    restored = manager.restore(template=to_host(state))
-    if restored is not None:
-        step, state, meta = restored
-        if meta.get("model") != description:
-            raise WorkdirError(
-                f"{manager.path(step)}: checkpoint of another model or dataset ({meta.get('model')}); "
-                f"delete {manager.directory} to train from scratch"
-            )
-        sampler.restore(meta["sampler"] if process == 0 else read_json(sampler_path(manager, step, process)))
-        last = dict(meta.get("metrics", {}))
-        print(f"ar-transformer: resuming from step {step}", file=sys.stderr)
+    state, last = restore(manager, init_state(network, optimizer, seed), sampler, description, process)
     state = replicate(state, mesh)
     val_batches = fixed_val_batches(val, config, local_batch, seed, process)
     if not val_batches:
         print("ar-transformer: no validation episode holds a full clip; logging train metrics only", file=sys.stderr)
-
-    def evaluate() -> float:
-        total = sum(float(eval_step(state["ema"], shard_batch(b, mesh))) for b in val_batches)
-        frames = sum(b["codes"].shape[0] * b["codes"].shape[1] for b in val_batches) * processes
-        return total / (frames * codes_per_frame) / math.log(2)
+    codes_per_frame = model.code_grid[0] * model.code_grid[1]
 
     start = int(jax.device_get(state["step"]))
     losses: list[float] = []
@@ -277,7 +284,8 @@ def fit(
             last["train_bits_per_code"] = float(np.mean(losses)) / math.log(2)
             record = {"train_bits_per_code": last["train_bits_per_code"]}
             if val_batches and (done % config.eval_every == 0 or done == config.steps):
-                last["val_bits_per_code"] = record["val_bits_per_code"] = evaluate()
+                bits = val_bits_per_code(eval_step, state["ema"], val_batches, mesh, codes_per_frame)
+                last["val_bits_per_code"] = record["val_bits_per_code"] = bits
             ctx.metrics.log(done, record)
             bar.set_postfix({k.replace("_bits_per_code", ""): f"{v:.3f}" for k, v in record.items()})
             losses = []

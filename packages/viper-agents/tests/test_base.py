@@ -7,10 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-from conftest import PointEnv
-from helpers import rollout
 
 from viper.agents.base import Checkpointed, TorchAgent
+from viper.agents.testing import PointEnv, rollout
 from viper.agents.torchutils import Optimizer
 from viper.core.errors import WorkdirError
 

@@ -10,13 +10,12 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from conftest import PointEnv
-from helpers import rollout
 
 from viper.agents.dreamer.agent import DreamerAgent
 from viper.agents.dreamer.behavior import lambda_returns
 from viper.agents.dreamer.config import DreamerConfig
 from viper.agents.dreamer.dists import TwoHot, twohot_bins
+from viper.agents.testing import PointEnv, rollout
 from viper.core.errors import ConfigError, NonFiniteError, WorkdirError
 
 

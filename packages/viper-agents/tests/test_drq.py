@@ -8,11 +8,10 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from conftest import PointEnv
-from helpers import rollout
 
 from viper.agents.drq.agent import DrQAgent, random_shift
 from viper.agents.drq.config import DrQConfig, parse_schedule
+from viper.agents.testing import PointEnv, rollout
 from viper.core.errors import ConfigError, NonFiniteError, WorkdirError
 
 

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import PointEnv
 
 from viper.agents.dreamer.agent import DreamerAgent
 from viper.agents.dreamer.config import DreamerConfig
 from viper.agents.drq.agent import DrQAgent
 from viper.agents.drq.config import DrQConfig
+from viper.agents.testing import PointEnv
 from viper.core.loop import LoopConfig, train_agent
 from viper.core.metrics import read_metrics
 from viper.core.workdir import Workdir

@@ -4,6 +4,7 @@ component breaks."""
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import gymnasium as gym
@@ -187,8 +188,11 @@ def test_check_plugin_reports_a_broken_rule_and_exits_non_zero(
         @staticmethod
         @hookimpl
         def viper_register_env_suites() -> list[ComponentSpec]:
-            return [ComponentSpec("floaty", f"{__name__}:FloatFramesSuite")]
+            return [ComponentSpec("floaty", "contract_kit_tests:FloatFramesSuite")]
 
+    # pytest's importlib mode names this module after its path ("packages.viper-core.tests..."),
+    # which is no valid target: give it an importable alias
+    monkeypatch.setitem(sys.modules, "contract_kit_tests", sys.modules[__name__])
     host = fake_host()
     host.register(Plugin, name="floaty", distribution="floaty-dist")
     monkeypatch.setattr(check_plugin, "get_host", lambda: host)

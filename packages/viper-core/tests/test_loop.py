@@ -14,13 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import DotEnv
-from loop_fixtures import FrameReward, RecordingAgent
 
 from viper.core import plugins
 from viper.core.errors import ConfigError, ContractError, NonFiniteError, WorkdirError
 from viper.core.loop import LoopConfig, evaluate, train_agent
 from viper.core.metrics import read_metrics
+from viper.core.testing.dot_suite import DotEnv
+from viper.core.testing.loop_fakes import FrameReward, RecordingAgent
 from viper.core.workdir import Workdir
 
 ENV = functools.partial(DotEnv, 16)
@@ -215,10 +215,9 @@ def test_parallel_envs_in_subprocesses(tmp_path) -> None:
 
 SCRIPT = textwrap.dedent(
     """
-    import functools, sys, time
-    sys.path[:0] = {paths!r}
-    from conftest import DotEnv
-    from loop_fixtures import FrameReward, RecordingAgent
+    import functools, time
+    from viper.core.testing.dot_suite import DotEnv
+    from viper.core.testing.loop_fakes import FrameReward, RecordingAgent
     from viper.core.loop import LoopConfig, train_agent
     from viper.core.workdir import Workdir
 
@@ -242,9 +241,8 @@ SCRIPT = textwrap.dedent(
 
 
 def test_sigkill_resumes_from_last_checkpoint(tmp_path) -> None:
-    here = str(Path(__file__).parent)
     script = tmp_path / "train.py"
-    script.write_text(SCRIPT.format(paths=[here], workdir=str(tmp_path / "wd"), steps=100_000))
+    script.write_text(SCRIPT.format(workdir=str(tmp_path / "wd"), steps=100_000))
     proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     loop_json = None
     deadline = time.time() + 60
@@ -258,7 +256,7 @@ def test_sigkill_resumes_from_last_checkpoint(tmp_path) -> None:
     proc.wait()
     assert loop_json is not None, proc.stderr.read().decode()[-2000:]
     saved = json.loads(loop_json.read_text())["state"]
-    script.write_text(SCRIPT.format(paths=[here], workdir=str(tmp_path / "wd"), steps=saved["env_steps"] + 100))
+    script.write_text(SCRIPT.format(workdir=str(tmp_path / "wd"), steps=saved["env_steps"] + 100))
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     records = read_metrics(tmp_path / "wd" / "metrics.jsonl", "agent")
@@ -292,14 +290,17 @@ def test_configure_frameworks_turns_off_jax_preallocation_when_torch_sees_a_gpu(
 
 
 def test_train_command_runs_the_agent_stage_and_caches_it(tmp_path, host, capsys) -> None:
-    from conftest import make_plugin
-
     from viper.core import ComponentSpec, cli
+    from viper.core.testing.spec_plugin import make_plugin
 
     host.register(
         make_plugin(
-            viper_register_agents=[ComponentSpec("recorder", "loop_fixtures:RecordingAgent", "test agent")],
-            viper_register_rewards=[ComponentSpec("frames", "loop_fixtures:FrameReward", "test reward")],
+            viper_register_agents=[
+                ComponentSpec("recorder", "viper.core.testing.loop_fakes:RecordingAgent", "test agent")
+            ],
+            viper_register_rewards=[
+                ComponentSpec("frames", "viper.core.testing.loop_fakes:FrameReward", "test reward")
+            ],
         ),
         name="loop-test",
         distribution="loop-test-dist",

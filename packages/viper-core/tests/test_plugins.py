@@ -4,7 +4,6 @@ import sys
 import types
 
 import pytest
-from conftest import make_plugin
 
 from viper.core import (
     ComponentSpec,
@@ -15,6 +14,7 @@ from viper.core import (
     UnknownComponentError,
 )
 from viper.core.plugins import ComponentRecord
+from viper.core.testing.spec_plugin import make_plugin
 
 
 def test_registered_component_resolves_and_loads(host: PluginHost) -> None:

@@ -7,41 +7,22 @@ import json
 import imageio.v3 as iio
 import numpy as np
 import pytest
-from conftest import make_plugin
 
 from viper.core import ComponentSpec, plugins
 from viper.core.cli import main
 from viper.core.errors import ConfigError
 from viper.core.media import reward_strip
-from viper.core.protocols import StepBatch
 from viper.core.stages.score import ScoreConfig, score
 from viper.core.statistics import format_table, pearson, rankdata, spearman
-
-
-class DotReward:
-    """Reward = the dot's column (brightest pixel), a frame-only proxy of the dots' true reward."""
-
-    needs = frozenset()
-
-    def __init__(self, config=None, context=None) -> None:
-        self.context = context
-
-    def relabel(self, frames, task_ids=None, task_reward=None):
-        return frames[..., 0].max(axis=-2).argmax(axis=-1).astype(np.float32)
-
-    def stream(self, num_envs, task_ids=None):
-        reward = self
-
-        class Stream:
-            def step(self, batch: StepBatch):
-                return reward.relabel(batch.frames[:, None])[:, 0]
-
-        return Stream()
+from viper.core.testing.spec_plugin import make_plugin
 
 
 @pytest.fixture
 def score_host(host):
-    host.register(make_plugin(viper_register_rewards=[ComponentSpec("dotx", "test_scoring:DotReward")]), name="dotx")
+    host.register(
+        make_plugin(viper_register_rewards=[ComponentSpec("dotx", "viper.core.testing.dot_suite:DotReward")]),
+        name="dotx",
+    )
     return host
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import viper_rewards_fakes as fakes
-from viper_rewards_fakes import save_stage
 
 import viper.rewards.plugin
+import viper.rewards.testing as fakes
 from viper.core import PluginHost
 from viper.core.workdir import Workdir
+from viper.rewards.testing import save_stage
 
 
 def pytest_configure(config: pytest.Config) -> None:

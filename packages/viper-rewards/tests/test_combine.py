@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from viper_rewards_fakes import FakeTokenizer, FakeVideoModel, frames_from_codes
 
 from viper.core.errors import ConfigError
 from viper.core.protocols import Reward, RewardContext, StepBatch
 from viper.core.rewarding import WeightedSum, build_training_reward, combine_rewards
+from viper.rewards.testing import FakeTokenizer, FakeVideoModel, frames_from_codes
 
 RND_TINY = {"size": "4", "channels": "8", "features": "8", "hidden": "8", "batch_size": "4"}
 

@@ -132,9 +132,8 @@ def test_amp_needs_expert_videos_of_the_env_task(expert_data):
 
 
 def test_rnd_on_the_workdir_tokenizers_codes(host, make_workdir):
-    from viper_rewards_fakes import FakeTokenizer, frames_from_codes
-
     from viper.core.rewarding import build_reward
+    from viper.rewards.testing import FakeTokenizer, frames_from_codes
 
     context = RewardContext(workdir=make_workdir(FakeTokenizer()), tasks=("a",), image_size=(8, 8))
     options = {"input": "codes", "channels": "8", "features": "8", "hidden": "16", "batch_size": "4"}

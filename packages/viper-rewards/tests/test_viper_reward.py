@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from viper_rewards_fakes import LOG_HIT, LOG_MISS, LOG_UNIFORM, FakeTokenizer, FakeVideoModel, frames_from_codes
 
 from viper.core.errors import ConfigError, ContractError, NonFiniteError, WorkdirError
 from viper.core.protocols import Reward, RewardContext, RewardStream, StepBatch
 from viper.core.rewarding import build_reward
 from viper.rewards.likelihood import Config, ViperReward
+from viper.rewards.testing import LOG_HIT, LOG_MISS, LOG_UNIFORM, FakeTokenizer, FakeVideoModel, frames_from_codes
 
 CONTEXT = RewardContext(tasks=("a",), image_size=(8, 8))
 
@@ -257,7 +257,7 @@ def test_a_workdir_without_trained_stages_says_what_to_run(host, make_workdir):
 
 
 def test_a_tokenizer_retrained_after_the_video_model_is_refused(host, make_workdir):
-    from viper_rewards_fakes import save_stage
+    from viper.rewards.testing import save_stage
 
     wd = make_workdir(FakeTokenizer(), FakeVideoModel())
     newer = save_stage(wd, "tokenizer", "fake-tok", FakeTokenizer(), {"other": "options"})

@@ -6,10 +6,10 @@ import json
 
 import numpy as np
 import pytest
-from conftest import stage_context, synthetic_store, tiny_config
 
 from viper.core.errors import DatasetError, NonFiniteError
 from viper.core.metrics import MetricsLogger, read_metrics
+from viper.tokenizers.testing import stage_context, synthetic_store, tiny_config, write_vgg_like
 
 
 def leaves(tree):
@@ -141,8 +141,6 @@ def test_fit_rejects_data_of_another_resolution(tmp_path):
 
 
 def test_fit_with_a_perceptual_loss_and_no_validation_split(tmp_path):
-    from test_vqgan import write_vgg_like
-
     from viper.tokenizers.vqgan import VQGANTokenizer
 
     weights = write_vgg_like(tmp_path / "vgg.safetensors")

@@ -10,16 +10,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TINY, synthetic_episode
 
-HERE = Path(__file__).parent
+from viper.tokenizers.testing import TINY, synthetic_episode
 
 # Run in a fresh interpreter: XLA reads the device count when jax starts.
 TWO_DEVICES = r"""
-import json, sys
+import json
 import jax, numpy as np
-sys.path.insert(0, sys.argv[1])
-from conftest import synthetic_store, tiny_config
+from viper.tokenizers.testing import synthetic_store, tiny_config
 from viper.core.jaxtools import data_mesh, data_parallel_step, replicate, shard_batch
 from viper.tokenizers.vqgan.train_step import VQGANModel
 
@@ -56,9 +54,7 @@ print(json.dumps({"losses_one": l1, "losses_two": l2, "max_param_diff": worst, "
 
 def test_two_devices_match_one_device():
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
-    proc = subprocess.run(
-        [sys.executable, "-c", TWO_DEVICES, str(HERE)], capture_output=True, text=True, env=env, timeout=600
-    )
+    proc = subprocess.run([sys.executable, "-c", TWO_DEVICES], capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     # both steps' losses agree, and so does the whole state after step 1 (weights, codebook and its

@@ -9,11 +9,11 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import tiny_config
 
 from viper.core.config import build_config, field_docs
 from viper.core.errors import ConfigError, ContractError, WorkdirError
 from viper.core.protocols import Tokenizer
+from viper.tokenizers.testing import tiny_config, write_vgg_like
 
 
 @pytest.fixture(scope="module")
@@ -183,26 +183,6 @@ def test_load_into_a_mismatched_config_names_the_difference(tokenizer, tmp_path)
 
 
 # -- perceptual loss from a local weights file ----------------------------------------------------
-
-
-def write_vgg_like(path, with_lins=True):
-    """Random VGG-style weights with torchvision names: two blocks (conv0, conv2 | pool | conv5)."""
-    from safetensors.numpy import save_file
-
-    rng = np.random.default_rng(0)
-    tensors = {
-        "features.0.weight": rng.normal(0, 0.3, (4, 3, 3, 3)),
-        "features.0.bias": np.zeros(4),
-        "features.2.weight": rng.normal(0, 0.3, (4, 4, 3, 3)),
-        "features.2.bias": np.zeros(4),
-        "features.5.weight": rng.normal(0, 0.3, (6, 4, 3, 3)),
-        "features.5.bias": np.zeros(6),
-    }
-    if with_lins:
-        tensors["lin0.model.1.weight"] = np.abs(rng.normal(0, 1, (1, 4, 1, 1)))
-        tensors["lin1.model.1.weight"] = np.abs(rng.normal(0, 1, (1, 6, 1, 1)))
-    save_file({k: v.astype(np.float32) for k, v in tensors.items()}, str(path))
-    return path
 
 
 def test_perceptual_distance_from_a_local_file(tmp_path):

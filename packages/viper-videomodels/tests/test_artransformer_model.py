@@ -8,12 +8,12 @@ import sys
 
 import numpy as np
 import pytest
-from videomodel_synthetic import GRID, VOCAB, moving_dot, test_host
 
 from viper.core.config import field_docs
 from viper.core.errors import ConfigError, ContractError, WorkdirError
 from viper.core.protocols import LikelihoodStream, VideoModel
 from viper.videomodels.artransformer import PRESETS, ARTransformer, Config
+from viper.videomodels.testing import GRID, VOCAB, moving_dot, synthetic_host
 
 TINY = dict(layers=3, heads=2, width=32, mlp_width=64, seq_len=4)
 
@@ -39,7 +39,7 @@ def test_plugin_lists_without_importing_jax():
         "assert not any(m == 'jax' or m.startswith(('jax.', 'flax', 'optax')) for m in sys.modules), 'jax imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
-    factory = test_host().load("video_model", "ar-transformer")
+    factory = synthetic_host().load("video_model", "ar-transformer")
     assert factory is ARTransformer
 
 

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from videomodel_synthetic import GRID, VOCAB, moving_dot, store, test_host, write_dataset
 
 from viper.core.dataset import EpisodeStore
 from viper.core.errors import DatasetError, NonFiniteError
@@ -23,6 +22,7 @@ from viper.core.workdir import Workdir
 from viper.videomodels.artransformer import ARTransformer, Config
 from viper.videomodels.artransformer import compiled as compiled_module
 from viper.videomodels.artransformer import train as train_module
+from viper.videomodels.testing import GRID, VOCAB, moving_dot, store, synthetic_host, write_dataset
 
 HERE = Path(__file__).parent
 SMALL = dict(layers=2, heads=2, width=32, mlp_width=64, seq_len=4, dropout=0.1, attention_dropout=0.1)
@@ -131,9 +131,8 @@ TWO_DEVICES = textwrap.dedent(
     """
     import os, sys
     os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
-    sys.path.insert(0, {here!r})
     import jax, numpy as np
-    from videomodel_synthetic import GRID, VOCAB, moving_dot, store
+    from viper.videomodels.testing import GRID, VOCAB, moving_dot, store
     from viper.core.jaxtools import data_mesh, replicate, shard_batch, to_host
     from viper.videomodels.artransformer import ARTransformer, Config
     from viper.videomodels.artransformer.train import ClipSampler, init_state, make_optimizer, make_train_step
@@ -162,7 +161,7 @@ TWO_DEVICES = textwrap.dedent(
 
 
 def test_one_step_on_two_devices_equals_one_device():
-    script = TWO_DEVICES.format(here=str(HERE))
+    script = TWO_DEVICES
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("ok")
@@ -194,7 +193,7 @@ FIT_OPTIONS = [
 def run_entry(data: Path, workdir: Path) -> subprocess.Popen:
     env = {**os.environ, "VIPER_PROGRESS": "0"}
     return subprocess.Popen(
-        [sys.executable, str(HERE / "videomodel_fit_entry.py"), str(data), str(workdir), *FIT_OPTIONS],
+        [sys.executable, str(HERE / "fit_entry.py"), str(data), str(workdir), *FIT_OPTIONS],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -251,7 +250,7 @@ def test_sigkill_resume_end_to_end(tmp_path):
     # The saved model loads with one call and finds held-out episodes far likelier than noise.
     from viper.core.components import load_video_model
 
-    model = load_video_model(tmp_path / "full", test_host())
+    model = load_video_model(tmp_path / "full", synthetic_host())
     assert model.tasks == ("task0", "task1") and model.vocab_size == VOCAB and model.code_grid == GRID
     codes = np.stack([e for e, _ in moving_dot(4, 8, tasks=2, seed=9)])
     noise = np.random.default_rng(0).integers(0, VOCAB, codes.shape).astype(np.int32)
@@ -265,7 +264,7 @@ def test_fit_model_stage_checks_preset_and_data(tmp_path):
     from viper.core.errors import ConfigError
     from viper.core.fitting import fit_tokenizer, fit_video_model
 
-    host = test_host()
+    host = synthetic_host()
     data = write_dataset(tmp_path / "data", moving_dot(5, 3))
     fit_tokenizer(data, tmp_path / "wd", name="block", host=host, progress=False)
     with pytest.raises(ConfigError, match="--preset nope: video model 'ar-transformer' has the presets paper, quick"):

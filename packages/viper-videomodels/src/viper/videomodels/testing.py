@@ -1,4 +1,5 @@
-"""Test data for viper-videomodels: code episodes with learnable dynamics and a fake tokenizer.
+"""Shipped test utilities (for plugin authors and our own tests): code episodes with learnable
+dynamics and a fake tokenizer, for training and checking video models.
 
 The package's tests must run with only viper-core and this package installed, so the tokenizer
 here is a fixed, exact quantizer of 8x8-pixel blocks (no training), registered on a private
@@ -96,7 +97,7 @@ def write_dataset(root: Path, episodes: list[tuple[np.ndarray, int]], tasks: int
     return root
 
 
-def test_host() -> PluginHost:
+def synthetic_host() -> PluginHost:
     """A plugin host with this package's plugin and the block tokenizer (named ``block``)."""
     import viper.videomodels.plugin as plugin
 
@@ -109,6 +110,3 @@ def test_host() -> PluginHost:
     )
     host.register(fake, name="block-tokenizer", distribution="tests", version="0")
     return host
-
-
-test_host.__test__ = False  # a factory, not a test

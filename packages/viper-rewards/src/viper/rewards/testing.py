@@ -1,4 +1,6 @@
-"""Hand-built numpy tokenizer and video model whose likelihoods are known in closed form.
+"""Shipped test utilities (for plugin authors and our own tests): a hand-built numpy tokenizer
+and video model whose likelihoods are known in closed form, registered as ``fake-tok`` and
+``fake-video`` by this module's hooks.
 
 Tokenizer: 4x4-pixel blocks -> one code each, ``code = (red > 127) + 2 * (green > 127)``
 (vocabulary 4).
@@ -176,9 +178,9 @@ def save_stage(wd: Workdir, stage: str, component: str, obj: object, config: dic
 
 @hookimpl
 def viper_register_tokenizers() -> list[ComponentSpec]:
-    return [ComponentSpec("fake-tok", "viper_rewards_fakes:FakeTokenizer", "test tokenizer")]
+    return [ComponentSpec("fake-tok", "viper.rewards.testing:FakeTokenizer", "test tokenizer")]
 
 
 @hookimpl
 def viper_register_video_models() -> list[ComponentSpec]:
-    return [ComponentSpec("fake-video", "viper_rewards_fakes:FakeVideoModel", "test video model")]
+    return [ComponentSpec("fake-video", "viper.rewards.testing:FakeVideoModel", "test video model")]

@@ -1,4 +1,5 @@
-"""A numpy agent and rewards for testing the training loop without torch or jax."""
+"""A numpy agent and reward for testing the training loop without torch or jax. Shipped test
+utilities for plugin authors and our own tests."""
 
 from __future__ import annotations
 

@@ -12,13 +12,16 @@ Both at the paper's DMC configuration with random weights: a ``vqgan`` tokenizer
     what the cache saves from what our frame-banded attention saves.
 (b) ours: each new frame encoded once, then one frame's codes per env per step through
     ``ARTransformer.stream`` (a rolling key/value cache; exact, see the package README).
+(c) ``maskgit`` at the same sizes (8 blocks, 8 heads, width 256, MLP 1024, 15 context frames):
+    its stream keeps each env's last 15 code frames and scores the new frame with ``score_steps``
+    (default 8) unmasking passes over the 16 x 64 tokens of the window (no cache: bidirectional).
 
 Transformer-only and with-encoding figures, for the paper tokenizer and the lighter ``light``
 preset. Variants run interleaved in rounds (so background load hits them alike) and the median
 round is reported. FLOPs are XLA's cost analysis of the compiled functions; achieved GFLOP/s is
 shown as a fraction of a dense 2048x2048 float32 matmul timed in the same process.
 
-    python benchmarks/reward_throughput.py [--quick] [--envs 16] [--rounds 3]
+    python benchmarks/reward_throughput.py [--quick] [--envs 16] [--rounds 3] [--maskgit-steps 8]
 """
 
 from __future__ import annotations
@@ -114,6 +117,7 @@ def main() -> None:
     parser.add_argument(
         "--light-preset", default="light", help="the lighter vqgan preset also reported (default: light)"
     )
+    parser.add_argument("--maskgit-steps", type=int, default=8, help="maskgit's score_steps (passes per reward)")
     args = parser.parse_args()
     rounds = 1 if args.quick else args.rounds
     stream_steps = 16 if args.quick else NEW_STEPS
@@ -123,6 +127,8 @@ def main() -> None:
 
     from viper.core.components import make_config
     from viper.videomodels.artransformer import ARTransformer, Config
+    from viper.videomodels.maskgit import Config as MaskGITConfig
+    from viper.videomodels.maskgit import MaskGIT
 
     envs = args.envs
     rng = np.random.default_rng(0)
@@ -142,6 +148,8 @@ def main() -> None:
     official = official_videogpt(vocab, grid, cfg.width, cfg.heads, cfg.layers, cfg.mlp_width)
     official_params = official.init(jax.random.PRNGKey(0), jnp.zeros((1, WINDOW, *grid), jnp.int32))
     official_fn = jax.jit(official.apply)
+    # MaskGIT's paper defaults are these sizes with context 15 (= the official window's).
+    maskgit = MaskGIT(MaskGITConfig(score_steps=args.maskgit_steps)).initialize(vocab, grid, 1, seed=0)
 
     # -- inputs ------------------------------------------------------------------------------------
     chunk_frames = rng.integers(0, 256, (CHUNK, 64, 64, 3), dtype=np.uint8)
@@ -169,6 +177,14 @@ def main() -> None:
     def stream_steps_call() -> None:
         for t in range(stream_steps):
             stream.step(step_codes[t], no_reset)
+
+    # maskgit scores rows in blocks of 2 at these sizes (its attention-logit budget), so its cost per
+    # reward is the same for 4 envs as for 16; 4 keep a round to seconds per env on a CPU.
+    maskgit_envs = min(envs, 4)
+    maskgit_stream = maskgit.stream(maskgit_envs, 0)
+
+    def maskgit_steps_call() -> None:
+        maskgit_stream.step(step_codes[0, :maskgit_envs], no_reset[:maskgit_envs])
 
     def encode_chunk(tok: Any) -> Any:
         return lambda: tok.encode(chunk_frames)
@@ -207,6 +223,16 @@ def main() -> None:
         )
         / envs
     )
+    maskgit_steps_call()  # compiles the scorer
+    rows = 1  # FLOPs of one reward
+    flops_maskgit = flops_of(
+        maskgit._score,
+        maskgit.device_params(),
+        jnp.zeros((rows, maskgit.context, grid[0] * grid[1]), jnp.int32),
+        jnp.ones((rows, maskgit.context), bool),
+        jnp.zeros((rows, grid[0] * grid[1]), jnp.int32),
+        jnp.zeros(rows, jnp.int32),
+    )
     enc_flops = {}
     for name, tok in tokenizers.items():
         encode = jax.jit(tok.model.encode)
@@ -234,6 +260,7 @@ def main() -> None:
         record("official", timed(official_call) / official_windows)
         record("stream", timed(stream_steps_call) / stream_steps / envs)
         record("ours_windows", timed(ours_windows_call) / official_windows)
+        record("maskgit", timed(maskgit_steps_call) / maskgit_envs)
         for name, tok in tokenizers.items():
             record(f"enc_official_{name}", timed(encode_chunk(tok)) / NEW_STEPS)  # 64 frames per 49 rewards
             record(f"enc_stream_{name}", timed(encode_steps(tok)) / stream_steps / envs)  # one frame per reward
@@ -254,6 +281,7 @@ def main() -> None:
     print(row("(a)  official, dense 16-frame windows", med["official"], flops_official))
     print(row("(a') our model, window by window", med["ours_windows"], flops_windows))
     print(row("(b)  our stream (cached)", med["stream"], flops_stream))
+    print(row(f"(c)  maskgit stream (S={args.maskgit_steps}, windowed)", med["maskgit"], flops_maskgit))
     ratio = med["official"] / med["stream"]
     print(f"ratio (b)/(a) = {ratio:.1f}x (target >= 15x);  (b)/(a') = {med['ours_windows'] / med['stream']:.1f}x")
     print()
@@ -282,6 +310,12 @@ def main() -> None:
         f"frames per block: {flops_stream / 1e9:.2f} GFLOP and {stream_logits / 1e6:.1f}M logits per reward. "
         f"Its projections and MLPs are ({envs * (grid[0] * grid[1] + 1)} x {cfg.width}) matmuls near the matmul "
         f"rate; the small per-(env, head) attention products are the rest. Bound: matmul FLOPs."
+    )
+    print(
+        f"  (c) runs {min(args.maskgit_steps, grid[0] * grid[1])} bidirectional passes over the whole "
+        f"{WINDOW * grid[0] * grid[1]}-token window per reward ({flops_maskgit / 1e9:.1f} GFLOP): the likelihood "
+        f"of a masked-token model is a chain of unmasking steps, and the context's tokens attend to the scored "
+        f"frame, so nothing can be cached. Bound: like (a), times the steps."
     )
     print(
         f"  with encoding, the paper-size encoder ({enc_flops['paper']:.1f} GFLOP/frame) takes {enc_share:.0%} of "

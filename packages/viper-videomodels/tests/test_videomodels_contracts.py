@@ -17,3 +17,23 @@ def test_ar_transformer_keeps_the_video_model_contract(tmp_path: Path) -> None:
     fit_video_model(model, tokenizer, tmp_path / "video_model")
     passed = check_video_model(model)
     assert {"stream-equals-log-prob", "stream-is-first-resets", "save-load"} <= set(passed)
+
+
+def test_maskgit_keeps_the_video_model_contract(tmp_path: Path) -> None:
+    from viper.videomodels.maskgit import Config, MaskGIT
+
+    tokenizer = fit_tokenizer(FakeTokenizer(), tmp_path / "tokenizer")
+    model = MaskGIT(build_config(Config, apply_preset(Config, "tiny")))
+    fit_video_model(model, tokenizer, tmp_path / "video_model")
+    passed = check_video_model(model)
+    assert {"stream-equals-log-prob", "stream-is-first-resets", "save-load"} <= set(passed)
+
+
+def test_latent_predictor_keeps_the_video_model_contract(tmp_path: Path) -> None:
+    from viper.videomodels.latentpredictor import Config, LatentPredictor
+
+    tokenizer = fit_tokenizer(FakeTokenizer(), tmp_path / "tokenizer")
+    model = LatentPredictor(build_config(Config, apply_preset(Config, "tiny")))
+    fit_video_model(model, tokenizer, tmp_path / "video_model")
+    passed = check_video_model(model)
+    assert {"score-units", "score-float32", "stream-equals-score", "stream-is-first-resets", "save-load"} <= set(passed)

@@ -18,4 +18,18 @@ def viper_register_video_models() -> list[ComponentSpec]:
             framework="jax",
             requires=("jax>=0.4.30", "flax>=0.10", "optax>=0.2"),
         ),
+        ComponentSpec(
+            name="maskgit",
+            target="viper.videomodels.maskgit:MaskGIT",
+            summary="MaskGIT bidirectional transformer over VQ codes; likelihood by fixed-order unmasking steps",
+            framework="jax",
+            requires=("jax>=0.4.30", "flax>=0.10", "optax>=0.2"),
+        ),
+        ComponentSpec(
+            name="latent-predictor",
+            target="viper.videomodels.latentpredictor:LatentPredictor",
+            summary="deterministic BYOL-style predictor of the next frame's embedding; a score, no likelihood",
+            framework="jax",
+            requires=("jax>=0.4.30", "flax>=0.10", "optax>=0.2"),
+        ),
     ]

@@ -1,0 +1,215 @@
+"""Training maskgit: data parallel over every JAX device, resumable, deterministic.
+
+Each step draws ``batch_size`` random clips of ``context + 1`` frames. The last frame of a clip
+is the one filled in: a ratio ``r ~ U(0, 1)`` per clip masks ``ceil(cos(pi/2 * r) * n)`` of its
+``n`` codes (MaskGIT's cosine schedule, at least one), chosen at random, and the loss is the
+cross-entropy of the masked codes given the visible ones and the context. The context is cut to
+a random ``0 .. context`` most recent frames per clip, so every context length the reward meets
+at an episode's start is trained.
+
+Clip sampling, the optimizer, the checkpoint layout and the data checks are ``ar-transformer``'s
+(:mod:`viper.videomodels.artransformer.train`); a checkpoint holds the weights, their EMA, the
+optimizer state, the step, the random key and the sampler's state, so a killed run resumes
+exactly (the step's random draws are derived from the step).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import TYPE_CHECKING, Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from viper.core.atomic import read_json
+from viper.core.errors import DatasetError, WorkdirError
+from viper.core.jaxtools import (
+    CheckpointManager,
+    assert_finite,
+    ema_update,
+    replicate,
+    shard_batch,
+    to_host,
+    training_mesh,
+)
+from viper.core.jaxtools.mesh import batch_sharding, replicated_sharding
+from viper.core.progress import progress_bar
+from viper.videomodels.artransformer.train import (
+    DROPOUT_RNG,
+    ClipSampler,
+    check_store,
+    fixed_val_batches,
+    make_optimizer,
+    sampler_path,
+    save_checkpoint,
+)
+from viper.videomodels.maskgit.network import build_network, init_params, make_score
+
+if TYPE_CHECKING:
+    from viper.core.dataset import EpisodeStore
+    from viper.core.workdir import StageContext
+    from viper.videomodels.maskgit.config import Config
+    from viper.videomodels.maskgit.model import MaskGIT
+
+CHECKPOINTS = "checkpoints"
+
+
+def init_state(network: Any, optimizer: optax.GradientTransformation, seed: int) -> dict[str, Any]:
+    params = init_params(network, seed)
+    return {
+        "params": params,
+        "ema": jax.tree_util.tree_map(jnp.array, params),
+        "opt_state": optimizer.init(params),
+        "step": jnp.zeros((), jnp.int32),
+        "rng": jax.random.key_data(jax.random.key(seed + 1, impl=DROPOUT_RNG)),
+    }
+
+
+def random_masks(key: jax.Array, batch: int, context: int, n: int) -> tuple[jax.Array, jax.Array]:
+    """``(past_valid bool[B,context], masked bool[B,n])``: a random number of the most recent
+    context frames kept, and ``ceil(cos(pi/2 * r) * n)`` random codes masked (``r ~ U(0,1)``)."""
+    k_context, k_ratio, k_order = jax.random.split(key, 3)
+    kept = jax.random.randint(k_context, (batch, 1), 0, context + 1)
+    past_valid = jnp.arange(context)[None, :] >= context - kept
+    ratio = jnp.cos(jnp.pi / 2 * jax.random.uniform(k_ratio, (batch, 1)))
+    count = jnp.maximum(1.0, jnp.ceil(ratio * n))
+    rank = jnp.argsort(jnp.argsort(jax.random.uniform(k_order, (batch, n)), axis=1), axis=1)
+    return past_valid, rank < count
+
+
+def make_train_step(network: Any, optimizer: optax.GradientTransformation, config: Config, mesh: Any) -> Any:
+    """A jitted ``(state, batch) -> (state, loss)``; ``loss`` is nats per masked code. Parameters
+    stay replicated, the batch is split over the mesh and XLA all-reduces the gradients."""
+    context, n = config.context, network.codes_per_frame
+
+    def step(state, batch):
+        key = jax.random.fold_in(jax.random.wrap_key_data(state["rng"], impl=DROPOUT_RNG), state["step"])
+        mask_key, dropout_key = jax.random.split(key)
+        codes = batch["codes"]
+        past, target = codes[:, :context], codes[:, context]
+        past_valid, masked = random_masks(mask_key, codes.shape[0], context, n)
+
+        def loss_fn(params):
+            logits = network.apply(
+                {"params": params}, past, past_valid, target, masked, batch["task"], train=True,
+                rngs={"dropout": dropout_key},
+            )  # fmt: skip
+            log_p = jax.nn.log_softmax(logits, axis=-1)
+            nll = -jnp.sum(log_p * jax.nn.one_hot(target, network.vocab_size, dtype=log_p.dtype), axis=-1)
+            return jnp.sum(jnp.where(masked, nll, 0.0)) / jnp.sum(masked)
+
+        loss, grads = jax.value_and_grad(loss_fn)(state["params"])
+        updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
+        params = optax.apply_updates(state["params"], updates)
+        count = state["step"] + 1
+        decay = jnp.minimum(config.ema_decay, (1.0 + count) / (10.0 + count))
+        new_state = {
+            "params": params,
+            "ema": ema_update(state["ema"], params, decay),
+            "opt_state": opt_state,
+            "step": count,
+            "rng": state["rng"],
+        }
+        return new_state, loss
+
+    replicated, split = replicated_sharding(mesh), batch_sharding(mesh)
+    return jax.jit(step, in_shardings=(replicated, split), out_shardings=(replicated, replicated), donate_argnums=0)
+
+
+def make_eval_step(network: Any, config: Config, mesh: Any) -> Any:
+    """A jitted ``(params, batch) -> summed nats``: the ``score_steps`` estimate of each clip's last
+    frame given its full context (what the reward computes)."""
+    score, context = make_score(network, config.score_steps), config.context
+
+    def evaluate(params, batch):
+        codes = batch["codes"]
+        valid = jnp.ones((codes.shape[0], context), bool)
+        return -score(params, codes[:, :context], valid, codes[:, context], batch["task"]).sum()
+
+    return jax.jit(evaluate, in_shardings=(replicated_sharding(mesh), batch_sharding(mesh)))
+
+
+def check_data(model: MaskGIT, train: EpisodeStore, val: EpisodeStore) -> None:
+    """Both splits hold codes of this model's vocabulary and grid; training episodes hold a clip."""
+    config, grid, vocab = model.config, model.code_grid, model.vocab_size
+    check_store(train, "train", vocab, grid, model.num_tasks)
+    if len(val):
+        check_store(val, "val", vocab, grid, model.num_tasks)
+    try:
+        train.check_length(config.seq_len, 1, "training clip")
+    except DatasetError as exc:
+        raise DatasetError(f"maskgit: {exc}; collect longer episodes or lower --set video_model.context") from exc
+
+
+def restore(
+    manager: CheckpointManager, state: Any, sampler: ClipSampler, description: dict[str, Any], process: int
+) -> tuple[Any, dict[str, float]]:
+    """``(state, metrics)`` of the newest checkpoint (restoring ``sampler`` too), or ``(state, {})``
+    when there is none; a checkpoint of another model or dataset is refused."""
+    restored = manager.restore(template=to_host(state))
+    if restored is None:
+        return state, {}
+    step, state, meta = restored
+    if meta.get("model") != description:
+        raise WorkdirError(
+            f"{manager.path(step)}: checkpoint of another model or dataset ({meta.get('model')}); "
+            f"delete {manager.directory} to train from scratch"
+        )
+    sampler.restore(meta["sampler"] if process == 0 else read_json(sampler_path(manager, step, process)))
+    print(f"maskgit: resuming from step {step}", file=sys.stderr)
+    return state, dict(meta.get("metrics", {}))
+
+
+def fit(model: MaskGIT, train: EpisodeStore, val: EpisodeStore, ctx: StageContext) -> tuple[Any, dict[str, float]]:
+    """Train ``model`` (its shape already set); returns (EMA weights, final metrics)."""
+    config = model.config
+    check_data(model, train, val)
+    mesh = training_mesh(config.batch_size, "video_model.batch_size", config.distributed())
+    local_batch = config.batch_size // jax.process_count()
+    seed, process = int(ctx.seed), jax.process_index()
+    network = build_network(config, model.vocab_size, model.code_grid, model.num_tasks, train=True)
+    optimizer = make_optimizer(config)
+    train_step = make_train_step(network, optimizer, config, mesh)
+    eval_step = make_eval_step(model.network, config, mesh)
+    sampler = ClipSampler(train, local_batch, config.seq_len, 1, seed, process)
+    manager = CheckpointManager(ctx.directory / CHECKPOINTS, keep=config.keep_checkpoints)
+    description = model.describe()
+    state, last = restore(manager, init_state(network, optimizer, seed), sampler, description, process)
+    state = replicate(state, mesh)
+    val_batches = fixed_val_batches(val, config, local_batch, seed, process)
+    if not val_batches:
+        print("maskgit: no validation episode holds a full clip; logging train metrics only", file=sys.stderr)
+    codes_per_frame = network.codes_per_frame
+
+    start = int(jax.device_get(state["step"]))
+    losses: list[float] = []
+    bar = progress_bar(
+        range(start, config.steps), initial=start, total=config.steps, desc="fit maskgit", unit="step",
+        enabled=ctx.progress,
+    )  # fmt: skip
+    for index in bar:
+        state, loss = train_step(state, shard_batch(sampler.sample(), mesh))
+        done = index + 1
+        losses.append(assert_finite(loss, "maskgit training loss", done))
+        checkpoint = done % config.checkpoint_every == 0 or done == config.steps
+        # Logging windows close at every checkpoint, so a resumed run logs the same numbers.
+        if done % config.log_every == 0 or checkpoint:
+            last["train_bits_per_code"] = float(np.mean(losses)) / math.log(2)
+            record = {"train_bits_per_code": last["train_bits_per_code"]}
+            if val_batches and (done % config.eval_every == 0 or done == config.steps):
+                total = sum(float(eval_step(state["ema"], shard_batch(b, mesh))) for b in val_batches)
+                frames = sum(b["codes"].shape[0] for b in val_batches) * jax.process_count()
+                last["val_bits_per_code"] = record["val_bits_per_code"] = (
+                    total / (frames * codes_per_frame) / math.log(2)
+                )
+            ctx.metrics.log(done, record)
+            bar.set_postfix({k.replace("_bits_per_code", ""): f"{v:.3f}" for k, v in record.items()})
+            losses = []
+        if checkpoint:
+            save_checkpoint(manager, done, state, sampler, description, last, process)
+    bar.close()
+    last["steps"] = float(config.steps)
+    return to_host(state["ema"]), last

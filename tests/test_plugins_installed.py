@@ -123,3 +123,9 @@ def test_plugins_name_their_provider_even_when_broken_or_disabled() -> None:
     assert host.providers[("env_suite", "badframes")] == "viper-badframes"
     result = run_cli("--env", "lite:reach", "--check", env={"VIPER_DISABLE_PLUGINS": "envs"})
     assert result.returncode == 2 and "viper-envs provides it but is disabled" in result.stderr
+
+
+def test_run_check_refuses_an_env_the_loop_cannot_drive_before_any_stage() -> None:
+    result = run_cli("--env", "badframes:grey", "--check")
+    assert result.returncode == 2
+    assert "--env badframes:grey: env suite 'badframes', task 'grey': rule 'observation-space' broken" in result.stderr

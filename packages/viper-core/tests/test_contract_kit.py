@@ -205,3 +205,29 @@ def test_check_plugin_reports_a_broken_rule_and_exits_non_zero(
 class FloatFramesSuite(_Wrapped):
     def __init__(self) -> None:
         super().__init__(_FloatFrames)
+
+
+class NoTaskRewardSuite(_Wrapped):
+    def __init__(self) -> None:
+        super().__init__(_NoTaskReward)
+
+
+def test_the_pipeline_checks_what_the_loop_requires_before_any_stage(monkeypatch: pytest.MonkeyPatch) -> None:
+    from viper.core import ComponentSpec, hookimpl
+    from viper.core.pipeline import PipelineConfig, resolve
+
+    class Plugin:
+        @staticmethod
+        @hookimpl
+        def viper_register_env_suites() -> list[ComponentSpec]:
+            return [ComponentSpec("quiet", "contract_kit_tests:NoTaskRewardSuite")]
+
+    monkeypatch.setitem(sys.modules, "contract_kit_tests", sys.modules[__name__])
+    host = fake_host()
+    host.register(Plugin, name="quiet", distribution="quiet-dist")
+    fakes = dict(tokenizer="fake", model="fake", reward="fake", agent="fake")
+    assert resolve(PipelineConfig(env="fake:reach", **fakes), host).env.task == "reach"  # a reset info of {} is fine
+    with pytest.raises(
+        ConfigError, match=r"--env quiet:reach: .*rule 'task-reward' broken: every step info must carry"
+    ):
+        resolve(PipelineConfig(env="quiet:reach", **fakes), host)

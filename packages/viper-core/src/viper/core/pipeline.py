@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from viper.core.components import EnvName, check_task, load_suite, make_config, parse_env
 from viper.core.config import apply_preset, build_config, config_class, to_dict, validate
 from viper.core.config import option as config_option
-from viper.core.errors import ConfigError, ViperError
+from viper.core.errors import ConfigError, ContractError, ViperError
 from viper.core.plugins import PluginHost, get_host
 
 #: (option name, component kind) for each swappable part, in pipeline order.
@@ -154,8 +154,15 @@ def resolve(config: PipelineConfig, host: PluginHost | None = None) -> Plan:
     else:
         try:
             check_task(env, suite)
+            # What the loop requires of the env (uint8 frames, info["task_reward"] on each step),
+            # checked here so `--check` and the pipeline fail before any stage trains.
+            from viper.core.testing.env_rules import preflight_env
+
+            preflight_env(suite, env.task)
         except ConfigError as exc:
             problems.append(str(exc))
+        except ContractError as exc:
+            problems.append(f"--env {env}: {exc}")
     for section in config.options:
         if section not in SECTIONS:
             problems.append(f"--set {section}.*: unknown section {section!r}; expected one of {', '.join(SECTIONS)}")

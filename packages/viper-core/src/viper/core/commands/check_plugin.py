@@ -79,5 +79,5 @@ def run(args: argparse.Namespace) -> int:
 
 def print_row(row: Any) -> None:
     """One line per rule (a ``plugin_checks.Row``), printed as soon as it is known (fits take seconds)."""
-    line = f"{row.component:<28} {row.kind:<11} {row.subject:<22} {row.rule:<24} {row.result}"
+    line = f"{row.component:<36} {row.kind:<11} {row.subject:<22} {row.rule:<24} {row.result}"
     print(line + (f": {row.message}" if row.message else ""), flush=True)

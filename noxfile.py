@@ -19,6 +19,9 @@ nox.options.sessions = ["lint", "tests", "integration", "slow"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = False
 
+#: Third-party plugin fixtures (tests/plugins/): a reward, a video model, a plugin that fails to import
+#: and one that breaks the env contract (check-plugin must reject it).
+FIXTURES = [f"tests/plugins/{name}" for name in ("viper-hello", "viper-countmodel", "viper-broken", "viper-badframes")]
 PACKAGES = ["viper-core", "viper-envs", "viper-tokenizers", "viper-videomodels", "viper-rewards", "viper-agents"]
 # What each package's isolated test session installs besides viper-core and the package itself.
 EXTRAS = {"viper-envs": "[dmc,atari]", "viper-agents": "[test]"}
@@ -53,7 +56,7 @@ def tests(session: nox.Session, package: str) -> None:
 def integration(session: nox.Session) -> None:
     """Every package plus the third-party plugin fixtures; cross-package tests in tests/."""
     install_all(session)
-    session.install("tests/plugins/viper-hello", "tests/plugins/viper-broken")
+    session.install(*FIXTURES)
     session.run("pytest", "tests", "-m", "not slow", "-q", *session.posargs, env=ENV)
 
 
@@ -61,7 +64,7 @@ def integration(session: nox.Session) -> None:
 def slow(session: nox.Session) -> None:
     """Long tests (training on CPU) of every package and of the main pipeline."""
     install_all(session)
-    session.install("tests/plugins/viper-hello", "tests/plugins/viper-broken")
+    session.install(*FIXTURES)
     folders = [f"packages/{p}/tests" for p in PACKAGES] + ["tests"]
     # exit status 5: no test selected (no slow test left after -k, say)
     session.run(

@@ -135,7 +135,18 @@ class LikelihoodStream(Protocol):
 
 @runtime_checkable
 class VideoModel(Protocol):
-    """A frozen likelihood model over code sequences."""
+    """A frozen likelihood model over code sequences.
+
+    A model without a likelihood (e.g. a deterministic predictor of the next frame's embedding)
+    declares it with class attributes ``likelihood = False`` and ``score_units`` (what its numbers
+    are, e.g. ``"2*cos - 2 of unit embeddings"``), and implements
+    ``score(codes int32[B,T,h,w], task) -> float32[B,T]`` with the same windows as
+    :meth:`log_prob` (entry ``[b, t]`` rates frame ``t`` given frames ``max(0, t-context)..t-1``),
+    finite and "higher is more expert-like", but no probability. Its ``stream`` returns the same
+    numbers as ``score``; its ``log_prob`` (if any) raises. An absent ``likelihood`` means ``True``
+    (``score_units`` then is ``"nats"``). The ``viper`` reward and the contract kit call ``score``
+    for such a model and never call its numbers log-likelihoods (:func:`scores_likelihood`).
+    """
 
     vocab_size: int
     code_grid: tuple[int, int]
@@ -158,6 +169,22 @@ class VideoModel(Protocol):
         ...
 
     def save(self, directory: Path) -> None: ...
+
+
+def has_likelihood(model: Any) -> bool:
+    """Whether a video model's numbers are log-likelihoods (its ``likelihood``; absent: True)."""
+    return bool(getattr(model, "likelihood", True))
+
+
+def score_units(model: Any) -> str:
+    """What a video model's numbers are: ``"nats"`` for a likelihood model, else its ``score_units``."""
+    return "nats" if has_likelihood(model) else str(getattr(model, "score_units", "score (higher is more expert-like)"))
+
+
+def frame_scores(model: Any, codes: np.ndarray, task: np.ndarray | int | None = None) -> np.ndarray:
+    """``float32[B,T]`` per-frame numbers of a video model: ``log_prob`` for a likelihood model,
+    ``score`` for one that declares ``likelihood = False``."""
+    return model.log_prob(codes, task) if has_likelihood(model) else model.score(codes, task)
 
 
 # --------------------------------------------------------------------------------------------

@@ -20,6 +20,11 @@ The scorer uses the video model's incremental ``stream`` (a rolling key/value ca
 work per step) for the paper's conditional reward when no extra skip is needed. Otherwise
 (``mode=joint``, an extra skip, or ``incremental=false``) it keeps each env's trailing window of
 codes and calls ``log_prob`` on it every step, which costs ``context * m + 1`` frames of work.
+
+A video model without a likelihood (``likelihood = False``, e.g. ``latent-predictor``) is scored
+by its ``score`` (same windows, "higher is more expert-like", in its ``score_units``) through the
+same stream or windows; the reward is then that score, never called a log-likelihood (its metric
+is ``viper/score``), and ``mode=joint``, which sums log-likelihoods, is refused.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from viper.core.checks import check_codes
 from viper.core.components import load_tokenizer, load_video_model
 from viper.core.config import Options, option
 from viper.core.errors import ConfigError, ContractError, WorkdirError
-from viper.core.protocols import RewardContext, StepBatch
+from viper.core.protocols import RewardContext, StepBatch, frame_scores, has_likelihood
 from viper.core.workdir import Workdir
 from viper.rewards.common import check_sequences, check_step, masked, raise_non_finite, stream_task_ids
 from viper.rewards.normalize import Normalizer
@@ -101,6 +106,9 @@ class ViperReward:
             tokenizer = tokenizer if tokenizer is not None else load_tokenizer(context.workdir, context.host)
             video_model = video_model if video_model is not None else load_video_model(context.workdir, context.host)
         self.tokenizer, self.model = tokenizer, video_model
+        self.likelihood = has_likelihood(video_model)
+        #: What the raw reward is called in messages and metrics.
+        self.quantity = "log-likelihood" if self.likelihood else "score"
         self._check_components()
         self.model_skip = int(getattr(self.model, "frame_skip", None) or 1)
         self.frame_skip = self._frame_skip()
@@ -138,6 +146,11 @@ class ViperReward:
             )
         if int(model.context) < 0:
             raise WorkdirError(f"{where}: the video model reports a negative context ({model.context})")
+        if not self.likelihood and self.config.mode == "joint":
+            raise ConfigError(
+                f"--set reward.mode=joint sums log-likelihoods, but the video model ({type(model).__name__}) has no "
+                f"likelihood (its scores are {getattr(model, 'score_units', 'scores')}); use mode=conditional"
+            )
 
     def _frame_skip(self) -> int:
         wanted, own = self.config.frame_skip, self.model_skip
@@ -213,7 +226,7 @@ class ViperReward:
         out = np.empty((batch, steps), np.float32)
         first = np.ones(batch, bool)
         for t in range(steps):
-            out[:, t] = raise_non_finite(scorer.step(codes[:, t], first), "viper reward: log-likelihood", t)
+            out[:, t] = raise_non_finite(scorer.step(codes[:, t], first), f"viper reward: {self.quantity}", t)
             first = np.zeros(batch, bool)
         return self.normalizer(out, update=False)
 
@@ -246,13 +259,15 @@ class ViperStream:
             batch, self.num_envs, self.task_ids, tuple(self.reward.context.image_size), "viper reward"
         )
         codes = self.reward.encode(frames, self.task_ids)
-        raw = raise_non_finite(self.scorer.step(codes, is_first), "viper reward: log-likelihood", self.steps)
+        raw = raise_non_finite(self.scorer.step(codes, is_first), f"viper reward: {self.reward.quantity}", self.steps)
         self.steps += 1
         self.last_log_likelihood = raw
         return self.reward.normalizer(raw, update=True)
 
     def metrics(self) -> dict[str, float]:
-        return {"viper/log_likelihood": float(np.mean(self.last_log_likelihood))}
+        # A model without a likelihood reports its score under another name (never a likelihood).
+        name = "viper/log_likelihood" if self.reward.likelihood else "viper/score"
+        return {name: float(np.mean(self.last_log_likelihood))}
 
 
 class _Scorer:
@@ -275,7 +290,7 @@ class _Scorer:
             self.count = np.zeros(num_envs, np.int64)
 
     def step(self, codes: np.ndarray, is_first: np.ndarray) -> np.ndarray:
-        """Log-likelihood ``float[num_envs]`` of each env's newest ``codes`` given its own history.
+        """Log-likelihood (or score) ``float[num_envs]`` of each env's newest ``codes`` given its own history.
 
         An env never stepped before starts an episode whatever ``is_first`` says.
         """
@@ -302,10 +317,11 @@ class _Scorer:
             n = int(frames[i])
             windows[i, :n] = self.history[i, self.span - 1 - extra * np.arange(n - 1, -1, -1)]
         # Causal model: the zero padding after each window cannot change the entries we read.
-        log_p = np.asarray(reward.model.log_prob(windows, self.model_tasks), np.float32)
+        log_p = np.asarray(frame_scores(reward.model, windows, self.model_tasks), np.float32)
         if log_p.shape != (self.num_envs, window):
+            what = "log_prob" if reward.likelihood else "score"
             raise ContractError(
-                f"video model log_prob returned shape {list(log_p.shape)}, expected [{self.num_envs}, {window}]"
+                f"video model {what} returned shape {list(log_p.shape)}, expected [{self.num_envs}, {window}]"
             )
         rows = np.arange(self.num_envs)
         if reward.config.mode == "conditional":

@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from viper.core.atomic import atomic_write_json, read_json
 from viper.core.collect import make_policy, run_episode
 from viper.core.components import EnvName, resolve_env
+from viper.core.config import Options, Rule, option
 from viper.core.dataset import VideoDataset
 from viper.core.errors import ConfigError, ViperError
 from viper.core.media import write_reward_video, write_scatter
@@ -45,51 +46,47 @@ VIDEO_FILE = "episodes.mp4"
 
 
 @dataclasses.dataclass
-class ScoreConfig:
-    """What ``viper-run score`` does."""
+class ScoreConfig(Options):
+    """What ``viper-run score`` does (its constraints are worded as the command's flags)."""
+
+    SECTION: ClassVar[str] = "--"
+    RULES: ClassVar[tuple[Rule, ...]] = (
+        Rule(
+            "rewards",
+            lambda c: set(c.options) <= set(c.rewards),
+            lambda c: (
+                f"a reward named by every --set section; --set {min(set(c.options) - set(c.rewards))}.* names none"
+            ),
+        ),
+    )
 
     env: str
     """Environment as SUITE:TASK."""
-    episodes: int = 6
+    episodes: int = option(6, ge=1)
     """Episodes per policy (the expert, each noise level, random)."""
-    rewards: tuple[str, ...] = ("viper",)
+    rewards: tuple[str, ...] = option(
+        ("viper",),
+        flag="reward",
+        test=lambda r: len(r) > 0 and len(set(r)) == len(r),
+        expected="at least one reward, each reward once",
+    )
     """Reward components to score."""
     options: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     """Per-reward options, keyed by reward name."""
-    noise: tuple[float, ...] = (0.1, 0.3, 0.6)
+    noise: tuple[float, ...] = option((0.1, 0.3, 0.6), gt=0, le=1)
     """Action-noise levels of the noisy experts (see viper.core.collect.NoisyPolicy)."""
     seed: int = 0
     """Episode ``i`` of every policy resets with seed ``seed + 10_000 + i`` (paired comparison)."""
     size: int = 64
     """Frame height and width."""
-    videos: int = 1
+    videos: int = option(1, ge=0)
     """Episodes per policy drawn into the mp4 (0: no video)."""
-    max_steps: int | None = None
+    max_steps: int | None = option(None, ge=1)
     """Cut episodes after this many steps (None: the env's own limit)."""
     data: str | None = None
     """Expert videos for rewards that need them (default: the workdir's collected data)."""
-    batch: int = 16
+    batch: int = option(16, ge=1)
     """Episodes relabelled together."""
-
-    def __post_init__(self) -> None:
-        if self.episodes < 1:
-            raise ConfigError(f"--episodes {self.episodes}: expected at least 1")
-        if not self.rewards:
-            raise ConfigError("--reward: give at least one reward to score")
-        if len(set(self.rewards)) != len(self.rewards):
-            raise ConfigError(f"--reward: each reward once, got {', '.join(self.rewards)}")
-        for level in self.noise:
-            if not 0.0 < float(level) <= 1.0:
-                raise ConfigError(f"--noise {level}: noise levels must lie in (0, 1]")
-        unknown = sorted(set(self.options) - set(self.rewards))
-        if unknown:
-            raise ConfigError(f"--set {unknown[0]}.*: not one of the scored rewards ({', '.join(self.rewards)})")
-        if self.videos < 0:
-            raise ConfigError(f"--videos {self.videos}: expected 0 or more")
-        if self.batch < 1:
-            raise ConfigError(f"batch {self.batch}: expected at least 1")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise ConfigError(f"--max-steps {self.max_steps}: expected at least 1")
 
 
 @dataclasses.dataclass

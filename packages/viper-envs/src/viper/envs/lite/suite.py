@@ -14,6 +14,7 @@ from viper.envs.lite.balance import Balance, BalanceExpert
 from viper.envs.lite.base import LiteEnv
 from viper.envs.lite.push import Push, PushExpert
 from viper.envs.lite.reach import Reach, ReachExpert
+from viper.envs.lite.reach_two import ReachTwo, ReachTwoExpert
 
 
 @dataclasses.dataclass
@@ -37,7 +38,8 @@ def _maker(env_cls: type[LiteEnv]) -> Callable[[LiteConfig, int, int | None], gy
 
 
 class LiteSuite(TableSuite):
-    """Dependency-light 2D tasks (numpy only): ``reach``, ``push``, ``balance``.
+    """Dependency-light 2D tasks (numpy only): ``reach``, ``push``, ``balance`` and
+    ``reach-two`` (two equally good targets: a task with two expert modes).
 
     Every task renders ``size x size`` RGB frames (default 64), observes ``{"image", "state"}``,
     has continuous actions in ``[-1, 1]``, puts its reward in ``info["task_reward"]`` and has a
@@ -50,4 +52,5 @@ class LiteSuite(TableSuite):
         "reach": Task(_maker(Reach), expert=ReachExpert),
         "push": Task(_maker(Push), expert=PushExpert),
         "balance": Task(_maker(Balance), expert=BalanceExpert),
+        "reach-two": Task(_maker(ReachTwo), expert=ReachTwoExpert),
     }

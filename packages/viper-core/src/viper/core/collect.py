@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from viper.core.components import EnvName, parse_env, resolve_env
+from viper.core.components import EnvName, literal_options, parse_env, resolve_env
 from viper.core.dataset import DatasetWriter
 from viper.core.errors import ConfigError, ContractError
 from viper.core.plugins import PluginHost
@@ -116,11 +117,13 @@ def collect(
     resume: bool = False,
     progress: bool = True,
     host: PluginHost | None = None,
+    env_options: Mapping[str, Any] | None = None,
 ) -> DatasetWriter:
     """Record ``episodes`` episodes of ``policy`` on ``env`` into the dataset folder ``out``.
 
     With ``resume=True`` an existing dataset is topped up to ``episodes`` episodes of this task;
     episode ``i`` always uses seed ``seed + i``, so a resumed collection equals an uninterrupted one.
+    ``env_options`` (``--set env.FIELD=VALUE``) go to the suite's ``make``.
     """
     name = parse_env(env) if isinstance(env, str) else env
     if episodes < 1:
@@ -129,7 +132,7 @@ def collect(
     writer = DatasetWriter(
         out, resume=resume, source={"env": str(name), "policy": policy, "noise": noise, "seed": seed}
     )
-    instance = suite.make(name.task, seed=seed, size=size)
+    instance = suite.make(name.task, seed=seed, size=size, **literal_options(env_options or {}))
     try:
         actor = make_policy(policy, suite, name.task, instance, seed=seed, noise=noise)
         done = writer.count(name.task)

@@ -5,8 +5,10 @@ This is the one place that knows each kind's factory signature (see :mod:`viper.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -120,3 +122,26 @@ def load_tokenizer(workdir: Any, host: PluginHost | None = None) -> Any:
 
 def load_video_model(workdir: Any, host: PluginHost | None = None) -> Any:
     return load_artifact(workdir, "video_model", "video_model", host)
+
+
+def literal_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Env options as a suite's ``make`` takes them: ``--set env.episode_length=50`` arrives as a
+    string, so numbers, booleans and None are read as such (suites with a typed ``Config`` convert
+    again; plain third-party suites get Python values)."""
+    out = {}
+    for key, value in options.items():
+        if isinstance(value, str):
+            text = {"true": "True", "false": "False", "none": "None"}.get(value.lower(), value)
+            try:
+                value = ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                pass
+        out[key] = value
+    return out
+
+
+def check_env_options(env: EnvName, suite: Any, options: Mapping[str, Any]) -> None:
+    """Validate ``--set env.*`` against the suite's ``Config`` where it declares one (a
+    :class:`~viper.core.suites.TableSuite`); other suites check their options in ``make``."""
+    if options and hasattr(suite, "options"):
+        suite.options(env.task, literal_options(options))

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
-from viper.core.components import EnvName, check_task, load_suite, make_config, parse_env
+from viper.core.components import EnvName, check_env_options, check_task, load_suite, make_config, parse_env
 from viper.core.config import apply_preset, build_config, config_class, to_dict, validate
 from viper.core.config import option as config_option
 from viper.core.errors import ConfigError, ContractError, ViperError
@@ -48,7 +48,7 @@ PIPELINE_PRESETS: dict[str, dict[str, Any]] = {
         },
     },
 }
-SECTIONS = ("tokenizer", "video_model", "reward", "explore", "agent", "loop")
+SECTIONS = ("env", "tokenizer", "video_model", "reward", "explore", "agent", "loop")
 
 
 @dataclasses.dataclass
@@ -154,6 +154,7 @@ def resolve(config: PipelineConfig, host: PluginHost | None = None) -> Plan:
     else:
         try:
             check_task(env, suite)
+            check_env_options(env, suite, config.options.get("env", {}))
             # What the loop requires of the env (uint8 frames, info["task_reward"] on each step),
             # checked here so `--check` and the pipeline fail before any stage trains.
             from viper.core.testing.env_rules import preflight_env
@@ -214,10 +215,14 @@ def run_pipeline(plan: Plan) -> dict[str, Any]:
     options = {kind: to_dict(config) for kind, (_, config) in plan.components.items()}
     names = {kind: name for kind, (name, _) in plan.components.items()}
 
+    env_options = dict(cfg.options.get("env", {}))
+
     banner("1/6 collect expert videos")
     episodes = cfg.episodes or cfg.sizes["episodes"]
     data = (
-        Path(cfg.data) if cfg.data is not None else collect_stage(wd, plan.env, episodes, seed=cfg.seed, host=plan.host)
+        Path(cfg.data)
+        if cfg.data is not None
+        else collect_stage(wd, plan.env, episodes, seed=cfg.seed, host=plan.host, env_options=env_options)
     )
 
     banner("2/6 fit the tokenizer")
@@ -239,6 +244,7 @@ def run_pipeline(plan: Plan) -> dict[str, Any]:
             options={reward: options["reward"]},
             seed=cfg.seed,
             data=str(data),
+            env_options=env_options,
         ),
         host=plan.host,
     )
@@ -248,6 +254,8 @@ def run_pipeline(plan: Plan) -> dict[str, Any]:
 
     banner("5/6 train the agent on the chosen reward")
     agent_options = {"agent": options["agent"], "reward": options["reward"], "loop": dict(plan.loop)}
+    if env_options:
+        agent_options["env"] = env_options
     if plan.explore is not None:
         agent_options["explore"] = to_dict(plan.explore)
     steps = cfg.steps or cfg.sizes["steps"]

@@ -41,8 +41,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="KIND.FIELD=VALUE",
         help=(
-            "override an option of a section (tokenizer, video_model, reward, explore, agent, loop), "
-            "e.g. --set tokenizer.codebook_size=512 --set loop.num_envs=4 (repeatable; "
+            "override an option of a section (env, tokenizer, video_model, reward, explore, agent, loop), "
+            "e.g. --set tokenizer.codebook_size=512 --set loop.num_envs=4 --set env.episode_length=100 (repeatable; "
             "`viper-run plugins --options NAME` lists the options of component NAME)"
         ),
     )

@@ -7,12 +7,11 @@ read a trained model also key the stage by the workdir's data / tokenizer / vide
 
 from __future__ import annotations
 
-import ast
 import functools
 from pathlib import Path
 from typing import Any
 
-from viper.core.components import make_config, make_env, resolve_env
+from viper.core.components import literal_options, make_config, make_env, resolve_env
 from viper.core.config import build_config, to_dict
 from viper.core.errors import ConfigError
 from viper.core.frameworks import configure_frameworks
@@ -88,7 +87,7 @@ def train_stage(
         report_cached("agent", stage.directory)
         return {**info["metrics"], "stage_dir": str(stage.directory), "cached": True}
 
-    env_fn = functools.partial(make_env, str(name), size=size, **_literal_values(options.get("env", {})))
+    env_fn = functools.partial(make_env, str(name), size=size, **literal_options(options.get("env", {})))
     if reward_obj is None:
         context = reward_context(wd, suite, name.task, size=size, seed=seed, host=host)
         reward_obj = build_training_reward(
@@ -116,17 +115,3 @@ def train_stage(
 
     metrics = run_stage(stage, work, seed=seed, progress=progress)
     return {**metrics, "stage_dir": str(stage.directory), "cached": False}
-
-
-def _literal_values(options: dict[str, Any]) -> dict[str, Any]:
-    """``--set env.episode_length=50`` arrives as a string: read numbers and booleans as such."""
-    out = {}
-    for key, value in options.items():
-        if isinstance(value, str):
-            text = {"true": "True", "false": "False", "none": "None"}.get(value.lower(), value)
-            try:
-                value = ast.literal_eval(text)
-            except (ValueError, SyntaxError):
-                pass
-        out[key] = value
-    return out

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from viper.core.collect import collect
 from viper.core.components import EnvName
@@ -12,14 +14,25 @@ from viper.core.stages.lifecycle import report_cached, run_stage
 from viper.core.workdir import Workdir
 
 
-def collect_stage(wd: Workdir, env: EnvName, episodes: int, *, seed: int = 0, host: PluginHost | None = None) -> Path:
-    """Record ``episodes`` expert episodes of ``env`` (topping up a killed collection); returns
-    the dataset folder."""
-    stage = wd.stage("data", {"env": str(env), "episodes": episodes, "seed": seed, "policy": "expert"})
+def collect_stage(
+    wd: Workdir,
+    env: EnvName,
+    episodes: int,
+    *,
+    seed: int = 0,
+    host: PluginHost | None = None,
+    env_options: Mapping[str, Any] | None = None,
+) -> Path:
+    """Record ``episodes`` expert episodes of ``env`` made with ``env_options`` (topping up a
+    killed collection); returns the dataset folder."""
+    config: dict[str, Any] = {"env": str(env), "episodes": episodes, "seed": seed, "policy": "expert"}
+    if env_options:  # only when given, so the folders of runs without env options keep their names
+        config["env_options"] = dict(env_options)
+    stage = wd.stage("data", config)
     dataset = stage.directory / "dataset"
 
     def work(_ctx: object) -> dict[str, int]:
-        collect(env, episodes, dataset, seed=seed, resume=True, host=host)
+        collect(env, episodes, dataset, seed=seed, resume=True, host=host, env_options=env_options)
         return {"episodes": episodes}
 
     if stage.done:

@@ -28,7 +28,7 @@ import numpy as np
 
 from viper.core.atomic import atomic_write_json, read_json
 from viper.core.collect import make_policy, run_episode
-from viper.core.components import EnvName, resolve_env
+from viper.core.components import EnvName, literal_options, resolve_env
 from viper.core.config import Options, Rule, option
 from viper.core.dataset import VideoDataset
 from viper.core.errors import ConfigError, ViperError
@@ -87,6 +87,8 @@ class ScoreConfig(Options):
     """Expert videos for rewards that need them (default: the workdir's collected data)."""
     batch: int = option(16, ge=1)
     """Episodes relabelled together."""
+    env_options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """Options for the suite's ``make`` (``--set env.FIELD=VALUE``)."""
 
 
 @dataclasses.dataclass
@@ -135,7 +137,10 @@ def score(
     host = host or get_host()
     name, suite = resolve_env(config.env, host)
     wd = workdir if isinstance(workdir, Workdir) else Workdir(workdir)
-    stage = wd.stage("score", {**dataclasses.asdict(config), "inputs": upstream_folders(wd)})
+    stage_config = dataclasses.asdict(config)
+    if not stage_config["env_options"]:  # keep the folder names of runs without env options
+        del stage_config["env_options"]
+    stage = wd.stage("score", {**stage_config, "inputs": upstream_folders(wd)})
     if stage.done and not force and (stage.directory / SCORE_FILE).exists():
         # Summaries are recomputed from the stored episodes, so a cache written by an older
         # version gains any figure added since.
@@ -202,7 +207,7 @@ def _rollouts(suite: Any, task: str, config: ScoreConfig, progress: bool) -> tup
         total=len(plan) * config.episodes, desc=f"score: rollouts on {config.env}", unit="ep", enabled=progress
     )
     for p, (label, kind, noise) in enumerate(plan):
-        env = suite.make(task, seed=config.seed, size=config.size)
+        env = suite.make(task, seed=config.seed, size=config.size, **literal_options(config.env_options))
         try:
             policy = make_policy(kind, suite, task, env, seed=config.seed + 1000 * p, noise=noise)
             for i in range(config.episodes):

@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from viper.core.errors import ConfigError, ContractError, NonFiniteError
+from viper.core.checks import check_finite
+from viper.core.errors import ConfigError, ContractError
 from viper.core.protocols import EnvStep, StepBatch
 
 
@@ -170,10 +171,7 @@ def check_rewards(rewards: Any, num_envs: int, env_step: int) -> np.ndarray:
         raise ContractError(
             f"reward stream: expected float32[{num_envs}] (one per env), got {rewards.dtype}{list(rewards.shape)}"
         )
-    bad = np.flatnonzero(~np.isfinite(rewards))
-    if bad.size:
-        where = f"env step {env_step}" if env_step >= 0 else "evaluation"
-        raise NonFiniteError(f"reward: non-finite value {rewards[bad[0]]} at {where} for env {bad[0]}")
+    check_finite(rewards, "reward", step=f"env step {env_step}" if env_step >= 0 else "evaluation", over="env")
     return rewards.astype(np.float32, copy=False)
 
 

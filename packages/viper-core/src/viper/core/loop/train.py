@@ -16,13 +16,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from viper.core.checks import check_finite
 from viper.core.errors import ConfigError, NonFiniteError
 from viper.core.frameworks import configure_frameworks
 from viper.core.loop.checkpoint import LoopState, describe_space, resume, save_checkpoint
@@ -167,15 +167,8 @@ def train_step(agent: Agent, state: LoopState, checkpoint: Path) -> dict[str, fl
         metrics = agent.train()
     except NonFiniteError as exc:
         raise NonFiniteError(f"{exc} (update {state.updates}, env step {state.env_steps}); {kept}") from exc
-    clean = {}
-    for key, value in (metrics or {}).items():
-        value = float(value)
-        if not math.isfinite(value):
-            raise NonFiniteError(
-                f"agent.train: {key} = {value} at update {state.updates}, env step {state.env_steps}; {kept}"
-            )
-        clean[key] = value
-    return clean
+    clean = {key: float(value) for key, value in (metrics or {}).items()}
+    return check_finite(clean, "agent.train", step=f"update {state.updates}, env step {state.env_steps}", hint=kept)
 
 
 def make_vector_env(env_fn: Callable[[], Any], num_envs: int, *, parallel: bool, context: str = "spawn") -> Any:

@@ -163,6 +163,15 @@ def restore(
     return state, dict(meta.get("metrics", {}))
 
 
+def val_bits_per_code(
+    eval_step: Any, params: Any, batches: list[dict[str, np.ndarray]], mesh: Any, codes: int
+) -> float:
+    """Bits per code of the fixed validation clips' last frames (every process's share)."""
+    total = sum(float(eval_step(params, shard_batch(b, mesh))) for b in batches)
+    frames = sum(b["codes"].shape[0] for b in batches) * jax.process_count()
+    return total / (frames * codes) / math.log(2)
+
+
 def fit(model: MaskGIT, train: EpisodeStore, val: EpisodeStore, ctx: StageContext) -> tuple[Any, dict[str, float]]:
     """Train ``model`` (its shape already set); returns (EMA weights, final metrics)."""
     config = model.config
@@ -200,11 +209,8 @@ def fit(model: MaskGIT, train: EpisodeStore, val: EpisodeStore, ctx: StageContex
             last["train_bits_per_code"] = float(np.mean(losses)) / math.log(2)
             record = {"train_bits_per_code": last["train_bits_per_code"]}
             if val_batches and (done % config.eval_every == 0 or done == config.steps):
-                total = sum(float(eval_step(state["ema"], shard_batch(b, mesh))) for b in val_batches)
-                frames = sum(b["codes"].shape[0] for b in val_batches) * jax.process_count()
-                last["val_bits_per_code"] = record["val_bits_per_code"] = (
-                    total / (frames * codes_per_frame) / math.log(2)
-                )
+                bits = val_bits_per_code(eval_step, state["ema"], val_batches, mesh, codes_per_frame)
+                last["val_bits_per_code"] = record["val_bits_per_code"] = bits
             ctx.metrics.log(done, record)
             bar.set_postfix({k.replace("_bits_per_code", ""): f"{v:.3f}" for k, v in record.items()})
             losses = []

@@ -116,27 +116,3 @@ def test_save_load_and_foreign_artifacts(model, tmp_path):
     (tmp_path / "m" / "config.json").write_text(json.dumps(header))
     with pytest.raises(WorkdirError):
         wide.load(tmp_path / "m")
-
-
-def test_viper_reward_uses_the_score_and_never_calls_it_a_likelihood(model):
-    from viper.core.protocols import RewardContext, StepBatch
-    from viper.rewards.likelihood import Config as RewardConfig
-    from viper.rewards.likelihood import ViperReward
-    from viper.videomodels.testing import BlockTokenizer
-
-    tokenizer = BlockTokenizer()
-    codes = random_codes(2, 7, seed=4)
-    frames = np.stack([tokenizer.decode(c) for c in codes])
-    context = RewardContext(tasks=("a", "b"), image_size=tokenizer.image_size)
-    ids = np.array([0, 1])
-    want = model.score(codes, ids)
-    for incremental in (True, False):
-        reward = ViperReward(RewardConfig(incremental=incremental), context, tokenizer=tokenizer, video_model=model)
-        np.testing.assert_allclose(reward.relabel(frames, ids), want, rtol=1e-4, atol=1e-5)
-    stream = reward.stream(2, ids)
-    zeros = np.zeros(2, np.float32)
-    out = stream.step(StepBatch(frames[:, 0], np.ones(2, bool), zeros, ids))
-    np.testing.assert_allclose(out, want[:, 0], rtol=1e-4, atol=1e-5)
-    assert set(stream.metrics()) == {"viper/score"}
-    with pytest.raises(ConfigError, match="joint.*no likelihood"):
-        ViperReward(RewardConfig(mode="joint"), context, tokenizer=tokenizer, video_model=model)

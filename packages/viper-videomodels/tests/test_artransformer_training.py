@@ -22,6 +22,7 @@ from viper.core.workdir import Workdir
 from viper.videomodels.artransformer import ARTransformer, Config
 from viper.videomodels.artransformer import compiled as compiled_module
 from viper.videomodels.artransformer import train as train_module
+from viper.videomodels.common import train as shared_train
 from viper.videomodels.testing import GRID, VOCAB, moving_dot, store, synthetic_host, write_dataset
 
 HERE = Path(__file__).parent
@@ -109,17 +110,17 @@ def test_resume_in_process_matches_uninterrupted(tmp_path, monkeypatch):
     full = ARTransformer(config)
     full_metrics = full.fit(data, store([]), context(tmp_path / "full"))
 
-    real_save = train_module.save_checkpoint
+    real_save = shared_train.save_checkpoint
 
     def save_then_die(manager, step, *args, **kwargs):
         real_save(manager, step, *args, **kwargs)
         if step == 6:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(train_module, "save_checkpoint", save_then_die)
+    monkeypatch.setattr(shared_train, "save_checkpoint", save_then_die)
     with pytest.raises(KeyboardInterrupt):
         ARTransformer(config).fit(data, store([]), context(tmp_path / "cut"))
-    monkeypatch.setattr(train_module, "save_checkpoint", real_save)
+    monkeypatch.setattr(shared_train, "save_checkpoint", real_save)
     resumed = ARTransformer(config)
     resumed_metrics = resumed.fit(data, store([]), context(tmp_path / "cut"))
     assert resumed_metrics == full_metrics
@@ -135,7 +136,8 @@ TWO_DEVICES = textwrap.dedent(
     from viper.videomodels.testing import GRID, VOCAB, moving_dot, store
     from viper.core.jaxtools import data_mesh, replicate, shard_batch, to_host
     from viper.videomodels.artransformer import ARTransformer, Config
-    from viper.videomodels.artransformer.train import ClipSampler, init_state, make_optimizer, make_train_step
+    from viper.videomodels.artransformer.train import init_state, make_train_step
+    from viper.videomodels.common.train import ClipSampler, make_optimizer
 
     assert len(jax.devices()) == 2, jax.devices()
     config = Config(layers=2, heads=2, width=32, mlp_width=64, seq_len=4, batch_size=4, dropout=0.1)

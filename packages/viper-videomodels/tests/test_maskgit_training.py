@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from viper.core.workdir import Workdir
+from viper.videomodels.common import train as shared_train
 from viper.videomodels.maskgit import Config, MaskGIT
-from viper.videomodels.maskgit import train as train_module
 from viper.videomodels.testing import GRID, VOCAB, moving_dot, store
 
 SMALL = dict(layers=2, heads=2, width=32, mlp_width=64, context=3, dropout=0.1, score_steps=4)
@@ -32,17 +32,17 @@ def test_resume_in_process_matches_uninterrupted(tmp_path, monkeypatch):
     data = store(moving_dot(6, 10))
     full = MaskGIT(config)
     full_metrics = full.fit(data, store([]), context(tmp_path / "full"))
-    real_save = train_module.save_checkpoint
+    real_save = shared_train.save_checkpoint
 
     def save_then_die(manager, step, *args, **kwargs):
         real_save(manager, step, *args, **kwargs)
         if step == 6:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(train_module, "save_checkpoint", save_then_die)
+    monkeypatch.setattr(shared_train, "save_checkpoint", save_then_die)
     with pytest.raises(KeyboardInterrupt):
         MaskGIT(config).fit(data, store([]), context(tmp_path / "cut"))
-    monkeypatch.setattr(train_module, "save_checkpoint", real_save)
+    monkeypatch.setattr(shared_train, "save_checkpoint", real_save)
     resumed = MaskGIT(config)
     assert resumed.fit(data, store([]), context(tmp_path / "cut")) == full_metrics
     for a, b in zip(*(jax.tree_util.tree_leaves(m.params) for m in (full, resumed))):
@@ -56,7 +56,7 @@ TWO_DEVICES = textwrap.dedent(
     import jax, numpy as np
     from viper.videomodels.testing import GRID, VOCAB, moving_dot, store
     from viper.core.jaxtools import data_mesh, replicate, shard_batch, to_host
-    from viper.videomodels.artransformer.train import ClipSampler, make_optimizer
+    from viper.videomodels.common.train import ClipSampler, make_optimizer
     from viper.videomodels.maskgit import Config
     from viper.videomodels.maskgit.network import build_network
     from viper.videomodels.maskgit.train import init_state, make_train_step

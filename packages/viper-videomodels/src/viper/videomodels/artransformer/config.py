@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any, ClassVar
 
 from viper.core.config import DistributedConfig, Options, Rule, option
+from viper.videomodels.common.config import EMATrainingOptions
 
 #: Named option sets (``viper-run --preset NAME`` / ``fit-model --preset NAME``).
 PRESETS: dict[str, dict[str, Any]] = {
@@ -64,7 +65,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 @dataclasses.dataclass
-class Config(DistributedConfig, Options):
+class Config(DistributedConfig, EMATrainingOptions, Options):
     """The model, its training and its multi-host settings (``coordinator_address``,
     ``num_processes``, ``process_id`` from :class:`~viper.core.config.DistributedConfig`).
     Defaults are the paper's DMC model (VIPER's ``videogpt/dmc.yaml``); ``PRESETS["quick"]``
@@ -111,32 +112,11 @@ class Config(DistributedConfig, Options):
     """Model every ``s``-th frame: training clips are taken with stride ``s`` and frame ``t`` is
     scored given frames ``t-s, t-2s, ...`` (the stream keeps ``s`` interleaved histories per env)."""
 
-    # -- training ------------------------------------------------------------------------------
-    steps: int = option(800_000, ge=1)
-    """Optimizer steps."""
-    batch_size: int = option(64, ge=1)
-    """Clips per step over all devices and hosts (must divide by the device count)."""
-    learning_rate: float = option(1e-4, gt=0)
-    """AdamW peak learning rate (constant after warm-up)."""
-    warmup_steps: int = 0
-    """Linear learning-rate warm-up steps."""
-    weight_decay: float = 0.0
-    """AdamW decoupled weight decay, applied to weight matrices and embeddings only."""
-    grad_clip: float = 1.0
-    """Clip gradients to this global norm (0 disables)."""
-    ema_decay: float = option(0.9999, ge=0, lt=1)
-    """Decay of the weights' exponential moving average used for likelihoods; early steps use
-    ``min(ema_decay, (1 + step) / (10 + step))`` so short runs are not dominated by the init."""
+    # -- training (the rest in EMATrainingOptions) ----------------------------------------------
     log_every: int = option(100, ge=1)
     """Log train bits per code every this many steps."""
     eval_every: int = option(10_000, ge=1)
     """Log validation bits per code (EMA weights) every this many steps and at the end."""
-    eval_batches: int = option(4, ge=1)
-    """Batches of fixed validation clips per evaluation."""
-    checkpoint_every: int = option(10_000, ge=1)
-    """Write a resumable checkpoint every this many steps and at the end."""
-    keep_checkpoints: int = option(2, ge=1)
-    """Newest checkpoints kept on disk."""
 
     @property
     def context(self) -> int:

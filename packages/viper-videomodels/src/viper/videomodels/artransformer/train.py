@@ -14,7 +14,6 @@ never stopped (the dropout key is derived from the step).
 from __future__ import annotations
 
 import math
-import sys
 from typing import TYPE_CHECKING, Any
 
 import jax
@@ -22,20 +21,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from viper.core.atomic import atomic_write_json, read_json
-from viper.core.checks import check_codes
-from viper.core.errors import ContractError, DatasetError, WorkdirError
-from viper.core.jaxtools import (
-    CheckpointManager,
-    assert_finite,
-    ema_update,
-    replicate,
-    shard_batch,
-    to_host,
-    training_mesh,
-)
+from viper.core.jaxtools import CheckpointManager, ema_update, replicate, shard_batch, to_host, training_mesh
 from viper.core.jaxtools.mesh import batch_sharding, replicated_sharding
-from viper.core.progress import progress_bar
+from viper.videomodels.common import train as shared
 
 if TYPE_CHECKING:
     from viper.core.dataset import EpisodeStore
@@ -44,63 +32,11 @@ if TYPE_CHECKING:
     from viper.videomodels.artransformer.config import Config
     from viper.videomodels.artransformer.model import ARTransformer
 
-CHECKPOINTS = "checkpoints"
-#: Dropout masks come from XLA's RngBitGenerator: on CPU every threefry dropout site costs
-#: seconds of compile time, and its bits are the same however the batch is sharded (tested).
-DROPOUT_RNG = "rbg"
-
-
-class ClipSampler:
-    """Random training clips from an episode store, with a saveable random state."""
-
-    def __init__(self, store: EpisodeStore, batch: int, length: int, stride: int, seed: int, process: int) -> None:
-        self.store, self.batch, self.length, self.stride = store, batch, length, stride
-        self.rng = np.random.default_rng([seed, process, 1])
-
-    def sample(self) -> dict[str, np.ndarray]:
-        clips, tasks = self.store.sample_clips(self.rng, self.batch, self.length, self.stride)
-        return {"codes": clips.reshape(self.batch, self.length, -1).astype(np.int32), "task": tasks.astype(np.int32)}
-
-    def state(self) -> dict[str, Any]:
-        return self.rng.bit_generator.state
-
-    def restore(self, state: dict[str, Any]) -> None:
-        self.rng.bit_generator.state = state
-
-
-def make_optimizer(config: Config) -> optax.GradientTransformation:
-    """AdamW (decay on weight matrices and embeddings only) after global-norm clipping.
-
-    Adam's moments run on one flattened vector: the same arithmetic as per-leaf Adam, in a few
-    large fused loops instead of one small loop per parameter (much faster to compile on CPU).
-    """
-    lr: Any = config.learning_rate
-    if config.warmup_steps > 0:
-        lr = optax.linear_schedule(0.0, config.learning_rate, config.warmup_steps)
-
-    def decay_mask(params: Any) -> Any:
-        return jax.tree_util.tree_map_with_path(lambda path, _: path[-1].key in ("kernel", "embedding"), params)
-
-    parts = [optax.clip_by_global_norm(config.grad_clip)] if config.grad_clip > 0 else []
-    parts += [
-        optax.flatten(optax.scale_by_adam()),
-        optax.add_decayed_weights(config.weight_decay, mask=decay_mask),
-        optax.scale_by_learning_rate(lr),
-    ]
-    return optax.chain(*parts)
-
 
 def init_state(network: Any, optimizer: optax.GradientTransformation, seed: int) -> dict[str, Any]:
     from viper.videomodels.artransformer.network import init_params
 
-    params = init_params(network, seed)
-    return {
-        "params": params,
-        "ema": jax.tree_util.tree_map(jnp.array, params),
-        "opt_state": optimizer.init(params),
-        "step": jnp.zeros((), jnp.int32),
-        "rng": jax.random.key_data(jax.random.key(seed + 1, impl=DROPOUT_RNG)),
-    }
+    return shared.ema_state(init_params(network, seed), optimizer, seed)
 
 
 def make_train_step(network: Any, optimizer: optax.GradientTransformation, config: Config, mesh: Any) -> Any:
@@ -109,7 +45,7 @@ def make_train_step(network: Any, optimizer: optax.GradientTransformation, confi
     codes_per_frame = network.tokens - 1
 
     def step(state, batch):
-        key = jax.random.fold_in(jax.random.wrap_key_data(state["rng"], impl=DROPOUT_RNG), state["step"])
+        key = jax.random.fold_in(jax.random.wrap_key_data(state["rng"], impl=shared.DROPOUT_RNG), state["step"])
 
         def loss_fn(params):
             log_p, _, _ = network.apply(
@@ -150,89 +86,11 @@ def training_functions(compiled: CompiledNetwork, mesh: Any) -> tuple[Any, Any, 
     per mesh and kept with the compiled network."""
 
     def build() -> tuple[Any, Any, Any, Any]:
-        network, optimizer = compiled.train_network, make_optimizer(compiled.config)
+        network, optimizer = compiled.train_network, shared.make_optimizer(compiled.config)
         train_step = make_train_step(network, optimizer, compiled.config, mesh)
         return network, optimizer, train_step, make_eval_step(compiled.network, mesh)
 
     return compiled.function(("train", mesh), build)
-
-
-def check_store(store: EpisodeStore, name: str, vocab_size: int, grid: tuple[int, int], num_tasks: int) -> None:
-    """Every episode must hold ``int[T,h,w]`` codes in range, with a known task id."""
-    for i, codes in enumerate(store.arrays):
-        try:
-            check_codes(codes, f"{name} episode {i}", ndim=3, vocab_size=vocab_size, grid=grid)
-        except ContractError as exc:
-            raise DatasetError(f"{exc} (re-encode the dataset with this tokenizer)") from exc
-    ids = np.asarray(store.task_ids)
-    if ids.size and (ids.min() < 0 or ids.max() >= num_tasks):
-        raise DatasetError(f"{name} episodes: task ids {sorted(set(ids.tolist()))} outside the {num_tasks} known tasks")
-
-
-def fixed_val_batches(
-    val: EpisodeStore, config: Config, batch: int, seed: int, process: int
-) -> list[dict[str, np.ndarray]]:
-    """The same validation clips at every evaluation (empty when ``val`` has no full clip)."""
-    if not len(val) or val.lengths.max() < (config.seq_len - 1) * config.frame_skip + 1:
-        return []
-    sampler = ClipSampler(val, batch, config.seq_len, config.frame_skip, seed, process)
-    sampler.rng = np.random.default_rng([seed, process, 2])
-    return [sampler.sample() for _ in range(config.eval_batches)]
-
-
-def sampler_path(manager: CheckpointManager, step: int, process: int) -> Any:
-    return manager.directory / f"sampler_{step:08d}_process{process}.json"
-
-
-def save_checkpoint(
-    manager: CheckpointManager,
-    step: int,
-    state: dict[str, Any],
-    sampler: ClipSampler,
-    description: dict[str, Any],
-    metrics: dict[str, float],
-    process: int,
-) -> None:
-    """Process 0 writes the (replicated) state with its sampler's state; every other process
-    writes only its own sampler state beside it (each host draws its own share of the batch)."""
-    tree = to_host(state)
-    if process == 0:
-        manager.save(step, tree, {"model": description, "sampler": sampler.state(), "metrics": metrics})
-    else:
-        atomic_write_json(sampler_path(manager, step, process), sampler.state())
-
-
-def check_data(model: ARTransformer, train: EpisodeStore, val: EpisodeStore) -> None:
-    """Both splits hold codes of this model's vocabulary and grid; training episodes hold a clip."""
-    config, grid, vocab = model.config, model.code_grid, model.vocab_size
-    check_store(train, "train", vocab, grid, model.num_tasks)
-    if len(val):
-        check_store(val, "val", vocab, grid, model.num_tasks)
-    try:
-        train.check_length(config.seq_len, config.frame_skip, "training clip")
-    except DatasetError as exc:
-        raise DatasetError(
-            f"ar-transformer: {exc}; collect longer episodes or lower --set video_model.seq_len"
-        ) from exc
-
-
-def restore(
-    manager: CheckpointManager, state: Any, sampler: ClipSampler, description: dict[str, Any], process: int
-) -> tuple[Any, dict[str, float]]:
-    """``(state, metrics)`` of the newest checkpoint (restoring ``sampler`` too), or ``(state, {})``
-    when there is none; a checkpoint of another model or dataset is refused."""
-    restored = manager.restore(template=to_host(state))
-    if restored is None:
-        return state, {}
-    step, state, meta = restored
-    if meta.get("model") != description:
-        raise WorkdirError(
-            f"{manager.path(step)}: checkpoint of another model or dataset ({meta.get('model')}); "
-            f"delete {manager.directory} to train from scratch"
-        )
-    sampler.restore(meta["sampler"] if process == 0 else read_json(sampler_path(manager, step, process)))
-    print(f"ar-transformer: resuming from step {step}", file=sys.stderr)
-    return state, dict(meta.get("metrics", {}))
 
 
 def val_bits_per_code(
@@ -249,48 +107,28 @@ def fit(
 ) -> tuple[Any, dict[str, float]]:
     """Train ``model`` (its shape already set); returns (EMA weights, final metrics)."""
     config = model.config
-    check_data(model, train, val)
+    shared.check_data(model, train, val, config.frame_skip, "seq_len")
     mesh = training_mesh(config.batch_size, "video_model.batch_size", config.distributed())
     local_batch = config.batch_size // jax.process_count()
     seed, process = int(ctx.seed), jax.process_index()
     network, optimizer, train_step, eval_step = training_functions(model.compiled, mesh)
-    sampler = ClipSampler(train, local_batch, config.seq_len, config.frame_skip, seed, process)
-    manager = CheckpointManager(ctx.directory / CHECKPOINTS, keep=config.keep_checkpoints)
+    sampler = shared.ClipSampler(train, local_batch, config.seq_len, config.frame_skip, seed, process)
+    manager = CheckpointManager(ctx.directory / shared.CHECKPOINTS, keep=config.keep_checkpoints)
     description = model.describe()
-    state, last = restore(manager, init_state(network, optimizer, seed), sampler, description, process)
+    state, last = shared.restore(
+        manager, init_state(network, optimizer, seed), sampler, description, process, model.NAME
+    )
     state = replicate(state, mesh)
-    val_batches = fixed_val_batches(val, config, local_batch, seed, process)
-    if not val_batches:
-        print("ar-transformer: no validation episode holds a full clip; logging train metrics only", file=sys.stderr)
+    val_batches = shared.fixed_val_batches(model.NAME, val, config, local_batch, seed, process, config.frame_skip)
     codes_per_frame = model.code_grid[0] * model.code_grid[1]
 
-    start = int(jax.device_get(state["step"]))
-    losses: list[float] = []
-    bar = progress_bar(
-        range(start, config.steps),
-        initial=start,
-        total=config.steps,
-        desc="fit ar-transformer",
-        unit="step",
-        enabled=ctx.progress,
-    )
-    for index in bar:
-        state, loss = train_step(state, shard_batch(sampler.sample(), mesh))
-        done = index + 1
-        losses.append(assert_finite(loss, "ar-transformer training loss", done))
-        checkpoint = done % config.checkpoint_every == 0 or done == config.steps
-        # Logging windows close at every checkpoint, so a resumed run logs the same numbers.
-        if done % config.log_every == 0 or checkpoint:
-            last["train_bits_per_code"] = float(np.mean(losses)) / math.log(2)
-            record = {"train_bits_per_code": last["train_bits_per_code"]}
-            if val_batches and (done % config.eval_every == 0 or done == config.steps):
-                bits = val_bits_per_code(eval_step, state["ema"], val_batches, mesh, codes_per_frame)
-                last["val_bits_per_code"] = record["val_bits_per_code"] = bits
-            ctx.metrics.log(done, record)
-            bar.set_postfix({k.replace("_bits_per_code", ""): f"{v:.3f}" for k, v in record.items()})
-            losses = []
-        if checkpoint:
-            save_checkpoint(manager, done, state, sampler, description, last, process)
-    bar.close()
-    last["steps"] = float(config.steps)
+    def validate(state: Any) -> float:
+        return val_bits_per_code(eval_step, state["ema"], val_batches, mesh, codes_per_frame)
+
+    state = shared.train_loop(
+        model.NAME, config, ctx, state, train_step, sampler, mesh, manager, description, process, last,
+        train_metric=("train_bits_per_code", shared.mean_bits),
+        validate=("val_bits_per_code", validate) if val_batches else None,
+        postfix=shared.bits_postfix,
+    )  # fmt: skip
     return to_host(state["ema"]), last

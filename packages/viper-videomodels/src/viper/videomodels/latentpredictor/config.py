@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any, ClassVar
 
 from viper.core.config import DistributedConfig, Options, option
+from viper.videomodels.common.config import TrainingOptions
 
 #: Named option sets (``viper-run --preset NAME`` / ``fit-model --preset NAME``).
 PRESETS: dict[str, dict[str, Any]] = {
@@ -61,7 +62,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 @dataclasses.dataclass
-class Config(DistributedConfig, Options):
+class Config(DistributedConfig, TrainingOptions, Options):
     """The model, its training and its multi-host settings (``coordinator_address``,
     ``num_processes``, ``process_id`` from :class:`~viper.core.config.DistributedConfig`).
     ``PRESETS["quick"]`` trains on a 2-core CPU in about a minute."""
@@ -88,13 +89,7 @@ class Config(DistributedConfig, Options):
     """Decay of the target encoder's exponential moving average of the online encoder (BYOL's
     tau): the target embedding of the next frame is taken with a stop-gradient from it."""
 
-    # -- training ------------------------------------------------------------------------------
-    steps: int = option(800_000, ge=1)
-    """Optimizer steps."""
-    batch_size: int = option(64, ge=1)
-    """Clips per step over all devices and hosts (must divide by the device count)."""
-    learning_rate: float = option(1e-4, gt=0)
-    """AdamW peak learning rate (constant after warm-up)."""
+    # -- training (the rest in TrainingOptions) -------------------------------------------------
     warmup_steps: int = option(0, ge=0)
     """Linear learning-rate warm-up steps."""
     weight_decay: float = option(0.0, ge=0)
@@ -105,12 +100,6 @@ class Config(DistributedConfig, Options):
     """Log the train prediction error every this many steps."""
     eval_every: int = option(10_000, ge=1)
     """Log the validation prediction error every this many steps and at the end."""
-    eval_batches: int = option(4, ge=1)
-    """Batches of fixed validation clips per evaluation."""
-    checkpoint_every: int = option(10_000, ge=1)
-    """Write a resumable checkpoint every this many steps and at the end."""
-    keep_checkpoints: int = option(2, ge=1)
-    """Newest checkpoints kept on disk."""
 
     @property
     def context(self) -> int:

@@ -25,18 +25,14 @@ stream keeps each env's last ``context`` code frames and recomputes that window.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from viper.core.checks import check_codes, check_tasks
-from viper.core.config import build_config, to_dict
-from viper.core.errors import ConfigError, ContractError, ViperError, WorkdirError
+from viper.videomodels.common.model import CodeSequenceModel
 from viper.videomodels.maskgit.config import PRESETS, Config
 
 if TYPE_CHECKING:  # jax is imported on first use, so importing the factory stays cheap
-    from viper.core.jaxtools import ArtifactFormat
     from viper.videomodels.maskgit.network import MaskedFrameTransformer
 
 FORMAT = "viper-maskgit"
@@ -47,14 +43,7 @@ VERSION = 1
 LOGITS_PER_CALL = 1 << 27
 
 
-def artifact() -> ArtifactFormat:
-    """The saved format: ``config.json`` (:meth:`MaskGIT.describe`) and ``weights/``."""
-    from viper.core.jaxtools import ArtifactFormat
-
-    return ArtifactFormat(FORMAT, VERSION, "a maskgit model", "model config", "; train one with fit-model")
-
-
-class MaskGIT:
+class MaskGIT(CodeSequenceModel):
     """A bidirectional transformer over the context frames and the next frame, trained to fill in
     the next frame's masked codes; ``log p`` of a frame estimated by ``score_steps`` unmasking steps.
 
@@ -73,95 +62,45 @@ class MaskGIT:
     :class:`~viper.core.errors.ContractError` naming the argument.
     """
 
+    NAME = "maskgit"
+    FORMAT = FORMAT
+    VERSION = VERSION
+    ARTIFACT = "a maskgit model"
     Config = Config
     PRESETS = PRESETS
 
-    def __init__(self, config: Config | None = None) -> None:
-        self.config = config if config is not None else Config()
-        self.vocab_size: int | None = None
-        self.code_grid: tuple[int, int] | None = None
-        self.tasks: tuple[str, ...] = ()
-        self.params: Any = None  # the EMA weights used for likelihoods (host numpy tree)
-        self._device = None
+    def _forget_network(self) -> None:
         self._network: MaskedFrameTransformer | None = None
         self._score: Any = None
 
-    @property
-    def context(self) -> int:
-        """Previous frames each frame is conditioned on."""
-        return self.config.context
-
-    @property
-    def num_tasks(self) -> int:
-        return len(self.tasks)
-
-    def initialize(
-        self, vocab_size: int, code_grid: tuple[int, int], tasks: tuple[str, ...] | int = 1, seed: int = 0
-    ) -> MaskGIT:
-        """Random weights for ``vocab_size`` codes on a ``code_grid`` and ``tasks`` (names or a
-        count); used before training and by benchmarks."""
+    def _init_params(self, seed: int) -> Any:
         from viper.videomodels.maskgit.network import init_params
 
-        self._set_shape(vocab_size, code_grid, tasks)
-        self._set_params(init_params(self.network, seed))
-        return self
+        return init_params(self.network, seed)
 
-    def _set_shape(self, vocab_size: int, code_grid: Any, tasks: tuple[str, ...] | int) -> None:
-        if int(vocab_size) < 2:
-            raise ConfigError(f"vocab_size {vocab_size}: expected at least 2 codes")
-        grid = tuple(int(g) for g in code_grid)
-        if len(grid) != 2 or min(grid) < 1:
-            raise ConfigError(f"code_grid {code_grid}: expected (h, w) with positive sizes")
-        names = tuple(f"task{i}" for i in range(int(tasks))) if isinstance(tasks, int) else tuple(tasks)
-        self.vocab_size, self.code_grid, self.tasks = int(vocab_size), grid, names or ("task0",)
-        self._network, self._score = None, None
+    def _train(self, train: Any, val: Any, ctx: Any) -> tuple[Any, dict[str, float]]:
+        """Metrics: ``train_bits_per_code`` of masked codes, ``val_bits_per_code`` when ``val``
+        has clips."""
+        from viper.videomodels.maskgit.train import fit
 
-    def _set_params(self, params: Any) -> None:
-        import jax
-
-        from viper.core.jaxtools import to_host
-
-        self.params = jax.tree_util.tree_map(lambda x: x.astype(np.float32, copy=False), to_host(params))
-        self._device = None
-
-    def _require_weights(self) -> None:
-        if self.params is None:
-            raise ContractError(
-                "maskgit: the model has no weights yet; train it with fit(), load one with "
-                "MaskGIT.load(dir) or give it random weights with initialize()"
-            )
+        return fit(self, train, val, ctx)
 
     @property
     def network(self) -> MaskedFrameTransformer:
         """The flax network of this model's shape (no dropout)."""
-        if self.vocab_size is None or self.code_grid is None:
-            raise ContractError(
-                "maskgit: the model has no vocabulary and code grid yet; train it with fit(), "
-                "load one with MaskGIT.load(dir) or call initialize()"
-            )
+        self._require_shape()
         if self._network is None:
             from viper.videomodels.maskgit.network import build_network
 
             self._network = build_network(self.config, self.vocab_size, self.code_grid, self.num_tasks)
         return self._network
 
-    def device_params(self) -> Any:
-        """The weights on the default device (placed once, reused by every call)."""
-        import jax
-
-        self._require_weights()
-        if self._device is None:
-            self._device = jax.device_put(self.params)
-        return self._device
-
     # -- scoring ---------------------------------------------------------------------------
 
     def log_prob(self, codes: np.ndarray, task: np.ndarray | int | None = None) -> np.ndarray:
         """``codes int32[B,T,h,w] -> float32[B,T]`` nats; see the class docstring."""
-        self._require_weights()
-        codes = check_codes(codes, "codes", ndim=4, vocab_size=self.vocab_size, grid=self.code_grid)
+        codes, tasks = self._checked(codes, task)
         batch, frames = codes.shape[:2]
-        tasks = check_tasks(task, batch, self.num_tasks)
         if batch == 0 or frames == 0:
             return np.zeros((batch, frames), np.float32)
         context = self.context
@@ -219,72 +158,4 @@ class MaskGIT:
         task ids (None: 0) stay fixed; its outputs equal :meth:`log_prob`'s."""
         from viper.videomodels.maskgit.stream import MaskGITStream
 
-        self._require_weights()
-        if int(num_envs) < 1:
-            raise ContractError(f"num_envs: expected a positive number of envs, got {num_envs}")
-        return MaskGITStream(self, int(num_envs), check_tasks(task, int(num_envs), self.num_tasks))
-
-    # -- training --------------------------------------------------------------------------
-
-    def fit(self, train: Any, val: Any, ctx: Any) -> dict[str, float]:
-        """Train on episodes of codes ``int32[T,h,w]`` (see :mod:`.train`); returns final metrics
-        (``train_bits_per_code`` of masked codes, ``val_bits_per_code`` when ``val`` has clips)."""
-        from viper.videomodels.maskgit.train import fit
-
-        options = dict(ctx.options)
-        missing = [k for k in ("vocab_size", "code_grid") if k not in options]
-        if missing:
-            raise ConfigError(f"maskgit fit: the stage options lack {', '.join(missing)} (from the tokenizer)")
-        tasks = tuple(options.get("tasks") or train.tasks or ())
-        self._set_shape(int(options["vocab_size"]), tuple(options["code_grid"]), tasks or 1)
-        params, metrics = fit(self, train, val, ctx)
-        self._set_params(params)
-        return metrics
-
-    # -- persistence -----------------------------------------------------------------------
-
-    def save(self, directory: Path) -> None:
-        """``config.json`` (options, vocabulary, grid, tasks) and ``weights/`` (msgpack EMA weights),
-        see :mod:`viper.core.jaxtools.artifact`."""
-        self._require_weights()
-        artifact().save(directory, self.describe(), self.params, {"architecture": self.config.architecture()})
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "format": FORMAT,
-            "version": VERSION,
-            "config": to_dict(self.config),
-            "vocab_size": self.vocab_size,
-            "code_grid": list(self.code_grid or ()),
-            "tasks": list(self.tasks),
-        }
-
-    @classmethod
-    def load(cls, directory: str | Path) -> MaskGIT:
-        """A trained model from a folder written by :meth:`save`; another model's folder, or
-        weights that do not match the config, raise :class:`~viper.core.errors.WorkdirError`."""
-        import jax
-
-        from viper.videomodels.maskgit.network import init_params
-
-        directory = Path(directory)
-        saved_format = artifact()
-        path = saved_format.config_path(directory)
-        info = saved_format.read_header(directory)
-        try:
-            config = build_config(Config, info.get("config", {}), where=str(path))
-            model = cls(config)
-            model._set_shape(info["vocab_size"], info["code_grid"], tuple(info["tasks"]))
-        except (ViperError, KeyError, TypeError, ValueError) as exc:
-            raise WorkdirError(f"{path}: invalid model description ({exc})") from exc
-        template = jax.eval_shape(lambda: init_params(model.network, 0))
-        template = jax.tree_util.tree_map(lambda s: np.zeros(s.shape, s.dtype), template)
-        params, meta = saved_format.load_weights(directory, template)
-        saved = meta.get("architecture")
-        if saved is not None and saved != config.architecture():
-            raise WorkdirError(
-                f"{saved_format.weights_path(directory)}: weights of architecture {saved} but {path.name} describes "
-                f"{config.architecture()}"
-            )
-        model._set_params(params)
-        return model
+        return MaskGITStream(self, int(num_envs), self._stream_tasks(num_envs, task))

@@ -7,8 +7,8 @@ cross-entropy of the masked codes given the visible ones and the context. The co
 a random ``0 .. context`` most recent frames per clip, so every context length the reward meets
 at an episode's start is trained.
 
-Clip sampling, the optimizer, the checkpoint layout and the data checks are ``ar-transformer``'s
-(:mod:`viper.videomodels.artransformer.train`); a checkpoint holds the weights, their EMA, the
+Clip sampling, the optimizer, the checkpoint layout, the data checks and the step loop are
+shared (:mod:`viper.videomodels.common.train`); a checkpoint holds the weights, their EMA, the
 optimizer state, the step, the random key and the sampler's state, so a killed run resumes
 exactly (the step's random draws are derived from the step).
 """
@@ -16,7 +16,6 @@ exactly (the step's random draws are derived from the step).
 from __future__ import annotations
 
 import math
-import sys
 from typing import TYPE_CHECKING, Any
 
 import jax
@@ -24,28 +23,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from viper.core.atomic import read_json
-from viper.core.errors import DatasetError, WorkdirError
-from viper.core.jaxtools import (
-    CheckpointManager,
-    assert_finite,
-    ema_update,
-    replicate,
-    shard_batch,
-    to_host,
-    training_mesh,
-)
+from viper.core.jaxtools import CheckpointManager, ema_update, replicate, shard_batch, to_host, training_mesh
 from viper.core.jaxtools.mesh import batch_sharding, replicated_sharding
-from viper.core.progress import progress_bar
-from viper.videomodels.artransformer.train import (
-    DROPOUT_RNG,
-    ClipSampler,
-    check_store,
-    fixed_val_batches,
-    make_optimizer,
-    sampler_path,
-    save_checkpoint,
-)
+from viper.videomodels.common import train as shared
 from viper.videomodels.maskgit.network import build_network, init_params, make_score
 
 if TYPE_CHECKING:
@@ -54,18 +34,9 @@ if TYPE_CHECKING:
     from viper.videomodels.maskgit.config import Config
     from viper.videomodels.maskgit.model import MaskGIT
 
-CHECKPOINTS = "checkpoints"
-
 
 def init_state(network: Any, optimizer: optax.GradientTransformation, seed: int) -> dict[str, Any]:
-    params = init_params(network, seed)
-    return {
-        "params": params,
-        "ema": jax.tree_util.tree_map(jnp.array, params),
-        "opt_state": optimizer.init(params),
-        "step": jnp.zeros((), jnp.int32),
-        "rng": jax.random.key_data(jax.random.key(seed + 1, impl=DROPOUT_RNG)),
-    }
+    return shared.ema_state(init_params(network, seed), optimizer, seed)
 
 
 def random_masks(key: jax.Array, batch: int, context: int, n: int) -> tuple[jax.Array, jax.Array]:
@@ -86,7 +57,7 @@ def make_train_step(network: Any, optimizer: optax.GradientTransformation, confi
     context, n = config.context, network.codes_per_frame
 
     def step(state, batch):
-        key = jax.random.fold_in(jax.random.wrap_key_data(state["rng"], impl=DROPOUT_RNG), state["step"])
+        key = jax.random.fold_in(jax.random.wrap_key_data(state["rng"], impl=shared.DROPOUT_RNG), state["step"])
         mask_key, dropout_key = jax.random.split(key)
         codes = batch["codes"]
         past, target = codes[:, :context], codes[:, context]
@@ -132,37 +103,6 @@ def make_eval_step(network: Any, config: Config, mesh: Any) -> Any:
     return jax.jit(evaluate, in_shardings=(replicated_sharding(mesh), batch_sharding(mesh)))
 
 
-def check_data(model: MaskGIT, train: EpisodeStore, val: EpisodeStore) -> None:
-    """Both splits hold codes of this model's vocabulary and grid; training episodes hold a clip."""
-    config, grid, vocab = model.config, model.code_grid, model.vocab_size
-    check_store(train, "train", vocab, grid, model.num_tasks)
-    if len(val):
-        check_store(val, "val", vocab, grid, model.num_tasks)
-    try:
-        train.check_length(config.seq_len, 1, "training clip")
-    except DatasetError as exc:
-        raise DatasetError(f"maskgit: {exc}; collect longer episodes or lower --set video_model.context") from exc
-
-
-def restore(
-    manager: CheckpointManager, state: Any, sampler: ClipSampler, description: dict[str, Any], process: int
-) -> tuple[Any, dict[str, float]]:
-    """``(state, metrics)`` of the newest checkpoint (restoring ``sampler`` too), or ``(state, {})``
-    when there is none; a checkpoint of another model or dataset is refused."""
-    restored = manager.restore(template=to_host(state))
-    if restored is None:
-        return state, {}
-    step, state, meta = restored
-    if meta.get("model") != description:
-        raise WorkdirError(
-            f"{manager.path(step)}: checkpoint of another model or dataset ({meta.get('model')}); "
-            f"delete {manager.directory} to train from scratch"
-        )
-    sampler.restore(meta["sampler"] if process == 0 else read_json(sampler_path(manager, step, process)))
-    print(f"maskgit: resuming from step {step}", file=sys.stderr)
-    return state, dict(meta.get("metrics", {}))
-
-
 def val_bits_per_code(
     eval_step: Any, params: Any, batches: list[dict[str, np.ndarray]], mesh: Any, codes: int
 ) -> float:
@@ -175,47 +115,31 @@ def val_bits_per_code(
 def fit(model: MaskGIT, train: EpisodeStore, val: EpisodeStore, ctx: StageContext) -> tuple[Any, dict[str, float]]:
     """Train ``model`` (its shape already set); returns (EMA weights, final metrics)."""
     config = model.config
-    check_data(model, train, val)
+    shared.check_data(model, train, val, 1, "context")
     mesh = training_mesh(config.batch_size, "video_model.batch_size", config.distributed())
     local_batch = config.batch_size // jax.process_count()
     seed, process = int(ctx.seed), jax.process_index()
     network = build_network(config, model.vocab_size, model.code_grid, model.num_tasks, train=True)
-    optimizer = make_optimizer(config)
+    optimizer = shared.make_optimizer(config)
     train_step = make_train_step(network, optimizer, config, mesh)
     eval_step = make_eval_step(model.network, config, mesh)
-    sampler = ClipSampler(train, local_batch, config.seq_len, 1, seed, process)
-    manager = CheckpointManager(ctx.directory / CHECKPOINTS, keep=config.keep_checkpoints)
+    sampler = shared.ClipSampler(train, local_batch, config.seq_len, 1, seed, process)
+    manager = CheckpointManager(ctx.directory / shared.CHECKPOINTS, keep=config.keep_checkpoints)
     description = model.describe()
-    state, last = restore(manager, init_state(network, optimizer, seed), sampler, description, process)
+    state, last = shared.restore(
+        manager, init_state(network, optimizer, seed), sampler, description, process, model.NAME
+    )
     state = replicate(state, mesh)
-    val_batches = fixed_val_batches(val, config, local_batch, seed, process)
-    if not val_batches:
-        print("maskgit: no validation episode holds a full clip; logging train metrics only", file=sys.stderr)
+    val_batches = shared.fixed_val_batches(model.NAME, val, config, local_batch, seed, process)
     codes_per_frame = network.codes_per_frame
 
-    start = int(jax.device_get(state["step"]))
-    losses: list[float] = []
-    bar = progress_bar(
-        range(start, config.steps), initial=start, total=config.steps, desc="fit maskgit", unit="step",
-        enabled=ctx.progress,
+    def validate(state: Any) -> float:
+        return val_bits_per_code(eval_step, state["ema"], val_batches, mesh, codes_per_frame)
+
+    state = shared.train_loop(
+        model.NAME, config, ctx, state, train_step, sampler, mesh, manager, description, process, last,
+        train_metric=("train_bits_per_code", shared.mean_bits),
+        validate=("val_bits_per_code", validate) if val_batches else None,
+        postfix=shared.bits_postfix,
     )  # fmt: skip
-    for index in bar:
-        state, loss = train_step(state, shard_batch(sampler.sample(), mesh))
-        done = index + 1
-        losses.append(assert_finite(loss, "maskgit training loss", done))
-        checkpoint = done % config.checkpoint_every == 0 or done == config.steps
-        # Logging windows close at every checkpoint, so a resumed run logs the same numbers.
-        if done % config.log_every == 0 or checkpoint:
-            last["train_bits_per_code"] = float(np.mean(losses)) / math.log(2)
-            record = {"train_bits_per_code": last["train_bits_per_code"]}
-            if val_batches and (done % config.eval_every == 0 or done == config.steps):
-                bits = val_bits_per_code(eval_step, state["ema"], val_batches, mesh, codes_per_frame)
-                last["val_bits_per_code"] = record["val_bits_per_code"] = bits
-            ctx.metrics.log(done, record)
-            bar.set_postfix({k.replace("_bits_per_code", ""): f"{v:.3f}" for k, v in record.items()})
-            losses = []
-        if checkpoint:
-            save_checkpoint(manager, done, state, sampler, description, last, process)
-    bar.close()
-    last["steps"] = float(config.steps)
     return to_host(state["ema"]), last

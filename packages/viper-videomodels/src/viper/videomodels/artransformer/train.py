@@ -17,11 +17,10 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 
-from viper.core.jaxtools import CheckpointManager, ema_update, replicate, shard_batch, to_host, training_mesh
+from viper.core.jaxtools import CheckpointManager, replicate, shard_batch, to_host, training_mesh
 from viper.core.jaxtools.mesh import batch_sharding, replicated_sharding
 from viper.videomodels.common import train as shared
 
@@ -54,21 +53,9 @@ def make_train_step(network: Any, optimizer: optax.GradientTransformation, confi
             return -log_p.mean() / codes_per_frame
 
         loss, grads = jax.value_and_grad(loss_fn)(state["params"])
-        updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
-        params = optax.apply_updates(state["params"], updates)
-        count = state["step"] + 1
-        decay = jnp.minimum(config.ema_decay, (1.0 + count) / (10.0 + count))
-        new_state = {
-            "params": params,
-            "ema": ema_update(state["ema"], params, decay),
-            "opt_state": opt_state,
-            "step": count,
-            "rng": state["rng"],
-        }
-        return new_state, loss
+        return shared.ema_step(state, grads, optimizer, config.ema_decay), loss
 
-    replicated, split = replicated_sharding(mesh), batch_sharding(mesh)
-    return jax.jit(step, in_shardings=(replicated, split), out_shardings=(replicated, replicated), donate_argnums=0)
+    return shared.jit_train_step(step, mesh)
 
 
 def make_eval_step(network: Any, mesh: Any) -> Any:

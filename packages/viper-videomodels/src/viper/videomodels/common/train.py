@@ -22,7 +22,8 @@ import optax
 from viper.core.atomic import atomic_write_json, read_json
 from viper.core.checks import check_codes
 from viper.core.errors import ContractError, DatasetError, WorkdirError
-from viper.core.jaxtools import CheckpointManager, assert_finite, shard_batch, to_host
+from viper.core.jaxtools import CheckpointManager, assert_finite, ema_update, shard_batch, to_host
+from viper.core.jaxtools.mesh import batch_sharding, replicated_sharding
 from viper.core.progress import progress_bar
 
 if TYPE_CHECKING:
@@ -86,6 +87,29 @@ def ema_state(params: Any, optimizer: optax.GradientTransformation, seed: int) -
         "step": jnp.zeros((), jnp.int32),
         "rng": jax.random.key_data(jax.random.key(seed + 1, impl=DROPOUT_RNG)),
     }
+
+
+def ema_step(state: dict[str, Any], grads: Any, optimizer: optax.GradientTransformation, ema_decay: float) -> Any:
+    """Inside a jitted step: the :func:`ema_state` after one optimizer step on ``grads``; its EMA
+    decay is ``min(ema_decay, (1 + step) / (10 + step))`` so short runs are not dominated by the init."""
+    updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
+    params = optax.apply_updates(state["params"], updates)
+    count = state["step"] + 1
+    decay = jnp.minimum(ema_decay, (1.0 + count) / (10.0 + count))
+    return {
+        "params": params,
+        "ema": ema_update(state["ema"], params, decay),
+        "opt_state": opt_state,
+        "step": count,
+        "rng": state["rng"],
+    }
+
+
+def jit_train_step(step: Any, mesh: Any) -> Any:
+    """``step(state, batch) -> (state, loss)`` jitted data parallel: the state stays replicated
+    (and is donated), the batch is split over the mesh and XLA all-reduces the gradients."""
+    replicated, split = replicated_sharding(mesh), batch_sharding(mesh)
+    return jax.jit(step, in_shardings=(replicated, split), out_shardings=(replicated, replicated), donate_argnums=0)
 
 
 # -- data checks ----------------------------------------------------------------------------

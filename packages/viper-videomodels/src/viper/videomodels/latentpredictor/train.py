@@ -59,8 +59,7 @@ def make_train_step(network: Network, optimizer: optax.GradientTransformation, t
         }
         return new_state, loss
 
-    replicated, split = replicated_sharding(mesh), batch_sharding(mesh)
-    return jax.jit(step, in_shardings=(replicated, split), out_shardings=(replicated, replicated), donate_argnums=0)
+    return shared.jit_train_step(step, mesh)
 
 
 def make_eval_step(network: Network, mesh: Any) -> Any:

@@ -15,6 +15,9 @@ Both at the paper's DMC configuration with random weights: a ``vqgan`` tokenizer
 (c) ``maskgit`` at the same sizes (8 blocks, 8 heads, width 256, MLP 1024, 15 context frames):
     its stream keeps each env's last 15 code frames and scores the new frame with ``score_steps``
     (default 8) unmasking passes over the 16 x 64 tokens of the window (no cache: bidirectional).
+(d) ``latent-predictor`` at its ``paper`` preset: its stream encodes the new frame's codes once and
+    predicts its embedding from the env's last ``context`` embeddings (a deterministic score, no
+    likelihood).
 
 Transformer-only and with-encoding figures, for the paper tokenizer and the lighter ``light``
 preset. Variants run interleaved in rounds (so background load hits them alike) and the median
@@ -127,6 +130,7 @@ def main() -> None:
 
     from viper.core.components import make_config
     from viper.videomodels.artransformer import ARTransformer, Config
+    from viper.videomodels.latentpredictor import LatentPredictor
     from viper.videomodels.maskgit import Config as MaskGITConfig
     from viper.videomodels.maskgit import MaskGIT
 
@@ -150,6 +154,8 @@ def main() -> None:
     official_fn = jax.jit(official.apply)
     # MaskGIT's paper defaults are these sizes with context 15 (= the official window's).
     maskgit = MaskGIT(MaskGITConfig(score_steps=args.maskgit_steps)).initialize(vocab, grid, 1, seed=0)
+    latent = LatentPredictor(make_config("video_model", "latent-predictor", preset="paper"))
+    latent.initialize(vocab, grid, 1, seed=0)
 
     # -- inputs ------------------------------------------------------------------------------------
     chunk_frames = rng.integers(0, 256, (CHUNK, 64, 64, 3), dtype=np.uint8)
@@ -185,6 +191,12 @@ def main() -> None:
 
     def maskgit_steps_call() -> None:
         maskgit_stream.step(step_codes[0, :maskgit_envs], no_reset[:maskgit_envs])
+
+    latent_stream = latent.stream(envs, 0)
+
+    def latent_steps_call() -> None:
+        for t in range(stream_steps):
+            latent_stream.step(step_codes[t], no_reset)
 
     def encode_chunk(tok: Any) -> Any:
         return lambda: tok.encode(chunk_frames)
@@ -242,6 +254,7 @@ def main() -> None:
     jax.block_until_ready(official_call())
     ours_windows_call()
     stream_steps_call()
+    latent_steps_call()
     for tok in tokenizers.values():
         encode_chunk(tok)()
         encode_steps(tok)()
@@ -261,6 +274,7 @@ def main() -> None:
         record("stream", timed(stream_steps_call) / stream_steps / envs)
         record("ours_windows", timed(ours_windows_call) / official_windows)
         record("maskgit", timed(maskgit_steps_call) / maskgit_envs)
+        record("latent", timed(latent_steps_call) / stream_steps / envs)
         for name, tok in tokenizers.items():
             record(f"enc_official_{name}", timed(encode_chunk(tok)) / NEW_STEPS)  # 64 frames per 49 rewards
             record(f"enc_stream_{name}", timed(encode_steps(tok)) / stream_steps / envs)  # one frame per reward
@@ -282,6 +296,7 @@ def main() -> None:
     print(row("(a') our model, window by window", med["ours_windows"], flops_windows))
     print(row("(b)  our stream (cached)", med["stream"], flops_stream))
     print(row(f"(c)  maskgit stream (S={args.maskgit_steps}, windowed)", med["maskgit"], flops_maskgit))
+    print(f"{'(d)  latent-predictor stream':<38}{1 / med['latent']:9.1f}   (score, no likelihood)")
     ratio = med["official"] / med["stream"]
     print(f"ratio (b)/(a) = {ratio:.1f}x (target >= 15x);  (b)/(a') = {med['ours_windows'] / med['stream']:.1f}x")
     print()

@@ -8,7 +8,7 @@ from viper.core.components import load_suite
 from viper.core.testing import check_env_suite
 
 
-@pytest.mark.parametrize("task", ["reach", "push", "balance", "reach-two"])
+@pytest.mark.parametrize("task", ["reach", "push", "balance", "reach-two", "zigzag"])
 def test_lite_keeps_the_env_suite_contract(task: str) -> None:
     assert "driver" in check_env_suite(load_suite("lite"), task)
 

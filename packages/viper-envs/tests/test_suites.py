@@ -72,7 +72,7 @@ def test_unknown_tasks_and_options_and_bad_values_say_what_is_valid() -> None:
 
 def test_lite_options_go_through_its_config() -> None:
     suite = LiteSuite()
-    assert suite.tasks() == ["reach", "push", "balance", "reach-two"]
+    assert suite.tasks() == ["reach", "push", "balance", "reach-two", "zigzag"]
     env = suite.make("reach", seed=0, size=16, episode_length="7")
     assert env.unwrapped.episode_length == 7
     assert isinstance(suite.expert("reach", env), ReachExpert) and suite.image_mask("push") is None
@@ -80,7 +80,7 @@ def test_lite_options_go_through_its_config() -> None:
         suite.make("reach", episode_length=0)
     with pytest.raises(ConfigError, match="lite:reach: unknown option 'speed'; options: size, episode_length"):
         suite.make("reach", speed=2)
-    with pytest.raises(ConfigError, match="lite: unknown task 'fly'; tasks: reach, push, balance, reach-two"):
+    with pytest.raises(ConfigError, match="lite: unknown task 'fly'; tasks: reach, push, balance, reach-two, zigzag"):
         suite.make("fly")
 
 

@@ -15,6 +15,7 @@ from viper.envs.lite.base import LiteEnv
 from viper.envs.lite.push import Push, PushExpert
 from viper.envs.lite.reach import Reach, ReachExpert
 from viper.envs.lite.reach_two import ReachTwo, ReachTwoExpert
+from viper.envs.lite.zigzag import ZigZag, ZigZagExpert
 
 
 @dataclasses.dataclass
@@ -38,8 +39,9 @@ def _maker(env_cls: type[LiteEnv]) -> Callable[[LiteConfig, int, int | None], gy
 
 
 class LiteSuite(TableSuite):
-    """Dependency-light 2D tasks (numpy only): ``reach``, ``push``, ``balance`` and
-    ``reach-two`` (two equally good targets: a task with two expert modes).
+    """Dependency-light 2D tasks (numpy only): ``reach``, ``push``, ``balance``, ``reach-two``
+    (two equally good targets: two expert modes, chosen once an episode) and ``zigzag`` (two
+    equally expert moves at every step).
 
     Every task renders ``size x size`` RGB frames (default 64), observes ``{"image", "state"}``,
     has continuous actions in ``[-1, 1]``, puts its reward in ``info["task_reward"]`` and has a
@@ -53,4 +55,5 @@ class LiteSuite(TableSuite):
         "push": Task(_maker(Push), expert=PushExpert),
         "balance": Task(_maker(Balance), expert=BalanceExpert),
         "reach-two": Task(_maker(ReachTwo), expert=ReachTwoExpert),
+        "zigzag": Task(_maker(ZigZag), expert=ZigZagExpert),
     }

@@ -74,6 +74,7 @@ class Episode:
     frames: np.ndarray  # uint8[T,H,W,3]
     task_reward: np.ndarray  # float32[T]; entry 0 is 0 (no transition led to the first frame)
     actions: np.ndarray  # [T, ...]; row t produced frame t, row 0 is zeros
+    goal_distance: np.ndarray | None = None  # float32[T] from info["goal_distance"], if every info has it
 
     @property
     def episode_return(self) -> float:
@@ -87,12 +88,14 @@ def run_episode(env: Any, policy: Any, seed: int | None = None, max_steps: int |
     if "image" not in obs:
         raise ContractError(f"env observation has no 'image' (keys: {', '.join(obs)}); suites must render frames")
     frames, rewards, actions = [obs["image"]], [0.0], []
+    distances = [info.get("goal_distance")]
     steps = 0
     while True:
         action = policy.act(obs)
         obs, reward, terminated, truncated, info = env.step(action)
         frames.append(obs["image"])
         rewards.append(float(info.get("task_reward", reward)))
+        distances.append(info.get("goal_distance"))
         actions.append(np.asarray(action))
         steps += 1
         if terminated or truncated or (max_steps is not None and steps >= max_steps):
@@ -102,6 +105,7 @@ def run_episode(env: Any, policy: Any, seed: int | None = None, max_steps: int |
         frames=np.stack(frames).astype(np.uint8),
         task_reward=np.asarray(rewards, np.float32),
         actions=np.stack([zero] + actions),
+        goal_distance=None if any(d is None for d in distances) else np.asarray(distances, np.float32),
     )
 
 

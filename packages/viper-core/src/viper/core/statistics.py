@@ -135,3 +135,83 @@ def format_table(summary: dict[str, Any]) -> str:
             "to end episodes early (the paper's DMC tasks never terminate)"
         )
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# Diagnostics: why a reward teaches or not (pure numpy; pictures in viper.core.diagnostic_plots)
+
+
+def step_curve(series: Sequence[np.ndarray]) -> dict[str, list[float]]:
+    """Mean, std and count at each step of per-step ``series`` of any lengths (step ``t`` is
+    averaged over the episodes that lasted that long)."""
+    length = max((len(s) for s in series), default=0)
+    table = np.full((len(series), length), np.nan)
+    for i, values in enumerate(series):
+        table[i, : len(values)] = values
+    count = np.sum(np.isfinite(table), axis=0)
+    filled = np.where(np.isfinite(table), table, 0.0)
+    mean = filled.sum(0) / np.maximum(count, 1)
+    std = np.sqrt((np.where(np.isfinite(table), table - mean, 0.0) ** 2).sum(0) / np.maximum(count, 1))
+    return {"mean": mean.tolist(), "std": std.tolist(), "count": count.astype(int).tolist()}
+
+
+def binned_means(x: np.ndarray, y: np.ndarray, bins: int = 10) -> dict[str, list[float]]:
+    """``y`` averaged within quantile bins of ``x`` (equal counts per bin; ties may merge bins):
+    each bin's edges, mean ``x``, mean and std of ``y`` and count."""
+    x, y = np.asarray(x, np.float64).ravel(), np.asarray(y, np.float64).ravel()
+    if x.shape != y.shape:
+        raise ValueError("binned_means: x and y must have the same number of values")
+    keep = np.isfinite(x) & np.isfinite(y)
+    x, y = x[keep], y[keep]
+    if not len(x):
+        return {"lo": [], "hi": [], "x": [], "mean": [], "std": [], "count": []}
+    edges = np.unique(np.quantile(x, np.linspace(0.0, 1.0, bins + 1)))
+    which = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, max(len(edges) - 2, 0))
+    out: dict[str, list[float]] = {"lo": [], "hi": [], "x": [], "mean": [], "std": [], "count": []}
+    for b in np.unique(which):
+        rows = which == b
+        out["lo"].append(float(x[rows].min()))
+        out["hi"].append(float(x[rows].max()))
+        out["x"].append(float(x[rows].mean()))
+        out["mean"].append(float(y[rows].mean()))
+        out["std"].append(float(y[rows].std()))
+        out["count"].append(int(rows.sum()))
+    return out
+
+
+def bits_per_code(log_prob: np.ndarray, codes_per_frame: int) -> np.ndarray:
+    """Per-frame log-likelihoods (nats summed over a frame's codes) as bits per code."""
+    return -np.asarray(log_prob, np.float64) / (math.log(2.0) * codes_per_frame)
+
+
+def spread(values: Sequence[float]) -> dict[str, float]:
+    """Mean, median, quartiles and count of ``values`` (NaN-free), for box-plot tables."""
+    x = np.asarray(values, np.float64)
+    if not len(x):
+        return {"count": 0}
+    q25, median, q75 = np.quantile(x, [0.25, 0.5, 0.75])
+    return {"count": len(x), "mean": float(x.mean()), "median": float(median), "q25": float(q25), "q75": float(q75)}
+
+
+def median_frame(frames: np.ndarray) -> np.ndarray:
+    """The per-pixel median of ``uint8[N,H,W,3]`` frames: the static background of a dataset."""
+    return np.median(np.asarray(frames), axis=0).round().astype(np.uint8)
+
+
+def foreground_mask(frames: np.ndarray, background: np.ndarray, threshold: int = 24) -> np.ndarray:
+    """``bool[N,H,W]``: pixels whose largest channel difference from ``background`` exceeds
+    ``threshold`` (the moving body, the object, the target)."""
+    diff = np.abs(np.asarray(frames, np.int16) - np.asarray(background, np.int16)[None])
+    return diff.max(axis=-1) > threshold
+
+
+def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """PSNR in dB of ``uint8`` images ``a`` against ``b`` over all pixels or the ``bool[N,H,W]``
+    ``mask``'s (NaN when the mask is empty)."""
+    err = (np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2
+    if mask is not None:
+        if not mask.any():
+            return float("nan")
+        err = err[np.asarray(mask, bool)]
+    mse = float(err.mean())
+    return float("inf") if mse == 0 else 10.0 * math.log10(255.0**2 / mse)

@@ -3,7 +3,10 @@
 ``report.html`` and ``report.md`` (same content) with PNGs beside them, plus ``report.json``
 holding every number: the agent's learning curve of TRUE return against the scripted expert's
 and a random policy's, the reward-vs-true-return scatter with its correlation, the tokenizer's
-reconstructions, a rollout GIF of the trained agent, and the config and timing of each stage.
+reconstructions, a rollout GIF of the trained agent, the diagnostics of why the reward teaches
+or not (:mod:`viper.core.stages.report_diagnostics`: the reward along an episode and by distance
+to the goal, per-frame bits under the video model with the trained agent beside the scripted
+policies, the tokenizer's PSNR on the foreground), and the config and timing of each stage.
 
 Unlike the other stages the report is not cached: it is cheap and is rewritten on every run, so
 it always shows the stages the run just used (their folders and timings come from the workdir).
@@ -22,6 +25,7 @@ from viper.core.atomic import atomic_write_bytes, atomic_write_json, atomic_writ
 from viper.core.errors import ViperError
 from viper.core.media import plot_learning_curve, read_mp4, write_gif
 from viper.core.metrics import read_metrics
+from viper.core.stages.report_diagnostics import report_diagnostics
 from viper.core.workdir import Workdir
 
 STAGES = ("data", "tokenizer", "video_model", "score", "agent")
@@ -80,6 +84,8 @@ def write_report(wd: Workdir, plan: Any, scored: Any, trained: dict[str, Any], r
         files["reconstructions"] = "reconstructions.png"
     if _rollout_gif(agent_dir, out / "agent_rollout.gif"):
         files["rollout"] = "agent_rollout.gif"
+    diagnostics = report_diagnostics(wd, plan, scored, agent_dir, out)
+    files.update(diagnostics.pop("files"))
 
     agent_config = read_json(agent_dir / "stage.json").get("config", {}) if (agent_dir / "stage.json").exists() else {}
     obs_keys = agent_config.get("agent_config", {}).get("obs_keys")
@@ -115,6 +121,7 @@ def write_report(wd: Workdir, plan: Any, scored: Any, trained: dict[str, Any], r
         "stage_seconds": {s: round(float(i.get("seconds", 0.0)), 1) for s, i in stages.items() if i},
         "stage_folders": {s: i.get("folder") for s, i in stages.items() if i},
         "run_seconds": round(run_seconds, 1),
+        "diagnostics": _diagnostic_numbers(diagnostics),
         "files": files,
     }
     atomic_write_json(out / "report.json", numbers)
@@ -185,10 +192,92 @@ def _sections(n: dict[str, Any], plan: Any) -> list[tuple[str, list[str], str | 
         ),
         ("Does the reward rank behaviour like the true return?", scatter, n["files"].get("scatter")),
         ("Tokenizer reconstructions", models, n["files"].get("reconstructions")),
+        *_diagnostic_sections(n),
         ("Trained agent (last evaluation episode)", [], n["files"].get("rollout")),
         ("Stage timings", ["\n".join(timing)], None),
         ("Configuration", ["```\n" + config + "\n```"], None),
     ]
+
+
+def _diagnostic_numbers(diagnostics: dict[str, Any]) -> dict[str, Any]:
+    """What report.json keeps of the diagnostics: curves and tables, per-frame values summarised."""
+    score = diagnostics["score"] or {}
+    frames = score.get("frame_scores")
+    return {
+        "along_episode": score.get("along_episode"),
+        "by_distance": score.get("by_distance"),
+        "frame_scores": None if not frames else {k: frames[k] for k in ("quantity", "likelihood", "summary")},
+        "tokenizer_foreground": diagnostics["tokenizer"],
+        "notes": diagnostics["notes"],
+    }
+
+
+def _diagnostic_sections(n: dict[str, Any]) -> list[tuple[str, list[str], str | None]]:
+    """Why the reward teaches or not: one section per figure, each saying how to read it."""
+    d, files = n["diagnostics"], n["files"]
+    sections = [
+        (
+            "Reward along an episode",
+            [
+                "Mean reward at each step t (band: ± 1 std over episodes) for every policy, the trained agent's "
+                "final evaluation episodes included when they were kept. A reward that teaches is higher for the "
+                "expert than for worse policies at most steps and rises as the expert nears its goal; curves that "
+                "overlap or cross give an agent little signal."
+            ],
+            files.get("along_episode"),
+        )
+    ]
+    if files.get("by_distance"):
+        sections.append(
+            (
+                "Reward by distance to the goal",
+                [
+                    "Every scored step's reward (all policies together) averaged within 10 quantile bins of the "
+                    'env\'s `info["goal_distance"]` (error bars: ± 1 std). It should fall steadily as the distance '
+                    "grows: a flat stretch is a range of distances where the reward does not say which way to go."
+                ],
+                files["by_distance"],
+            )
+        )
+    frames = d.get("frame_scores")
+    if frames:
+        table = ["| policy | frames | median | mean |", "|---|---|---|---|"]
+        table += [
+            f"| {p} | {v['count']} | {_fmt(v.get('median'), 3)} | {_fmt(v.get('mean'), 3)} |"
+            for p, v in frames["summary"].items()
+        ]
+        sections.append(
+            (
+                "Frames under the video model",
+                [
+                    f"Per-frame {frames['quantity']} of each policy's frames given their context (boxes: quartiles). "
+                    "The scored expert episodes use seeds the model never trained on, so the expert's box is the "
+                    "held-out reference: the agent's frames near it look expert-like to the model, noisy and random "
+                    "frames well away from it are what the reward can tell apart.",
+                    "\n".join(table),
+                ],
+                files.get("frame_bits"),
+            )
+        )
+    fg = d.get("tokenizer_foreground")
+    if fg:
+        sections.append(
+            (
+                "Tokenizer on the pixels that matter",
+                [
+                    f"On {fg['frames']} held-out frames: PSNR **{_fmt(fg['psnr'])} dB** over the whole frame, "
+                    f"**{_fmt(fg['foreground_psnr'])} dB** over the foreground ({_fmt(100 * fg['foreground_fraction'])}% "
+                    f"of the pixels: those differing from the dataset's median frame by more than {fg['threshold']:g} "
+                    f"levels, i.e. the body, the object and the target), {_fmt(fg['background_psnr'])} dB over the rest. "
+                    "A foreground PSNR far below the whole-frame one means the codes lose what the reward should see. "
+                    "Rows: originals, reconstructions, foreground mask."
+                ],
+                files.get("foreground"),
+            )
+        )
+    if d.get("notes"):
+        sections.append(("Diagnostics notes", ["; ".join(d["notes"]) + "."], None))
+    return sections
 
 
 def _markdown(n: dict[str, Any], plan: Any) -> str:

@@ -14,8 +14,11 @@ rewards trained online (``rnd``, ``amp``) are scored in the state the workdir gi
 :mod:`viper.core.statistics`, the pictures in :mod:`viper.core.media`.
 
 Writes into the workdir stage ``score``: ``score.json`` (every number), ``scatter.png`` (reward
-return against true return, one panel per reward) and ``episodes.mp4`` (a few episodes with each
-reward per frame drawn as a strip under the frames).
+return against true return, one panel per reward), ``episodes.mp4`` (a few episodes with each
+reward per frame drawn as a strip under the frames) and the diagnostics of
+:mod:`viper.core.diagnostics` (``score.json``'s ``diagnostics``): ``along_episode.png`` (each
+reward per step, per policy), ``by_distance.png`` (mean reward by ``info["goal_distance"]``,
+when the env reports it) and ``frame_bits.png`` (per-frame bits per code under the video model).
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from viper.core.collect import make_policy, run_episode
 from viper.core.components import EnvName, literal_options, resolve_env
 from viper.core.config import Options, Rule, option
 from viper.core.dataset import VideoDataset
+from viper.core.diagnostic_plots import plot_frame_scores, plot_reward_along_episode, plot_reward_by_distance
+from viper.core.diagnostics import FrameScorer, episode_diagnostics
 from viper.core.errors import ConfigError, ViperError
 from viper.core.media import write_reward_video, write_scatter
 from viper.core.plugins import PluginHost, get_host
@@ -43,6 +48,9 @@ from viper.core.workdir import StageContext, Workdir
 SCORE_FILE = "score.json"
 PLOT_FILE = "scatter.png"
 VIDEO_FILE = "episodes.mp4"
+ALONG_FILE = "along_episode.png"
+DISTANCE_FILE = "by_distance.png"
+BITS_FILE = "frame_bits.png"
 
 
 @dataclasses.dataclass
@@ -144,18 +152,23 @@ def score(
     if stage.done and not force and (stage.directory / SCORE_FILE).exists():
         # Summaries are recomputed from the stored episodes, so a cache written by an older
         # version gains any figure added since.
-        episodes = read_json(stage.directory / SCORE_FILE)["episodes"]
-        return ScoreResult(stage.directory, summarize(episodes, config.rewards, config.noise), cached=True)
+        stored = read_json(stage.directory / SCORE_FILE)
+        summary = summarize(stored["episodes"], config.rewards, config.noise)
+        if "diagnostics" in stored:
+            summary.update(diagnostics=stored["diagnostics"], files=stored.get("files", {}))
+        return ScoreResult(stage.directory, summary, cached=True)
 
     context = reward_context(
         wd, suite, name.task, size=config.size, seed=config.seed, host=host, expert_data=_expert_data(config, wd)
     )
     # Build every reward before any rollout, so a missing model fails in the first second.
     rewards = {r: build_reward(r, context, config.options.get(r), host) for r in config.rewards}
+    mask = context.image_masks.get(name.task) if context.image_masks else None
+    scorer = FrameScorer.from_workdir(wd, name.task, mask, host)
     summary: dict[str, Any] = {}
 
     def work(ctx: StageContext) -> dict[str, Any]:
-        summary.update(_score_stage(ctx, wd, suite, name, rewards, config))
+        summary.update(_score_stage(ctx, wd, suite, name, rewards, config, scorer))
         return {f"spearman_{r}": v for r, v in summary["spearman"].items()}
 
     run_stage(stage, work, seed=config.seed, progress=progress)
@@ -163,12 +176,18 @@ def score(
 
 
 def _score_stage(
-    ctx: StageContext, wd: Workdir, suite: Any, name: EnvName, rewards: dict[str, Any], config: ScoreConfig
+    ctx: StageContext,
+    wd: Workdir,
+    suite: Any,
+    name: EnvName,
+    rewards: dict[str, Any],
+    config: ScoreConfig,
+    scorer: tuple[FrameScorer | None, str | None],
 ) -> dict[str, Any]:
-    """Roll out, score and summarise; write score.json, the scatter and the video."""
+    """Roll out, score and summarise; write score.json, the scatter, the video and the diagnostics."""
     directory, env = Path(ctx.directory), str(name)
     episodes, shown = _rollouts(suite, name.task, config, ctx.progress)
-    per_frame = _score_episodes(rewards, episodes, config, ctx.progress)
+    per_frame = score_episodes(rewards, episodes, config.batch, ctx.progress)
     records = [
         {
             "policy": episode["policy"],
@@ -183,6 +202,8 @@ def _score_stage(
     summary.update(env=env, rewards=list(config.rewards), options=config.options, inputs=upstream_folders(wd))
     plot = write_scatter(directory / PLOT_FILE, records, config.rewards, summary, env)
     summary["files"] = {"plot": plot.name}
+    summary["diagnostics"] = episode_diagnostics(episodes, per_frame, *scorer)
+    summary["files"].update(write_diagnostic_plots(directory, summary["diagnostics"], env))
     if config.videos and shown:
         video = write_reward_video(
             directory / VIDEO_FILE,
@@ -216,7 +237,13 @@ def _rollouts(suite: Any, task: str, config: ScoreConfig, progress: bool) -> tup
                 if i < config.videos:
                     shown.append(len(episodes))
                 episodes.append(
-                    {"policy": label, "seed": seed, "frames": episode.frames, "task_reward": episode.task_reward}
+                    {
+                        "policy": label,
+                        "seed": seed,
+                        "frames": episode.frames,
+                        "task_reward": episode.task_reward,
+                        "goal_distance": episode.goal_distance,
+                    }
                 )
                 bar.update(1)
         finally:
@@ -225,15 +252,27 @@ def _rollouts(suite: Any, task: str, config: ScoreConfig, progress: bool) -> tup
     return episodes, shown
 
 
-def _score_episodes(
-    rewards: dict[str, Any], episodes: list[dict[str, Any]], config: ScoreConfig, progress: bool
+def write_diagnostic_plots(directory: Path, diagnostics: dict[str, Any], title: str) -> dict[str, str]:
+    """The diagnostics' PNGs in ``directory``; returns ``{figure: file name}`` of those drawn."""
+    files = {"along_episode": plot_reward_along_episode(directory / ALONG_FILE, diagnostics["along_episode"], title)}
+    if diagnostics.get("by_distance"):
+        files["by_distance"] = plot_reward_by_distance(directory / DISTANCE_FILE, diagnostics["by_distance"], title)
+    frames = diagnostics.get("frame_scores")
+    if frames:
+        values = {p: np.asarray(v) for p, v in frames["values"].items()}
+        files["frame_bits"] = plot_frame_scores(directory / BITS_FILE, values, frames["quantity"], title)
+    return {k: p.name for k, p in files.items()}
+
+
+def score_episodes(
+    rewards: dict[str, Any], episodes: list[dict[str, Any]], batch: int, progress: bool
 ) -> dict[str, list[np.ndarray]]:
     """Each reward's per-frame values for every episode, relabelling equal-length episodes together."""
     out: dict[str, list[np.ndarray]] = {r: [None] * len(episodes) for r in rewards}  # type: ignore[list-item]
     by_length: dict[int, list[int]] = {}
     for i, episode in enumerate(episodes):
         by_length.setdefault(len(episode["frames"]), []).append(i)
-    chunks = [ids[j : j + config.batch] for ids in by_length.values() for j in range(0, len(ids), config.batch)]
+    chunks = [ids[j : j + batch] for ids in by_length.values() for j in range(0, len(ids), batch)]
     bar = progress_bar(total=len(chunks) * len(rewards), desc="score: rewards", unit="batch", enabled=progress)
     for ids in chunks:
         frames = np.stack([episodes[i]["frames"] for i in ids])

@@ -61,6 +61,10 @@ class Balance(LiteEnv):
     def _advance(self, action: np.ndarray) -> None:
         self.q = cartpole_step(self.q, float(action[0]) * FORCE)
 
+    def goal_distance(self) -> float:
+        """The pole's angle from upright, in radians."""
+        return float(abs(self.q[1]))
+
     def fallen(self) -> bool:
         return abs(self.q[1]) > self.FALL or abs(self.q[0]) > self.RAIL
 

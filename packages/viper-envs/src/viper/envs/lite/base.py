@@ -56,7 +56,7 @@ class LiteEnv(gym.Env):
         self._t = 0
         self._reset_state(self.np_random)
         obs = self._observe()
-        return obs, {"task_reward": 0.0, "success": self._success()}
+        return obs, self._info(0.0)
 
     def step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
         action = np.asarray(action, np.float32).reshape(self.action_space.shape)
@@ -68,7 +68,7 @@ class LiteEnv(gym.Env):
         reward = float(self._task_reward(action))
         obs = self._observe()
         truncated = self._t >= self.episode_length
-        return obs, reward, False, truncated, {"task_reward": reward, "success": self._success()}
+        return obs, reward, False, truncated, self._info(reward)
 
     def render(self) -> np.ndarray:
         if self._frame is None:
@@ -92,6 +92,17 @@ class LiteEnv(gym.Env):
 
     def _success(self) -> bool:
         return False
+
+    def _info(self, reward: float) -> dict[str, Any]:
+        info: dict[str, Any] = {"task_reward": reward, "success": self._success()}
+        distance = self.goal_distance()
+        if distance is not None:  # optional key: score's reward-by-distance diagnostic reads it
+            info["goal_distance"] = distance
+        return info
+
+    def goal_distance(self) -> float | None:
+        """Distance from the controlled body (or object) to its goal in arena units; None: no goal."""
+        return None
 
     # -- to implement ----------------------------------------------------------------------
 

@@ -63,6 +63,10 @@ class Push(LiteEnv):
     def distance(self) -> float:
         return float(np.linalg.norm(self.block - self.goal))
 
+    def goal_distance(self) -> float:
+        """The block's distance to the goal (the object is what must reach it)."""
+        return self.distance()
+
     def _task_reward(self, action: np.ndarray) -> float:
         return tolerance(self.distance(), self.RADIUS, self.MARGIN)
 

@@ -45,6 +45,9 @@ class Reach(LiteEnv):
     def distance(self) -> float:
         return float(np.linalg.norm(self.point - self.target))
 
+    def goal_distance(self) -> float:
+        return self.distance()
+
     def _task_reward(self, action: np.ndarray) -> float:
         return tolerance(self.distance(), self.RADIUS, self.MARGIN)
 

@@ -71,6 +71,10 @@ class ReachTwo(LiteEnv):
     def distances(self) -> np.ndarray:
         return np.linalg.norm(self.targets - self.point[None], axis=1)
 
+    def goal_distance(self) -> float:
+        """Distance to the nearest target (either one is a goal)."""
+        return float(self.distances().min())
+
     def _task_reward(self, action: np.ndarray) -> float:
         return tolerance(self.distances().min(), self.RADIUS, self.MARGIN)
 

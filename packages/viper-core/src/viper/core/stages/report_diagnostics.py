@@ -1,0 +1,94 @@
+"""The report's diagnostics (:mod:`viper.core.diagnostics`): the score stage's figures with the
+trained agent added (its final evaluation episodes, relabelled with the reward and scored by the
+video model) and the tokenizer's foreground PSNR on held-out frames. Anything missing (an old
+stage, a model without an artifact) costs its figure and leaves a one-line note."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from viper.core.config import to_dict
+from viper.core.dataset import VideoDataset
+from viper.core.diagnostic_plots import write_foreground_figure
+from viper.core.diagnostics import EVAL_EPISODES_FILE, FrameScorer, evaluate_tokenizer_foreground, load_episodes
+from viper.core.errors import ViperError
+from viper.core.rewarding import build_reward, reward_context
+from viper.core.statistics import spread, step_curve
+from viper.core.workdir import Workdir
+
+FOREGROUND_FILE = "foreground.png"
+
+
+def report_diagnostics(wd: Workdir, plan: Any, scored: Any, agent_dir: Path, out: Path) -> dict[str, Any]:
+    """``{"score": diagnostics with the agent, "tokenizer": foreground metrics, "notes", "files"}``;
+    writes the figures into ``out``."""
+    from viper.core.stages.score import write_diagnostic_plots
+
+    notes: list[str] = []
+    diag = copy.deepcopy(scored.summary.get("diagnostics"))
+    files: dict[str, str] = {}
+    if diag is None:
+        notes.append("reward diagnostics: the score stage predates them; run `viper-run score --force` to add them")
+    else:
+        notes += diag.get("notes", [])
+        notes += _add_agent(wd, plan, agent_dir, diag)
+        files.update(write_diagnostic_plots(out, diag, str(plan.env)))
+    tokenizer, note = _tokenizer_foreground(wd, plan, out)
+    if note:
+        notes.append(note)
+    else:
+        files["foreground"] = FOREGROUND_FILE
+    return {"score": diag, "tokenizer": tokenizer, "notes": notes, "files": files}
+
+
+def _add_agent(wd: Workdir, plan: Any, agent_dir: Path, diag: dict[str, Any]) -> list[str]:
+    """Put the agent's final evaluation episodes into ``diag`` as policy ``agent``; returns notes."""
+    path = agent_dir / EVAL_EPISODES_FILE
+    if not path.exists():
+        return [f"trained agent: no {EVAL_EPISODES_FILE} in {agent_dir.name} (trained before it was kept); not shown"]
+    episodes = load_episodes(path)
+    from viper.core.stages.score import score_episodes
+
+    name, config = plan.components["reward"]
+    notes = []
+    try:
+        context = reward_context(
+            wd, plan.suite, plan.env.task, size=episodes[0]["frames"].shape[1], seed=0, host=plan.host
+        )
+        reward = build_reward(name, context, to_dict(config), plan.host)
+        values = score_episodes({name: reward}, episodes, 16, progress=False)[name]
+        diag["along_episode"].setdefault(name, {})["agent"] = step_curve([v[1:] for v in values])
+    except ViperError as exc:
+        notes.append(f"trained agent: could not relabel its episodes with {name} ({exc})")
+        context = None
+    frames = diag.get("frame_scores")
+    if frames:
+        mask = context.image_masks.get(plan.env.task) if context is not None and context.image_masks else None
+        scorer, note = FrameScorer.from_workdir(wd, plan.env.task, mask, plan.host)
+        if scorer is None:
+            return [*notes, str(note)]
+        agent = np.concatenate([scorer(e["frames"]) for e in episodes])
+        frames["values"]["agent"] = np.round(agent, 4).tolist()
+        frames["summary"]["agent"] = spread(agent)
+    return notes
+
+
+def _tokenizer_foreground(wd: Workdir, plan: Any, out: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """Foreground and whole-frame PSNR of the tokenizer on held-out frames, and the figure."""
+    try:
+        info = wd.latest_info("tokenizer")
+        data = Path(plan.config.data) if plan.config.data else wd.latest("data") / "dataset"
+        dataset = VideoDataset(data)
+        val_fraction = float(info.get("config", {}).get("val_fraction", 0.1))
+        metrics, frames, recon, masks = evaluate_tokenizer_foreground(
+            wd, dataset, val_fraction=val_fraction, host=plan.host
+        )
+    except (ViperError, OSError, ValueError) as exc:
+        return None, f"tokenizer foreground PSNR: skipped ({exc})"
+    shown = np.linspace(0, len(frames) - 1, min(8, len(frames))).round().astype(int)
+    write_foreground_figure(out / FOREGROUND_FILE, frames[shown], recon[shown], masks[shown])
+    return metrics, None

@@ -1,0 +1,212 @@
+"""The reward diagnostics (viper.core.diagnostics): per-step curves, reward by goal distance,
+per-frame bits, foreground PSNR, the agent's kept evaluation episodes and their figures."""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from viper.core import ComponentSpec
+from viper.core.collect import run_episode
+from viper.core.diagnostic_plots import (
+    plot_frame_scores,
+    plot_reward_along_episode,
+    plot_reward_by_distance,
+    write_foreground_figure,
+)
+from viper.core.diagnostics import (
+    FrameScorer,
+    episode_diagnostics,
+    load_episodes,
+    reward_along_episode,
+    reward_by_distance,
+    save_episodes,
+    tokenizer_foreground,
+)
+from viper.core.loop import evaluate
+from viper.core.stages.score import ScoreConfig, score
+from viper.core.statistics import binned_means, bits_per_code, foreground_mask, median_frame, psnr, step_curve
+from viper.core.testing.dot_suite import DotEnv, DotExpert
+from viper.core.testing.loop_fakes import RecordingAgent
+from viper.core.testing.spec_plugin import make_plugin
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+class GoalDotEnv(DotEnv):
+    """DotEnv whose goal is the right edge: every info carries ``goal_distance``."""
+
+    def reset(self, *, seed=None, options=None):
+        obs, info = super().reset(seed=seed, options=options)
+        return obs, {**info, "goal_distance": float(self.size - 1 - self.x)}
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = super().step(action)
+        return obs, reward, terminated, truncated, {**info, "goal_distance": float(self.size - 1 - self.x)}
+
+
+class CountingTokenizer:
+    """Codes: each 2x2 cell's mean brightness > 0; decode draws the cell grey or black."""
+
+    vocab_size, code_grid, image_size = 2, (2, 2), (4, 4)
+
+    def encode(self, frames):
+        cells = frames.reshape(len(frames), 2, 2, 2, 2, 3).mean(axis=(2, 4, 5))
+        return (cells > 0).astype(np.int32)
+
+    def decode(self, codes):
+        return np.repeat(np.repeat(codes * 100, 2, 1), 2, 2)[..., None].repeat(3, -1).astype(np.uint8)
+
+
+class ConstantModel:
+    """log p(frame) = -k nats for every frame; ``likelihood`` switchable."""
+
+    vocab_size, code_grid, context, num_tasks = 2, (2, 2), 1, 1
+
+    def __init__(self, nats: float, likelihood: bool = True) -> None:
+        self.nats, self.likelihood, self.score_units = nats, likelihood, "cosine"
+
+    def log_prob(self, codes, task=None):
+        return np.full(codes.shape[:2], -self.nats, np.float32)
+
+    score = log_prob
+
+
+def _episode(policy, rewards, distances=None):
+    frames = np.zeros((len(rewards), 4, 4, 3), np.uint8)
+    out = {"policy": policy, "frames": frames, "task_reward": np.asarray(rewards, np.float32)}
+    out["goal_distance"] = None if distances is None else np.asarray(distances, np.float32)
+    return out
+
+
+def test_step_curve_averages_over_the_episodes_still_running():
+    curve = step_curve([np.array([1.0, 2.0, 3.0]), np.array([3.0, 4.0])])
+    assert curve["mean"] == [2.0, 3.0, 3.0] and curve["count"] == [2, 2, 1]
+    assert curve["std"] == pytest.approx([1.0, 1.0, 0.0])
+    assert step_curve([]) == {"mean": [], "std": [], "count": []}
+
+
+def test_binned_means_follow_a_falling_reward():
+    x = np.linspace(0.0, 1.0, 200)
+    table = binned_means(x, -3.0 * x, bins=10)
+    assert len(table["mean"]) == 10 and sum(table["count"]) == 200
+    assert np.all(np.diff(table["mean"]) < 0) and np.all(np.diff(table["x"]) > 0)
+    assert table["mean"][0] == pytest.approx(-3.0 * np.mean(table["x"][:1]), abs=1e-9)
+    # Ties (an expert resting on its goal) merge bins instead of making empty ones.
+    tied = binned_means(np.r_[np.zeros(80), np.linspace(0.1, 1, 20)], np.ones(100), bins=10)
+    assert sum(tied["count"]) == 100 and len(tied["mean"]) < 10
+
+
+def test_bits_per_code_and_psnr():
+    assert bits_per_code(np.array([-math.log(2) * 8]), 4).tolist() == [2.0]
+    a = np.zeros((1, 4, 4, 3), np.uint8)
+    b = a.copy()
+    b[0, 0, 0] = 255  # one wrong pixel of 16
+    assert psnr(a, b) == pytest.approx(10 * math.log10(16))
+    mask = np.zeros((1, 4, 4), bool)
+    mask[0, 0, :2] = True  # the wrong pixel and one right one
+    assert psnr(a, b, mask) == pytest.approx(10 * math.log10(2))
+    assert math.isnan(psnr(a, b, np.zeros_like(mask))) and psnr(a, a) == math.inf
+
+
+def test_foreground_is_what_differs_from_the_median_frame():
+    frames = np.full((5, 4, 4, 3), 30, np.uint8)
+    for i in range(5):
+        frames[i, i % 4, 1] = 250  # a moving body on a static background
+    background = median_frame(frames)
+    assert (background == 30).all()
+    masks = foreground_mask(frames, background, threshold=24)
+    assert masks.sum() == 5 and masks[2, 2, 1]
+
+
+def test_tokenizer_foreground_psnr_is_worse_where_the_body_is():
+    frames = np.zeros((3, 4, 4, 3), np.uint8)
+    frames[:, 0, 0] = 200  # a one-pixel body the 2x2 codes smear into a grey cell
+    metrics, recon, masks = tokenizer_foreground(CountingTokenizer(), frames, np.zeros((4, 4, 3), np.uint8))
+    assert recon.shape == frames.shape and masks.sum() == 3
+    assert metrics["foreground_fraction"] == pytest.approx(1 / 16)
+    assert metrics["foreground_psnr"] < metrics["psnr"] < metrics["background_psnr"]
+
+
+def test_frame_scorer_reports_bits_per_code_or_the_models_score():
+    frames = np.zeros((5, 4, 4, 3), np.uint8)
+    bits = FrameScorer(CountingTokenizer(), ConstantModel(math.log(2) * 4 * 1.5))(frames)
+    assert bits.shape == (4,) and np.allclose(bits, 1.5)  # frames 1..T-1; 4 codes a frame
+    scorer = FrameScorer(CountingTokenizer(), ConstantModel(0.25, likelihood=False))
+    assert np.allclose(scorer(frames), -0.25) and "cosine" in scorer.quantity
+    assert "bits per code" in FrameScorer(CountingTokenizer(), ConstantModel(1.0)).quantity
+
+
+def test_episode_diagnostics_with_and_without_goal_distance():
+    episodes = [_episode("expert", [0, 1, 1], [1.0, 0.5, 0.0]), _episode("random", [0, 0, 0], [1.0, 1.0, 1.0])]
+    per_frame = {"r": [np.array([0.0, -1.0, 0.0]), np.array([0.0, -3.0, -3.0])]}
+    curves = reward_along_episode(episodes, per_frame)
+    assert curves["r"]["expert"]["mean"] == [-1.0, 0.0] and curves["r"]["random"]["mean"] == [-3.0, -3.0]
+    table, note = reward_by_distance(episodes, per_frame, bins=2)
+    assert note is None and table["r"]["mean"][0] > table["r"]["mean"][-1]
+    episodes[1]["goal_distance"] = None
+    diag = episode_diagnostics(episodes, per_frame, None, "per-frame bits: skipped, no model")
+    assert diag["by_distance"] is None and diag["frame_scores"] is None
+    assert any("goal_distance" in n for n in diag["notes"]) and any("no model" in n for n in diag["notes"])
+
+
+def test_run_episode_keeps_goal_distance_only_when_the_env_reports_it():
+    with_goal = run_episode(GoalDotEnv(16), DotExpert(), seed=0)
+    assert with_goal.goal_distance is not None and len(with_goal.goal_distance) == len(with_goal.frames)
+    assert np.all(np.diff(with_goal.goal_distance) < 0)  # the expert walks toward the right edge
+    assert run_episode(DotEnv(16), DotExpert(), seed=0).goal_distance is None
+
+
+def test_kept_evaluation_episodes_round_trip(tmp_path):
+    agent = RecordingAgent(None, None, gym.spaces.Box(-1, 1, (1,), np.float32), 0)
+    out = evaluate(agent, functools.partial(GoalDotEnv, 16), [0, 1, 2], num_envs=2, keep=True)
+    assert len(out["episodes"]) == 3 and all(len(e["frames"]) == 11 for e in out["episodes"])
+    assert "episodes" not in evaluate(agent, functools.partial(GoalDotEnv, 16), [0], num_envs=1)
+    save_episodes(tmp_path / "e.npz", out["episodes"])
+    back = load_episodes(tmp_path / "e.npz")
+    for a, b in zip(out["episodes"], back):
+        np.testing.assert_array_equal(a["frames"], b["frames"])
+        np.testing.assert_allclose(a["task_reward"], b["task_reward"])
+        np.testing.assert_allclose(a["goal_distance"], b["goal_distance"])
+    assert back[0]["policy"] == "agent" and back[0]["task_reward"][0] == 0.0
+    plain = evaluate(agent, functools.partial(DotEnv, 16), [0], keep=True)["episodes"]
+    save_episodes(tmp_path / "p.npz", plain)
+    assert load_episodes(tmp_path / "p.npz")[0]["goal_distance"] is None
+
+
+def test_diagnostic_figures_are_pngs(tmp_path):
+    curve = step_curve([np.array([1.0, 2.0]), np.array([2.0, 3.0])])
+    along = plot_reward_along_episode(tmp_path / "a.png", {"r": {"expert": curve, "agent": curve}}, "t")
+    table = binned_means(np.linspace(0, 1, 50), np.linspace(0, -1, 50), 5)
+    by_distance = plot_reward_by_distance(tmp_path / "d.png", {"r": table}, "t")
+    groups = {"expert": np.array([1.0, 1.2]), "random": np.array([3.0, 2.5]), "agent": np.array([1.5])}
+    bits = plot_frame_scores(tmp_path / "b.png", groups, "bits per code", "t")
+    frames = np.zeros((2, 4, 4, 3), np.uint8)
+    grid = write_foreground_figure(tmp_path / "f.png", frames, frames, np.ones((2, 4, 4), bool), scale=2)
+    for path in (along, by_distance, bits, grid):
+        assert path.read_bytes()[:8] == PNG
+    import imageio.v3 as iio
+
+    assert iio.imread(grid).shape == (3 * 4 * 2, 2 * 4 * 2, 3)
+
+
+def test_score_stores_diagnostics_and_notes_what_is_missing(host, tmp_path):
+    host.register(
+        make_plugin(viper_register_rewards=[ComponentSpec("dotx", "viper.core.testing.dot_suite:DotReward")]),
+        name="dotx",
+    )
+    config = ScoreConfig(env="dots:right", episodes=2, rewards=("dotx",), noise=(0.5,), size=16, videos=0)
+    result = score(tmp_path / "wd", config, host=host, progress=False)
+    stored = json.loads((result.directory / "score.json").read_text())
+    diag = stored["diagnostics"]
+    assert set(diag["along_episode"]["dotx"]) == {"expert", "noisy-0.5", "random"}
+    assert len(diag["along_episode"]["dotx"]["expert"]["mean"]) == 10
+    assert diag["by_distance"] is None and diag["frame_scores"] is None and len(diag["notes"]) == 2
+    assert (result.directory / stored["files"]["along_episode"]).read_bytes()[:8] == PNG
+    cached = score(tmp_path / "wd", config, host=host, progress=False)
+    assert cached.cached and cached.summary["diagnostics"] == diag

@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from viper.agents.dreamer.agent import DreamerAgent
-from viper.agents.dreamer.behavior import lambda_returns
+from viper.agents.dreamer.behavior import lambda_returns, replay_returns
 from viper.agents.dreamer.config import DreamerConfig
-from viper.agents.dreamer.dists import TwoHot, twohot_bins
+from viper.agents.dreamer.dists import BoundedNormal, TwoHot, twohot_bins
 from viper.agents.testing import PointEnv, rollout
 from viper.core.errors import ConfigError, NonFiniteError, WorkdirError
 
@@ -172,3 +172,76 @@ def test_bad_spaces_and_options() -> None:
         DreamerConfig(preset="huge")
     with pytest.raises(ConfigError, match="agent.bins=4"):
         DreamerConfig(bins=4)
+
+
+def test_proprio_preset_starts_broad_and_evaluates_the_mode() -> None:
+    env = PointEnv(with_image=False)
+    agent = make(env, preset="proprio", obs_keys=("state",), prefill=4)
+    c = agent.config
+    assert (c.deter, c.hidden, c.stoch, c.classes, c.batch_size, c.batch_length) == (64, 64, 8, 8, 16, 16)
+    assert agent.updates_per_step == pytest.approx(0.5)
+    assert (c.model_lr, c.actor_lr, c.critic_lr, c.eval_sample) == (3e-4, 1e-4, 1e-4, False)
+    # Output weights at 1% of the default variance: every state starts with nearly the same policy.
+    full = make(env, preset="proprio", obs_keys=("state",), actor_outscale=1.0)
+    ratio = float(agent.behavior.actor.out.weight.detach().std() / full.behavior.actor.out.weight.detach().std())
+    assert ratio == pytest.approx(0.1, rel=0.3)
+    env_fn = functools.partial(PointEnv, with_image=False)
+    rollout(agent, env_fn, 10)  # trains with sampled actions
+    sampled = make(env, preset="proprio", obs_keys=("state",), eval_sample=True)
+
+    def refuse(self, generator):
+        raise AssertionError("sampled an evaluation action")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(BoundedNormal, "rsample", refuse)
+        rollout(agent, env_fn, 5, mode="eval")  # the mode: no action sampled
+        with pytest.raises(AssertionError, match="sampled an evaluation action"):
+            rollout(sampled, env_fn, 5, mode="eval")
+
+
+def test_older_presets_keep_their_settings_and_stage_hashes() -> None:
+    from viper.core.config import to_dict
+
+    for preset in ("debug", "small", "dmc_vision"):
+        c = DreamerConfig(preset=preset)
+        assert (c.model_lr, c.actor_lr, c.critic_lr, c.eval_sample) == (1e-4, 3e-5, 3e-5, True)
+        keys = to_dict(c)
+        # Added later and left at their default: not part of the cached stage's name.
+        assert "actor_outscale" not in keys and "replay_value_scale" not in keys
+        assert keys["actor_lr"] == 3e-5
+    assert to_dict(DreamerConfig(preset="proprio"))["replay_value_scale"] == 0.3
+
+
+def test_replay_returns_match_reference() -> None:
+    config = DreamerConfig(preset="debug", discount=0.9, return_lambda=0.8)
+    rng = np.random.default_rng(1)
+    reward, boot = rng.normal(size=(2, 6)), rng.normal(size=(2, 6))
+    is_last, is_terminal = np.zeros((2, 6), bool), np.zeros((2, 6), bool)
+    is_last[0, 3] = True  # a time limit: the return of step 2 stops at step 3's bootstrap
+    is_terminal[1, 4] = True  # a termination: nothing after step 4 counts
+    expected = np.zeros((2, 5))
+    for b in range(2):
+        following = boot[b, 5]
+        for t in reversed(range(5)):
+            live = 0.9 * (1 - is_terminal[b, t + 1])
+            lam = 0.8 * (1 - is_last[b, t + 1])
+            following = reward[b, t + 1] + live * ((1 - lam) * boot[b, t + 1] + lam * following)
+            expected[b, t] = following
+    assert expected[0, 2] == pytest.approx(reward[0, 3] + 0.9 * boot[0, 3])
+    assert expected[1, 3] == pytest.approx(reward[1, 4])
+    tensors = [torch.tensor(x) for x in (reward, boot, is_last, is_terminal)]
+    np.testing.assert_allclose(replay_returns(*tensors, config).numpy(), expected, rtol=1e-6)
+
+
+def test_reward_head_diagnostics_and_replay_value_loss() -> None:
+    env = PointEnv(with_image=False)
+    agent = make(env, obs_keys=("state",), replay_value_scale=0.3)
+    rollout(agent, functools.partial(PointEnv, with_image=False), 20)
+    metrics = agent.train()
+    # A zero-initialised reward head predicts a constant 0 at first: no spread, no correlation.
+    assert metrics["reward_pred_std"] == pytest.approx(0.0, abs=1e-6) and metrics["reward_pred_corr"] == 0.0
+    assert metrics["reward_target_mean"] > 0 and metrics["reward_target_std"] > 0
+    assert math.isfinite(metrics["critic_replay_loss"]) and math.isfinite(metrics["replay_return_mean"])
+    for _ in range(30):
+        metrics = agent.train()
+    assert metrics["reward_pred_std"] > 0 and metrics["reward_pred_corr"] > 0.2  # it learns the reward

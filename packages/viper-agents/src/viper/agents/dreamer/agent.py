@@ -99,7 +99,7 @@ class DreamerAgent(TorchAgent):
             data["action"] = torch.nn.functional.one_hot(data["action"], self.actions.size).float()
         loss, post, metrics = self.wm.loss(data, self.generator)
         metrics.update(self.model_opt.step(loss))
-        metrics.update(self.behavior.train_step(self.wm, post, data["is_terminal"], data["action"], self.generator))
+        metrics.update(self.behavior.train_step(self.wm, post, data, self.generator))
         self.updates += 1
         metrics["replay_steps"] = float(len(self.replay))
         return metrics

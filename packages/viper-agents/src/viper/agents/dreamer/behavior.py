@@ -18,7 +18,8 @@ class Actor(nn.Module):
         super().__init__()
         self.discrete, self.config = discrete, config
         self.net = mlp(feat, config.layers, config.hidden)
-        self.out = out_linear(config.hidden, action_size if discrete else 2 * action_size)
+        scale = 1.0 if config.actor_outscale is None else config.actor_outscale
+        self.out = out_linear(config.hidden, action_size if discrete else 2 * action_size, scale)
 
     def forward(self, feat: torch.Tensor) -> BoundedNormal | OneHotActions:
         x = self.out(self.net(feat))
@@ -64,6 +65,22 @@ class ReturnNorm(nn.Module):
 
     def scale(self) -> torch.Tensor:
         return torch.clamp(self.high - self.low, min=1.0)
+
+
+def replay_returns(
+    reward: torch.Tensor, boot: torch.Tensor, is_last: torch.Tensor, is_terminal: torch.Tensor, config: DreamerConfig
+) -> torch.Tensor:
+    """Lambda-returns along replayed sequences ``[B,T]``: ``reward[t]`` is the reward into step
+    t and ``boot[t]`` the imagined lambda-return from step t. Returns ``[B,T-1]`` for steps
+    0..T-2: ``R_t = r_{t+1} + gamma c_{t+1} ((1 - l_{t+1}) lambda R_{t+1} + (1 - (1 - l_{t+1})
+    lambda) boot_{t+1})`` with ``c = 1 - is_terminal``, ``l = is_last`` (an episode's end
+    stops the recursion) and ``R_{T-1} = boot_{T-1}``."""
+    live = config.discount * (1.0 - is_terminal[:, 1:].float())
+    lam = config.return_lambda * (1.0 - is_last[:, 1:].float())
+    out = [boot[:, -1]]
+    for t in reversed(range(reward.shape[1] - 1)):
+        out.append(reward[:, t + 1] + live[:, t] * ((1 - lam[:, t]) * boot[:, t + 1] + lam[:, t] * out[-1]))
+    return torch.stack(out[::-1][:-1], 1)
 
 
 def lambda_returns(
@@ -153,11 +170,11 @@ class Behavior(nn.Module):
         self,
         wm: WorldModel,
         post: dict[str, torch.Tensor],
-        is_terminal: torch.Tensor,
-        action: torch.Tensor,
+        data: dict[str, torch.Tensor],
         generator: torch.Generator,
     ) -> dict[str, float]:
         c = self.config
+        is_terminal, action = data["is_terminal"], data["action"]
         metrics: dict[str, float] = {}
         if c.explore:
             metrics.update(self.disag_opt.step(self.disag.loss(post, action)))
@@ -201,7 +218,15 @@ class Behavior(nn.Module):
         metrics.update(self.actor_opt.step(actor_loss))
 
         # Critic(s): two-hot regression on lambda-returns, regularised toward the slow critic.
-        metrics.update(self._critic_step(self.critic, self.critic_opt, feat, ret, weight))
+        replay = None
+        if c.replay_value_scale:
+            # The imagined return from each replayed state bootstraps the replayed rewards.
+            boot = ret[0].detach().reshape(is_terminal.shape)
+            replay_ret = replay_returns(data["reward"], boot, data["is_last"], is_terminal, c)
+            replay_feat = features(post).detach()[:, :-1]
+            replay = (replay_feat, replay_ret, (~data["is_last"][:, :-1]).float())
+            metrics["replay_return_mean"] = float(replay_ret.mean())
+        metrics.update(self._critic_step(self.critic, self.critic_opt, feat, ret, weight, replay))
         if c.explore:
             metrics.update(self._critic_step(self.expl_critic, self.expl_critic_opt, feat, expl_ret, weight))
         metrics.update(
@@ -214,12 +239,27 @@ class Behavior(nn.Module):
         return metrics
 
     def _critic_step(
-        self, critic: Critic, opt: Optimizer, feat: torch.Tensor, ret: torch.Tensor, weight: torch.Tensor
+        self,
+        critic: Critic,
+        opt: Optimizer,
+        feat: torch.Tensor,
+        ret: torch.Tensor,
+        weight: torch.Tensor,
+        replay: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
     ) -> dict[str, float]:
-        feat = feat[:-1].detach()
-        dist = critic(feat)
-        slow_target = critic.slow(feat).mean().detach()
-        loss = -dist.log_prob(ret.detach()) - self.config.slow_critic_scale * dist.log_prob(slow_target)
-        out = opt.step((loss * weight[:-1]).mean())
+        """``replay``: replayed features ``[B,T-1,F]``, their returns and weights ``[B,T-1]``."""
+        loss = (self._critic_loss(critic, feat[:-1].detach(), ret) * weight[:-1]).mean()
+        if replay is not None:
+            replay_feat, replay_ret, replay_weight = replay
+            replay_loss = (self._critic_loss(critic, replay_feat, replay_ret) * replay_weight).mean()
+            loss = loss + self.config.replay_value_scale * replay_loss
+        out = opt.step(loss)
+        if replay is not None:
+            out[f"{opt.name}_replay_loss"] = float(replay_loss.detach())
         critic.update_slow(self.config.slow_critic_fraction)
         return out
+
+    def _critic_loss(self, critic: Critic, feat: torch.Tensor, ret: torch.Tensor) -> torch.Tensor:
+        dist = critic(feat)
+        slow_target = critic.slow(feat).mean().detach()
+        return -dist.log_prob(ret.detach()) - self.config.slow_critic_scale * dist.log_prob(slow_target)

@@ -11,8 +11,11 @@ from typing import ClassVar
 
 from viper.core.config import Options, option
 
+#: The first official release's learning settings (kept by the presets that predate ``proprio``).
+V1_LEARNING: dict[str, float | int | bool] = dict(model_lr=1e-4, actor_lr=3e-5, critic_lr=3e-5, eval_sample=True)
+
 #: Sizes per preset; any of these fields set explicitly wins over the preset.
-PRESETS: dict[str, dict[str, float | int]] = {
+PRESETS: dict[str, dict[str, float | int | bool]] = {
     # Tiny everything, for tests: an update takes milliseconds on a CPU.
     "debug": dict(
         deter=32,
@@ -26,6 +29,7 @@ PRESETS: dict[str, dict[str, float | int]] = {
         train_ratio=16,
         prefill=64,
         bins=255,
+        **V1_LEARNING,
     ),
     # CPU-sized (not the official "small", whose sizes equal dmc_vision's): learns the lite tasks
     # from state on a laptop CPU in minutes. Smaller latents (16x16) and sequences (16x32).
@@ -41,6 +45,7 @@ PRESETS: dict[str, dict[str, float | int]] = {
         train_ratio=64,
         prefill=1000,
         bins=255,
+        **V1_LEARNING,
     ),
     # The paper's sizes for DMC from pixels (VIPER's DreamerV3 config: train_ratio 64).
     "dmc_vision": dict(
@@ -55,6 +60,30 @@ PRESETS: dict[str, dict[str, float | int]] = {
         train_ratio=64,
         prefill=5000,
         bins=255,
+        **V1_LEARNING,
+    ),
+    # CPU-sized for vector observations (``obs_keys=state``): small nets and 8x8 latents (an
+    # update takes ~0.15 CPU s), 0.5 updates per env step (the official proprio configs do 0.5-1;
+    # ``small`` does 0.125), learning rates raised for the few updates, and the newest official
+    # code's actor output near zero and value learned from replay too; evaluates the mode.
+    "proprio": dict(
+        deter=64,
+        hidden=64,
+        layers=2,
+        stoch=8,
+        classes=8,
+        cnn_depth=16,
+        batch_size=16,
+        batch_length=16,
+        train_ratio=128,
+        prefill=2500,
+        bins=255,
+        model_lr=3e-4,
+        actor_lr=1e-4,
+        critic_lr=1e-4,
+        eval_sample=False,
+        actor_outscale=0.01,
+        replay_value_scale=0.3,
     ),
 }
 
@@ -64,11 +93,13 @@ class DreamerConfig(Options):
     """DreamerV3 (``--set agent.FIELD=VALUE``)."""
 
     SECTION: ClassVar[str] = "agent"
-    PRESETS: ClassVar[dict[str, dict[str, float | int]]] = PRESETS
+    PRESETS: ClassVar[dict[str, dict[str, float | int | bool]]] = PRESETS
 
     preset: str = option("small", one_of=tuple(PRESETS))
     """Sizes: ``debug`` (tiny, tests), ``small`` (CPU-friendly), ``dmc_vision`` (the paper's
-    DMC sizes: deter 512, 2x512 MLPs, CNN depth 32, batch 16x64, train ratio 64)."""
+    DMC sizes: deter 512, 2x512 MLPs, CNN depth 32, batch 16x64, train ratio 64), ``proprio``
+    (vector observations on a CPU: 64-unit nets, 8x8 latents, batch 16x16, 0.5 updates per env
+    step, faster learning rates, near-zero actor output, replay value loss, evaluates the mode)."""
     obs_keys: tuple[str, ...] = ("image",)
     """Observation keys the agent reads: ``image`` (pixels, CNN encoder/decoder) and/or vectors
     such as ``state`` (MLP encoder/decoder, symlog inputs and targets)."""
@@ -114,8 +145,8 @@ class DreamerConfig(Options):
     """Weight of the dynamics KL, KL(sg(posterior) || prior)."""
     rep_scale: float = 0.1
     """Weight of the representation KL, KL(posterior || sg(prior))."""
-    model_lr: float = 1e-4
-    """World model Adam learning rate."""
+    model_lr: float | None = option(None, gt=0)
+    """World model Adam learning rate (1e-4 in the paper)."""
     model_eps: float = 1e-8
     """World model Adam epsilon."""
     model_clip: float = 1000.0
@@ -130,10 +161,19 @@ class DreamerConfig(Options):
     """lambda of the lambda-returns."""
     actor_entropy: float = 3e-4
     """Entropy regulariser of the actor (on normalised returns)."""
-    actor_lr: float = 3e-5
-    """Actor Adam learning rate."""
-    critic_lr: float = 3e-5
-    """Critic Adam learning rate."""
+    actor_lr: float | None = option(None, gt=0)
+    """Actor Adam learning rate (3e-5 in the paper)."""
+    critic_lr: float | None = option(None, gt=0)
+    """Critic Adam learning rate (3e-5 in the paper)."""
+    actor_outscale: float | None = option(None, ge=0, keyed_default=False)
+    """Scale of the actor's output-layer initialisation (None: 1.0, the first release's; the
+    newest official code starts it at 0.01, so the first policy is the same broad one
+    everywhere and the entropy term does not fight a random initial preference)."""
+    replay_value_scale: float | None = option(None, ge=0, keyed_default=False)
+    """Weight of the critic's second loss on the replayed states, regressing lambda-returns of
+    the replayed rewards bootstrapped with the imagined returns (the newest official code's
+    ``repval``, 0.3 there); None: off. It teaches the critic real rewards that the reward head
+    still underestimates, which matters when rewards are rare."""
     ac_eps: float = 1e-5
     """Actor and critic Adam epsilon."""
     ac_clip: float = 100.0
@@ -152,8 +192,8 @@ class DreamerConfig(Options):
     """Smallest std of the continuous action distribution (bounded normal, mean tanh-squashed)."""
     actor_max_std: float = 1.0
     """Largest std of the continuous action distribution."""
-    eval_sample: bool = True
-    """Sample evaluation actions like the official code (False: take the mode)."""
+    eval_sample: bool | None = None
+    """Sample evaluation actions like the official code (False: take the policy's mode)."""
 
     # Exploration: Plan2Explore ensemble disagreement (the paper's exploration term; off by default)
     explore: bool = False

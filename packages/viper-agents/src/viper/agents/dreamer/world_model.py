@@ -213,6 +213,24 @@ class RSSM(nn.Module):
         return {"dyn": torch.clamp(dyn, min=free), "rep": torch.clamp(rep, min=free), "kl": dyn.detach()}
 
 
+def reward_head_metrics(pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+    """Whether the reward head predicts anything but a constant: its mean and std over the
+    batch beside the replayed rewards', and their correlation (0 while it predicts a constant;
+    a sparse reward that the head never learned shows as ``reward_pred_std`` near 0)."""
+    pred, target = pred.flatten().double(), target.flatten().double()
+    pred_std, target_std = pred.std(), target.std()
+    cov = ((pred - pred.mean()) * (target - target.mean())).mean()
+    corr = cov / (pred_std * target_std) if pred_std > 1e-8 and target_std > 1e-8 else torch.zeros(())
+    return {
+        "reward_pred_mean": float(pred.mean()),
+        "reward_pred_std": float(pred_std),
+        "reward_pred_max": float(pred.max()),
+        "reward_target_mean": float(target.mean()),
+        "reward_target_std": float(target_std),
+        "reward_pred_corr": float(corr),
+    }
+
+
 def features(state: dict[str, torch.Tensor]) -> torch.Tensor:
     return torch.cat([state["deter"], state["stoch"].flatten(-2)], -1)
 
@@ -253,7 +271,8 @@ class WorldModel(nn.Module):
         feat = features(post)
         c = self.config
         losses = self.decoder.loss(feat, data.get("image"), data.get("vector"))
-        losses["reward"] = -self.reward(feat).log_prob(data["reward"])
+        reward_dist = self.reward(feat)
+        losses["reward"] = -reward_dist.log_prob(data["reward"])
         cont_target = 1.0 - data["is_terminal"].float()
         losses["cont"] = F.binary_cross_entropy_with_logits(self.cont(feat).squeeze(-1), cont_target, reduction="none")
         kl = self.rssm.kl_losses(post, prior, c.free_nats)
@@ -262,6 +281,7 @@ class WorldModel(nn.Module):
         total = sum(scales.get(k, 1.0) * v for k, v in losses.items()).mean()
         metrics = {f"{k}_loss": float(v.detach().mean()) for k, v in losses.items()}
         metrics["kl"] = float(kl["kl"].mean())
+        metrics.update(reward_head_metrics(reward_dist.mean().detach(), data["reward"]))
         metrics["prior_entropy"] = float(-(prior["logits"].exp() * prior["logits"]).sum((-2, -1)).mean().detach())
         metrics["post_entropy"] = float(-(post["logits"].exp() * post["logits"]).sum((-2, -1)).mean().detach())
         return total, post, metrics

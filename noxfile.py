@@ -65,6 +65,7 @@ def slow(session: nox.Session) -> None:
     """Long tests (training on CPU) of every package and of the main pipeline."""
     install_all(session)
     session.install(*FIXTURES)
+    session.install("packages/viper-rewards[sb3]")  # examples/sb3_sac.py (torch is pinned above)
     folders = [f"packages/{p}/tests" for p in PACKAGES] + ["tests"]
     # exit status 5: no test selected (no slow test left after -k, say)
     session.run(

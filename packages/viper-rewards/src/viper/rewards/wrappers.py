@@ -29,7 +29,7 @@ import numpy as np
 
 from viper.core.components import load_tokenizer, resolve_env
 from viper.core.errors import ConfigError, WorkdirError
-from viper.core.loop.driver import action_dtype, check_rewards
+from viper.core.loop.driver import action_dtype, autoreset_mode, check_rewards
 from viper.core.plugins import PluginHost, get_host
 from viper.core.protocols import Reward, RewardContext, StepBatch
 from viper.core.rewarding import build_training_reward, reward_context
@@ -322,12 +322,6 @@ class RewardWrapper(gym.Wrapper):
         return obs, float(reward[0]), terminated, truncated, {**info, "task_reward": float(task_reward)}
 
 
-def autoreset_mode(envs: Any) -> str:
-    """``NextStep``, ``SameStep`` or ``Disabled`` (gymnasium's default for a vector env: ``NextStep``)."""
-    mode = (getattr(envs, "metadata", None) or {}).get("autoreset_mode", "NextStep")
-    return str(getattr(mode, "value", mode))
-
-
 class VectorRewardWrapper(gym.vector.VectorWrapper):
     """A gymnasium vector env with its rewards replaced by ``reward``, one batched stream step per
     vector step; the same arguments as :class:`RewardWrapper`. ``info["task_reward"]`` holds the
@@ -419,7 +413,8 @@ class VectorRewardWrapper(gym.vector.VectorWrapper):
         task_reward = np.asarray(task_reward, np.float64)
         if self.mode == "NextStep":
             first = self._done.copy()  # these envs were reset by this call; their action was ignored
-            action = np.where(_expand(first, actions), self._no_action, actions)
+            action = actions.copy()
+            action[first] = 0
             rewards = self.scorer.step(frames, first, task_reward, state, action)
             self._done = np.asarray(terminated, bool) | np.asarray(truncated, bool)
         else:
@@ -466,10 +461,6 @@ class VectorRewardWrapper(gym.vector.VectorWrapper):
         rewards = scores[active]
         self.active = np.where(done, 1 - self.active, self.active)
         return rewards
-
-
-def _expand(mask: np.ndarray, like: np.ndarray) -> np.ndarray:
-    return mask.reshape(mask.shape + (1,) * (like.ndim - 1))
 
 
 # --------------------------------------------------------------------------------------------

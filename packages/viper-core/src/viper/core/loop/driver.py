@@ -126,10 +126,15 @@ class Driver:
 # The boundary checks the driver applies
 
 
+def autoreset_mode(envs: Any) -> str:
+    """A vector env's autoreset mode: ``NextStep`` (gymnasium's default), ``SameStep`` or ``Disabled``."""
+    mode = (getattr(envs, "metadata", None) or {}).get("autoreset_mode", "NextStep")
+    return str(getattr(mode, "value", mode))
+
+
 def check_autoreset(envs: Any) -> None:
     """Refuse a vector env whose autoreset mode the driver cannot follow."""
-    mode = (getattr(envs, "metadata", None) or {}).get("autoreset_mode", "NextStep")
-    name = str(getattr(mode, "value", mode))
+    name = autoreset_mode(envs)
     if name != "NextStep":
         raise ConfigError(
             f"vector env {type(envs).__name__}: autoreset mode {name}, but the loop needs NextStep "

@@ -210,3 +210,59 @@ def test_score_stores_diagnostics_and_notes_what_is_missing(host, tmp_path):
     assert (result.directory / stored["files"]["along_episode"]).read_bytes()[:8] == PNG
     cached = score(tmp_path / "wd", config, host=host, progress=False)
     assert cached.cached and cached.summary["diagnostics"] == diag
+
+
+def test_report_adds_the_agents_kept_episodes_and_notes_what_is_missing(host, tmp_path):
+    from types import SimpleNamespace
+
+    from viper.core.components import parse_env
+    from viper.core.stages.report import _diagnostic_numbers, _diagnostic_sections
+    from viper.core.stages.report_diagnostics import report_diagnostics
+    from viper.core.testing.dot_suite import DotSuite
+    from viper.core.workdir import Workdir
+
+    host.register(
+        make_plugin(viper_register_rewards=[ComponentSpec("dotx", "viper.core.testing.dot_suite:DotReward")]),
+        name="dotx",
+    )
+    config = ScoreConfig(env="dots:right", episodes=2, rewards=("dotx",), noise=(0.5,), size=16, videos=0)
+    scored = score(tmp_path / "wd", config, host=host, progress=False)
+    agent_dir = tmp_path / "agent"
+    agent = RecordingAgent(None, None, gym.spaces.Box(-1, 1, (1,), np.float32), 0)
+    save_episodes(agent_dir / "eval_episodes.npz", evaluate(agent, DotEnv, [0, 1], keep=True)["episodes"])
+    plan = SimpleNamespace(
+        components={"reward": ("dotx", None)},
+        suite=DotSuite(),
+        env=parse_env("dots:right"),
+        host=host,
+        config=SimpleNamespace(data=None),
+    )
+    out = tmp_path / "report"
+    out.mkdir()
+    diagnostics = report_diagnostics(Workdir(tmp_path / "wd"), plan, scored, agent_dir, out)
+    curves = diagnostics["score"]["along_episode"]["dotx"]
+    assert len(curves["agent"]["mean"]) == 10 and "expert" in curves
+    assert diagnostics["score"]["agent_episodes"]["episodes"] == 2
+    assert (out / diagnostics["files"]["along_episode"]).read_bytes()[:8] == PNG
+    assert any("tokenizer foreground" in n for n in diagnostics["notes"])  # no data or tokenizer here
+    numbers = {"diagnostics": _diagnostic_numbers(diagnostics), "files": diagnostics["files"]}
+    titles = [title for title, _, _ in _diagnostic_sections(numbers)]
+    assert titles == ["Reward along an episode", "Diagnostics notes"]
+    assert scored.summary["diagnostics"]["along_episode"]["dotx"].keys() == {"expert", "noisy-0.5", "random"}
+
+
+def test_a_score_stage_from_before_the_diagnostics_is_scored_again(host, tmp_path):
+    host.register(
+        make_plugin(viper_register_rewards=[ComponentSpec("dotx", "viper.core.testing.dot_suite:DotReward")]),
+        name="dotx",
+    )
+    config = ScoreConfig(env="dots:right", episodes=1, rewards=("dotx",), noise=(0.5,), size=16, videos=0)
+    first = score(tmp_path / "wd", config, host=host, progress=False)
+    path = first.directory / "score.json"
+    old = json.loads(path.read_text())
+    del old["diagnostics"]
+    path.write_text(json.dumps(old))
+    again = score(tmp_path / "wd", config, host=host, progress=False)
+    assert not again.cached and again.directory == first.directory
+    assert "diagnostics" in json.loads(path.read_text())
+    assert score(tmp_path / "wd", config, host=host, progress=False).cached

@@ -207,6 +207,7 @@ def _diagnostic_numbers(diagnostics: dict[str, Any]) -> dict[str, Any]:
         "along_episode": score.get("along_episode"),
         "by_distance": score.get("by_distance"),
         "frame_scores": None if not frames else {k: frames[k] for k in ("quantity", "likelihood", "summary")},
+        "agent_episodes": score.get("agent_episodes"),
         "tokenizer_foreground": diagnostics["tokenizer"],
         "notes": diagnostics["notes"],
     }
@@ -215,6 +216,13 @@ def _diagnostic_numbers(diagnostics: dict[str, Any]) -> dict[str, Any]:
 def _diagnostic_sections(n: dict[str, Any]) -> list[tuple[str, list[str], str | None]]:
     """Why the reward teaches or not: one section per figure, each saying how to read it."""
     d, files = n["diagnostics"], n["files"]
+    agent = d.get("agent_episodes")
+    kept = (
+        f" The agent's {agent['episodes']} kept episodes have a true return of {_fmt(agent['true_return_mean'])} "
+        f"± {_fmt(agent['true_return_std'])}."
+        if agent
+        else ""
+    )
     sections = [
         (
             "Reward along an episode",
@@ -222,7 +230,7 @@ def _diagnostic_sections(n: dict[str, Any]) -> list[tuple[str, list[str], str | 
                 "Mean reward at each step t (band: ± 1 std over episodes) for every policy, the trained agent's "
                 "final evaluation episodes included when they were kept. A reward that teaches is higher for the "
                 "expert than for worse policies at most steps and rises as the expert nears its goal; curves that "
-                "overlap or cross give an agent little signal."
+                "overlap or cross give an agent little signal." + kept
             ],
             files.get("along_episode"),
         )
@@ -250,7 +258,8 @@ def _diagnostic_sections(n: dict[str, Any]) -> list[tuple[str, list[str], str | 
             (
                 "Frames under the video model",
                 [
-                    f"Per-frame {frames['quantity']} of each policy's frames given their context (boxes: quartiles). "
+                    f"Per-frame {frames['quantity']} of each policy's frames 1..T given their context (boxes: "
+                    "quartiles, whiskers: 1.5 IQR). "
                     "The scored expert episodes use seeds the model never trained on, so the expert's box is the "
                     "held-out reference: the agent's frames near it look expert-like to the model, noisy and random "
                     "frames well away from it are what the reward can tell apart.",

@@ -32,7 +32,7 @@ def report_diagnostics(wd: Workdir, plan: Any, scored: Any, agent_dir: Path, out
     diag = copy.deepcopy(scored.summary.get("diagnostics"))
     files: dict[str, str] = {}
     if diag is None:
-        notes.append("reward diagnostics: the score stage predates them; run `viper-run score --force` to add them")
+        notes.append("reward diagnostics: the score stage that was passed in has none")
     else:
         notes += diag.get("notes", [])
         notes += _add_agent(wd, plan, agent_dir, diag)
@@ -51,6 +51,12 @@ def _add_agent(wd: Workdir, plan: Any, agent_dir: Path, diag: dict[str, Any]) ->
     if not path.exists():
         return [f"trained agent: no {EVAL_EPISODES_FILE} in {agent_dir.name} (trained before it was kept); not shown"]
     episodes = load_episodes(path)
+    returns = [float(e["task_reward"][1:].sum()) for e in episodes]
+    diag["agent_episodes"] = {
+        "episodes": len(episodes),
+        "true_return_mean": float(np.mean(returns)),
+        "true_return_std": float(np.std(returns)),
+    }
     from viper.core.stages.score import score_episodes
 
     name, config = plan.components["reward"]

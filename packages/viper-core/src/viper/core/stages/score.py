@@ -149,13 +149,13 @@ def score(
     if not stage_config["env_options"]:  # keep the folder names of runs without env options
         del stage_config["env_options"]
     stage = wd.stage("score", {**stage_config, "inputs": upstream_folders(wd)})
-    if stage.done and not force and (stage.directory / SCORE_FILE).exists():
+    stored = read_json(stage.directory / SCORE_FILE) if (stage.directory / SCORE_FILE).exists() else {}
+    # A stage scored before the diagnostics existed is scored again (same folder) to gain them.
+    if stage.done and not force and "diagnostics" in stored:
         # Summaries are recomputed from the stored episodes, so a cache written by an older
         # version gains any figure added since.
-        stored = read_json(stage.directory / SCORE_FILE)
         summary = summarize(stored["episodes"], config.rewards, config.noise)
-        if "diagnostics" in stored:
-            summary.update(diagnostics=stored["diagnostics"], files=stored.get("files", {}))
+        summary.update(diagnostics=stored["diagnostics"], files=stored.get("files", {}))
         return ScoreResult(stage.directory, summary, cached=True)
 
     context = reward_context(

@@ -130,7 +130,7 @@ def test_tokenizer_foreground_psnr_is_worse_where_the_body_is():
     metrics, recon, masks = tokenizer_foreground(CountingTokenizer(), frames, np.zeros((4, 4, 3), np.uint8))
     assert recon.shape == frames.shape and masks.sum() == 3
     assert metrics["foreground_fraction"] == pytest.approx(1 / 16)
-    assert metrics["foreground_psnr"] < metrics["psnr"] < metrics["background_psnr"]
+    assert metrics["foreground_psnr"] < metrics["frame_psnr"] < metrics["background_psnr"]
 
 
 def test_frame_scorer_reports_bits_per_code_or_the_models_score():
@@ -266,3 +266,24 @@ def test_a_score_stage_from_before_the_diagnostics_is_scored_again(host, tmp_pat
     assert not again.cached and again.directory == first.directory
     assert "diagnostics" in json.loads(path.read_text())
     assert score(tmp_path / "wd", config, host=host, progress=False).cached
+
+
+def test_fitting_a_tokenizer_measures_its_foreground_psnr_without_renaming_the_stage(tmp_path):
+    from viper.core.dataset import DatasetWriter
+    from viper.core.stages import fit_tokenizer
+    from viper.core.testing.fake_plugin import fake_host
+    from viper.core.workdir import Workdir
+
+    writer = DatasetWriter(tmp_path / "data")
+    for seed in range(4):
+        frames = np.full((6, 16, 16, 3), 40, np.uint8)
+        for t in range(6):
+            frames[t, 2 + seed, t : t + 2] = 250  # a 1x2 body the 4x4 grey patches smear
+        writer.add("right", frames, key=f"seed-{seed}")
+    artifact = fit_tokenizer(tmp_path / "data", tmp_path / "wd", name="fake", host=fake_host(), progress=False)
+    info = Workdir(tmp_path / "wd").latest_info("tokenizer")
+    metrics = info["metrics"]
+    assert 0 < metrics["foreground_fraction"] < 0.05
+    assert metrics["foreground_psnr"] < metrics["frame_psnr"]
+    assert (artifact.parent / "foreground.png").read_bytes()[:8] == PNG
+    assert set(info["config"]) == {"component", "data", "masks", "seed", "val_fraction"}

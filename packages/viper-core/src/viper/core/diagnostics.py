@@ -25,11 +25,21 @@ import numpy as np
 from viper.core.atomic import atomic_write_bytes
 from viper.core.components import load_tokenizer, load_video_model
 from viper.core.dataset import apply_mask
+from viper.core.diagnostic_plots import write_foreground_figure
 from viper.core.errors import ViperError
 from viper.core.protocols import frame_scores, has_likelihood, score_units
 from viper.core.statistics import binned_means, bits_per_code, foreground_mask, median_frame, psnr, spread, step_curve
 
 EVAL_EPISODES_FILE = "eval_episodes.npz"
+FOREGROUND_FILE = "foreground.png"
+FOREGROUND_KEYS = (
+    "frame_psnr",
+    "foreground_psnr",
+    "background_psnr",
+    "foreground_fraction",
+    "foreground_threshold",
+    "foreground_frames",
+)
 DISTANCE_BINS = 10
 
 
@@ -182,36 +192,43 @@ def tokenizer_foreground(
     recon = np.asarray(tokenizer.decode(tokenizer.encode(frames)), np.uint8)
     masks = foreground_mask(frames, background, threshold)
     metrics = {
-        "psnr": psnr(frames, recon),
+        "frame_psnr": psnr(frames, recon),
         "foreground_psnr": psnr(frames, recon, masks),
         "background_psnr": psnr(frames, recon, ~masks),
         "foreground_fraction": float(masks.mean()),
-        "threshold": float(threshold),
-        "frames": int(len(frames)),
+        "foreground_threshold": float(threshold),
+        "foreground_frames": int(len(frames)),
     }
     return metrics, recon, masks
 
 
-def dataset_frames(
-    dataset: Any, episodes: list[Any], count: int, masks: dict[str, np.ndarray] | None = None
-) -> np.ndarray:
-    """``count`` frames spread evenly over ``episodes`` of ``dataset`` (masks applied)."""
-    store = dataset.store(episodes, masks=masks or {})
-    everything = np.concatenate([store.arrays[i] for i in range(len(store))])
+def spread_frames(episodes: list[np.ndarray], count: int) -> np.ndarray:
+    """``count`` frames spread evenly over ``episodes`` (``uint8[T,H,W,3]`` arrays)."""
+    everything = np.concatenate(episodes)
     picks = np.linspace(0, len(everything) - 1, min(count, len(everything))).round().astype(int)
     return everything[picks]
 
 
+def foreground_figures(
+    tokenizer: Any, train: list[np.ndarray], val: list[np.ndarray], out: Path, count: int = 64, threshold: int = 24
+) -> dict[str, float]:
+    """:func:`tokenizer_foreground` on ``count`` frames of the ``val`` episodes (``train`` when
+    empty), the background being the median of up to 512 frames of all; writes the figure ``out``
+    (8 frames: originals, reconstructions, foreground mask)."""
+    background = median_frame(spread_frames(train + val, 512))
+    frames = spread_frames(val or train, count)
+    metrics, recon, masks = tokenizer_foreground(tokenizer, frames, background, threshold)
+    shown = np.linspace(0, len(frames) - 1, min(8, len(frames))).round().astype(int)
+    write_foreground_figure(out, frames[shown], recon[shown], masks[shown])
+    return metrics
+
+
 def evaluate_tokenizer_foreground(
-    workdir: Any, dataset: Any, *, val_fraction: float = 0.1, count: int = 64, threshold: int = 24, host: Any = None
-) -> tuple[dict[str, float], np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`tokenizer_foreground` of the workdir's tokenizer on ``count`` held-out frames, the
-    background being the median of up to 512 frames of the whole dataset."""
+    workdir: Any, dataset: Any, out: Path, *, val_fraction: float = 0.1, host: Any = None
+) -> dict[str, float]:
+    """:func:`foreground_figures` of the workdir's tokenizer on its dataset's held-out episodes."""
     from viper.core.stages.fit import image_masks
 
     masks = image_masks(dataset, host=host)
-    train, val = dataset.split(val_fraction)
-    background = median_frame(dataset_frames(dataset, train + val, 512, masks))
-    frames = dataset_frames(dataset, val or train, count, masks)
-    metrics, recon, fg = tokenizer_foreground(load_tokenizer(workdir, host), frames, background, threshold)
-    return metrics, frames, recon, fg
+    train, val = (dataset.store(part, masks=masks).arrays for part in dataset.split(val_fraction))
+    return foreground_figures(load_tokenizer(workdir, host), train, val, out)

@@ -274,9 +274,9 @@ def _diagnostic_sections(n: dict[str, Any]) -> list[tuple[str, list[str], str | 
             (
                 "Tokenizer on the pixels that matter",
                 [
-                    f"On {fg['frames']} held-out frames: PSNR **{_fmt(fg['psnr'])} dB** over the whole frame, "
+                    f"On {fg['foreground_frames']} held-out frames: PSNR **{_fmt(fg['frame_psnr'])} dB** over the whole frame, "
                     f"**{_fmt(fg['foreground_psnr'])} dB** over the foreground ({_fmt(100 * fg['foreground_fraction'])}% "
-                    f"of the pixels: those differing from the dataset's median frame by more than {fg['threshold']:g} "
+                    f"of the pixels: those differing from the dataset's median frame by more than {fg['foreground_threshold']:g} "
                     f"levels, i.e. the body, the object and the target), {_fmt(fg['background_psnr'])} dB over the rest. "
                     "A foreground PSNR far below the whole-frame one means the codes lose what the reward should see. "
                     "Rows: originals, reconstructions, foreground mask."

@@ -11,16 +11,21 @@ from typing import Any
 
 import numpy as np
 
+from viper.core.atomic import atomic_write_bytes
 from viper.core.config import to_dict
 from viper.core.dataset import VideoDataset
-from viper.core.diagnostic_plots import write_foreground_figure
-from viper.core.diagnostics import EVAL_EPISODES_FILE, FrameScorer, evaluate_tokenizer_foreground, load_episodes
+from viper.core.diagnostics import (
+    EVAL_EPISODES_FILE,
+    FOREGROUND_FILE,
+    FOREGROUND_KEYS,
+    FrameScorer,
+    evaluate_tokenizer_foreground,
+    load_episodes,
+)
 from viper.core.errors import ViperError
 from viper.core.rewarding import build_reward, reward_context
 from viper.core.statistics import spread, step_curve
 from viper.core.workdir import Workdir
-
-FOREGROUND_FILE = "foreground.png"
 
 
 def report_diagnostics(wd: Workdir, plan: Any, scored: Any, agent_dir: Path, out: Path) -> dict[str, Any]:
@@ -87,14 +92,15 @@ def _tokenizer_foreground(wd: Workdir, plan: Any, out: Path) -> tuple[dict[str, 
     """Foreground and whole-frame PSNR of the tokenizer on held-out frames, and the figure."""
     try:
         info = wd.latest_info("tokenizer")
+        stored = wd.latest("tokenizer") / FOREGROUND_FILE
+        if "foreground_psnr" in info.get("metrics", {}) and stored.exists():  # measured when it was fitted
+            atomic_write_bytes(out / FOREGROUND_FILE, stored.read_bytes())
+            return {k: info["metrics"][k] for k in FOREGROUND_KEYS}, None
         data = Path(plan.config.data) if plan.config.data else wd.latest("data") / "dataset"
-        dataset = VideoDataset(data)
         val_fraction = float(info.get("config", {}).get("val_fraction", 0.1))
-        metrics, frames, recon, masks = evaluate_tokenizer_foreground(
-            wd, dataset, val_fraction=val_fraction, host=plan.host
+        metrics = evaluate_tokenizer_foreground(
+            wd, VideoDataset(data), out / FOREGROUND_FILE, val_fraction=val_fraction, host=plan.host
         )
     except (ViperError, OSError, ValueError) as exc:
         return None, f"tokenizer foreground PSNR: skipped ({exc})"
-    shown = np.linspace(0, len(frames) - 1, min(8, len(frames))).round().astype(int)
-    write_foreground_figure(out / FOREGROUND_FILE, frames[shown], recon[shown], masks[shown])
-    return metrics, None
+    return {k: metrics[k] for k in FOREGROUND_KEYS}, None

@@ -3,7 +3,8 @@
 on ``lite:reach``.
 
 The script builds what it needs first (expert videos, the ``quick`` tokenizer and video model,
-as ``viper-run`` does) and then trains SAC on the ``state`` observation for ``STEPS`` env steps.
+as ``viper-run`` does) and then trains SAC on the ``state`` observation for ``STEPS`` env steps
+(SAC seed 0 reached 79.6 at 5000 steps and 84.3 at 7500 on the quick models; the expert 89.5).
 About 10 minutes on 2 CPU cores, most of it the two model fits.
 """
 
@@ -20,14 +21,14 @@ import pytest
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
-STEPS = 15_000
+STEPS = 10_000
 
 
 def test_sb3_sac_learns_reach_from_the_viper_reward(tmp_path: Path) -> None:
     pytest.importorskip("stable_baselines3", reason="install the extra: pip install 'viper-rewards[sb3]'")
     out = tmp_path / "result.json"
     command = [sys.executable, str(ROOT / "examples" / "sb3_sac.py"), "--workdir", str(tmp_path / "run")]
-    command += ["--steps", str(STEPS), "--seed", "0", "--eval-every", "0", "--json", str(out)]
+    command += ["--steps", str(STEPS), "--seed", "0", "--eval-every", "5000", "--json", str(out)]
     result = subprocess.run(
         command, capture_output=True, text=True, env={**os.environ, "VIPER_PROGRESS": "0"}, timeout=3000
     )

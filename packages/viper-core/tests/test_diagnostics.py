@@ -287,3 +287,12 @@ def test_fitting_a_tokenizer_measures_its_foreground_psnr_without_renaming_the_s
     assert metrics["foreground_psnr"] < metrics["frame_psnr"]
     assert (artifact.parent / "foreground.png").read_bytes()[:8] == PNG
     assert set(info["config"]) == {"component", "data", "masks", "seed", "val_fraction"}
+
+
+def test_frame_scores_cover_a_few_episodes_per_policy():
+    from viper.core.diagnostics import frame_scores_by_policy
+
+    scorer = FrameScorer(CountingTokenizer(), ConstantModel(math.log(2) * 4))
+    episodes = [_episode("expert", [0, 1, 1]) for _ in range(3)] + [_episode("random", [0, 0, 0])]
+    values = frame_scores_by_policy(episodes, scorer, per_policy=2)
+    assert len(values["expert"]) == 2 * 2 and len(values["random"]) == 2 and values["expert"][0] == 1.0

@@ -20,6 +20,7 @@ from viper.core.diagnostics import (
     FOREGROUND_KEYS,
     FrameScorer,
     evaluate_tokenizer_foreground,
+    frame_scores_by_policy,
     load_episodes,
 )
 from viper.core.errors import ViperError
@@ -82,8 +83,8 @@ def _add_agent(wd: Workdir, plan: Any, agent_dir: Path, diag: dict[str, Any]) ->
         scorer, note = FrameScorer.from_workdir(wd, plan.env.task, mask, plan.host)
         if scorer is None:
             return [*notes, str(note)]
-        agent = np.concatenate([scorer(e["frames"]) for e in episodes])
-        frames["values"]["agent"] = np.round(agent, 4).tolist()
+        agent = frame_scores_by_policy(episodes, scorer)["agent"]
+        frames["values"]["agent"] = agent
         frames["summary"]["agent"] = spread(agent)
     return notes
 

@@ -62,6 +62,10 @@ class EnvSuite(Protocol):
 
     :class:`viper.core.suites.TableSuite` writes all four methods from a table of tasks and a
     typed ``Config`` of the suite's options (``--set env.FIELD=VALUE``).
+
+    Optional: ``terminates(task) -> bool``, True when the task's episodes can end early because
+    the agent failed (TableSuite reads it from the table's ``Task.terminates``); a suite without
+    it is taken to run every episode to its time limit (see :attr:`RewardContext.terminates`).
     """
 
     name: str
@@ -220,6 +224,9 @@ class RewardContext:
     image_masks: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # task -> bool[H,W]
     seed: int = 0
     host: Any = None  # the PluginHost to load the workdir's components with (None: installed plugins)
+    # True when an episode of these tasks can end early on failure (EnvSuite.terminates): a reward
+    # summed over steps must then not make ending the episode attractive.
+    terminates: bool = False
 
 
 @runtime_checkable

@@ -42,8 +42,10 @@ def reward_context(
     expert_data: Any = None,
 ) -> RewardContext:
     """The context a reward of one ``task`` is built with: the workdir's models, the suite's
-    image mask for the task (if it has one) and the frame size."""
+    image mask for the task (if it has one), the frame size and whether the task can end early
+    (the suite's optional ``terminates``)."""
     mask = suite.image_mask(task, size)
+    terminates = getattr(suite, "terminates", None)
     return RewardContext(
         workdir=workdir,
         expert_data=expert_data,
@@ -52,6 +54,7 @@ def reward_context(
         image_masks={task: np.asarray(mask, bool)} if mask is not None else {},
         seed=seed,
         host=host,
+        terminates=bool(terminates(task)) if callable(terminates) else False,
     )
 
 

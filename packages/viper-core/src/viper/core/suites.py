@@ -52,6 +52,10 @@ class Task:
     mask: Callable[[int], np.ndarray | None] | None = None
     """``mask(size)``: ``bool[size, size]``, False where the video model must not look (a
     score); None when the whole frame is informative."""
+    terminates: bool = False
+    """True when an episode can end early because the agent failed (a pole falls, game over):
+    rewards summed over steps must then make staying alive worth more than ending (the ``viper``
+    reward's ``offset``). An episode that only ends at its time limit or on success: False."""
 
 
 class TableSuite:
@@ -110,6 +114,10 @@ class TableSuite:
     def image_mask(self, task: str, size: int = 64) -> np.ndarray | None:
         row = self.task(task)
         return None if row.mask is None else row.mask(size)
+
+    def terminates(self, task: str) -> bool:
+        """Whether ``task``'s episodes can end early on failure (:attr:`Task.terminates`)."""
+        return self.task(task).terminates
 
 
 def config_values(config: Any) -> dict[str, Any]:

@@ -25,11 +25,18 @@ A video model without a likelihood (``likelihood = False``, e.g. ``latent-predic
 by its ``score`` (same windows, "higher is more expert-like", in its ``score_units``) through the
 same stream or windows; the reward is then that score, never called a log-likelihood (its metric
 is ``viper/score``), and ``mode=joint``, which sums log-likelihoods, is refused.
+
+Terminating tasks: a log-likelihood is negative, so on a task whose episode ends when the agent
+fails (``RewardContext.terminates``: the pole falls) the summed reward is highest for the
+shortest episode. ``offset`` moves the reward's zero point to a baseline per-step value (by
+default a low quantile of held-out expert frames' rewards): an expert-like step then earns more
+than ending the episode (0), a clearly un-expert-like one less. See :class:`Config`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -37,11 +44,19 @@ import numpy as np
 from viper.core.checks import check_codes
 from viper.core.components import load_tokenizer, load_video_model
 from viper.core.config import Options, option
-from viper.core.errors import ConfigError, ContractError, WorkdirError
+from viper.core.dataset import VideoDataset
+from viper.core.errors import ConfigError, ContractError, ViperError, WorkdirError
 from viper.core.protocols import RewardContext, StepBatch, frame_scores, has_likelihood
 from viper.core.workdir import Workdir
 from viper.rewards.common import check_sequences, check_step, masked, raise_non_finite, stream_task_ids
 from viper.rewards.normalize import Normalizer
+
+#: Held-out expert episodes scored for ``offset=expert`` (a few hundred frames: seconds on a CPU).
+EXPERT_EPISODES = 8
+
+
+def _offset_valid(value: Any) -> bool:
+    return isinstance(value, str) or math.isfinite(float(value))
 
 
 @dataclasses.dataclass
@@ -73,6 +88,22 @@ class Config(Options):
     on each env's trailing window every step (slower; a cross-check)."""
     encode_batch: int = option(256, ge=1)
     """Frames per tokenizer call when relabelling long sequences."""
+    offset: Literal["auto", "none", "expert"] | float = option(
+        "auto", test=_offset_valid, expected="'auto', 'none', 'expert' or a finite number", keyed_default=False
+    )
+    """The reward's zero point, for tasks that end early when the agent fails (the pole falls):
+    a raw per-step reward equal to the baseline maps to 0 whatever ``normalize`` does, one above
+    it to more, one below to less, so an expert-like step is worth more than ending the episode.
+    ``expert``: the baseline is the ``offset_quantile`` quantile of the per-step rewards of up to
+    8 held-out expert episodes of the env's task (the video model's validation split of the
+    workdir's collected data, or of ``RewardContext.expert_data``; frame 0 of each left out),
+    scored once when the reward is built: deterministic, seconds on a CPU. ``auto``
+    (the default): ``expert`` on tasks that declare they terminate (``Task.terminates``, e.g.
+    ``lite:balance``, Atari), ``none`` elsewhere. ``none``: no offset. A number: that raw
+    per-step value (nats, or the model's score units) is the baseline."""
+    offset_quantile: float = option(0.05, gt=0, lt=1, keyed_default=False)
+    """Quantile of the held-out expert per-step rewards used as the ``expert`` baseline: about
+    this share of expert-like steps earns less than 0."""
 
 
 class ViperReward:
@@ -123,7 +154,9 @@ class ViperReward:
             and self.extra_skip == 1
             and hasattr(video_model, "stream")
         )
-        self.normalizer = Normalizer(config.normalize, config.scale, "--set reward.normalize")
+        #: The raw per-step reward that maps to 0 (``offset``), or None.
+        self.baseline = self._baseline()
+        self.normalizer = Normalizer(config.normalize, config.scale, "--set reward.normalize", self.baseline)
 
     # -- setup checks ---------------------------------------------------------------------
 
@@ -199,6 +232,52 @@ class ViperReward:
             )
         return np.arange(n_env, dtype=np.int32)
 
+    def _baseline(self) -> float | None:
+        offset = self.config.offset
+        if offset == "none" or (offset == "auto" and not self.context.terminates):
+            return None
+        if not isinstance(offset, str):
+            return float(offset)
+        raw = [self._raw_rewards(frames, ids)[:, 1:].reshape(-1) for frames, ids in self._held_out_expert()]
+        return float(np.quantile(np.concatenate(raw), self.config.offset_quantile))
+
+    def _held_out_expert(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Up to :data:`EXPERT_EPISODES` held-out expert episodes of the env's tasks, grouped by
+        length: ``[(frames uint8[B,T,H,W,3], env task ids int[B])]``."""
+        option = f"--set reward.offset={self.config.offset}"
+        if self.config.offset == "auto":
+            option += f" (on because {', '.join(self.context.tasks) or 'the task'} can terminate)"
+        dataset, val_fraction = self.context.expert_data, 0.1
+        if self.context.workdir is not None:
+            wd = self.context.workdir
+            wd = wd if isinstance(wd, Workdir) else Workdir(wd, create=False)
+            try:
+                val_fraction = float(wd.latest_info("video_model").get("config", {}).get("val_fraction", 0.1))
+                dataset = dataset or VideoDataset(wd.latest("data") / "dataset")
+            except ViperError:
+                pass
+        if dataset is None:
+            raise ConfigError(
+                f"{option}: needs expert videos of the task (the workdir's collected data) to set the reward's "
+                "baseline; collect them in the workdir or set reward.offset to 'none' or a number"
+            )
+        tasks = list(self.context.tasks) or dataset.tasks[:1]
+        held_out = [e for e in dataset.split(val_fraction)[1] if e.task in tasks]
+        # A dataset with one episode per task holds none out: the training episodes still show the expert.
+        episodes = (held_out or [e for e in dataset.episodes if e.task in tasks])[:EXPERT_EPISODES]
+        if not episodes:
+            raise ConfigError(
+                f"{option}: {dataset.root} holds no episode of {', '.join(tasks)} to set the reward's baseline "
+                "from; set reward.offset to 'none' or a number"
+            )
+        groups: dict[int, list[tuple[np.ndarray, int]]] = {}
+        for episode in episodes:
+            task_id = tasks.index(episode.task) if self.context.tasks else 0
+            groups.setdefault(episode.length, []).append((dataset.load(episode)["frames"], task_id))
+        return [
+            (np.stack([f for f, _ in group]), np.asarray([i for _, i in group], np.int32)) for group in groups.values()
+        ]
+
     # -- shared implementation ------------------------------------------------------------
 
     def encode(self, frames: np.ndarray, task_ids: np.ndarray) -> np.ndarray:
@@ -219,6 +298,10 @@ class ViperReward:
         self, frames: np.ndarray, task_ids: np.ndarray | None = None, task_reward: np.ndarray | None = None
     ) -> np.ndarray:
         frames, ids = check_sequences(frames, task_ids, self.context, "viper reward")
+        return self.normalizer(self._raw_rewards(frames, ids), update=False)
+
+    def _raw_rewards(self, frames: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """``float32[B,T]`` log-likelihoods (or scores) of checked sequences, before normalising."""
         batch, steps = frames.shape[:2]
         codes = self.encode(frames.reshape(batch * steps, *frames.shape[2:]), np.repeat(ids, steps))
         codes = codes.reshape(batch, steps, *self.grid)
@@ -228,7 +311,7 @@ class ViperReward:
         for t in range(steps):
             out[:, t] = raise_non_finite(scorer.step(codes[:, t], first), f"viper reward: {self.quantity}", t)
             first = np.zeros(batch, bool)
-        return self.normalizer(out, update=False)
+        return out
 
 
 def _check_pairing(workdir: Any) -> None:
@@ -267,7 +350,10 @@ class ViperStream:
     def metrics(self) -> dict[str, float]:
         # A model without a likelihood reports its score under another name (never a likelihood).
         name = "viper/log_likelihood" if self.reward.likelihood else "viper/score"
-        return {name: float(np.mean(self.last_log_likelihood))}
+        out = {name: float(np.mean(self.last_log_likelihood))}
+        if self.reward.baseline is not None:
+            out["viper/baseline"] = self.reward.baseline
+        return out
 
 
 class _Scorer:

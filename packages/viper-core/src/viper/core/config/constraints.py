@@ -72,14 +72,18 @@ def option(
     test: Callable[[Any], bool] | None = None,
     expected: str | None = None,
     flag: str | None = None,
+    keyed_default: bool = True,
 ) -> Any:
     """A dataclass field with constraints (see the module docstring); ``expected`` words the
     message of a ``test`` (``"an odd number >= 3"``); ``flag`` is the command-line flag's name
-    when it differs from the field's (``rewards`` set by ``--reward``)."""
+    when it differs from the field's (``rewards`` set by ``--reward``). ``keyed_default=False``
+    leaves the field out of :func:`~viper.core.config.to_dict` (so of stage hashes) while it holds
+    its default: an option added later does not rename the cached stages of runs that leave it
+    alone."""
     if test is not None and expected is None:
         raise TypeError("option(test=...) needs expected=... to word its message")
     check = Check(ge, gt, le, lt, tuple(one_of) if one_of is not None else None, test, expected)
-    metadata = {"check": check, **({"flag": flag} if flag else {})}
+    metadata = {"check": check, **({"flag": flag} if flag else {}), **({} if keyed_default else {"unkeyed": True})}
     return dataclasses.field(default=default, default_factory=default_factory, metadata=metadata)
 
 

@@ -9,11 +9,16 @@ from typing import Any
 
 
 def to_dict(config: Any) -> dict[str, Any]:
-    """A JSON-compatible dict of a config dataclass (tuples become lists)."""
+    """A JSON-compatible dict of a config dataclass (tuples become lists), without the fields
+    declared ``option(..., keyed_default=False)`` that hold their default."""
     if config is None:
         return {}
     if dataclasses.is_dataclass(config):
-        return json.loads(json.dumps(dataclasses.asdict(config), default=str))
+        out = dataclasses.asdict(config)
+        for f in dataclasses.fields(config):
+            if f.metadata.get("unkeyed") and getattr(config, f.name) == f.default:
+                del out[f.name]
+        return json.loads(json.dumps(out, default=str))
     return json.loads(json.dumps(dict(config), default=str))
 
 

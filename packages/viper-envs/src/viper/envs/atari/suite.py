@@ -49,7 +49,9 @@ def all_games() -> tuple[str, ...]:
 @functools.lru_cache(maxsize=1)
 def game_table() -> dict[str, Task]:
     return {
-        game: Task(functools.partial(_make, game), mask=functools.partial(score_mask, game)) for game in all_games()
+        # Game over (or a lost life) ends an episode early.
+        game: Task(functools.partial(_make, game), mask=functools.partial(score_mask, game), terminates=True)
+        for game in all_games()
     }
 
 

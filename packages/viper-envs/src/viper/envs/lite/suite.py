@@ -53,7 +53,7 @@ class LiteSuite(TableSuite):
     TASKS = {
         "reach": Task(_maker(Reach), expert=ReachExpert),
         "push": Task(_maker(Push), expert=PushExpert),
-        "balance": Task(_maker(Balance), expert=BalanceExpert),
+        "balance": Task(_maker(Balance), expert=BalanceExpert, terminates=True),
         "reach-two": Task(_maker(ReachTwo), expert=ReachTwoExpert),
         "zigzag": Task(_maker(ZigZag), expert=ZigZagExpert),
     }

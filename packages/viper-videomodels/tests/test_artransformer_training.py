@@ -1,4 +1,6 @@
-"""Training the ar-transformer: learning, metrics, checkpoints, resume, NaN, data parallelism."""
+"""Training the ar-transformer: learning, metrics, checkpoints, frame-skip data checks, NaN, SIGKILL
+resume through the fit stages (resume in process, data checks and data parallelism shared with
+the other models are in ``test_videomodels_shared.py``)."""
 
 from __future__ import annotations
 
@@ -8,40 +10,30 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from viper.core.dataset import EpisodeStore
 from viper.core.errors import DatasetError, NonFiniteError
 from viper.core.metrics import read_metrics
-from viper.core.workdir import Workdir
 from viper.videomodels.artransformer import ARTransformer, Config
 from viper.videomodels.artransformer import compiled as compiled_module
 from viper.videomodels.artransformer import train as train_module
-from viper.videomodels.common import train as shared_train
 from viper.videomodels.testing import GRID, VOCAB, moving_dot, store, synthetic_host, write_dataset
+from viper.videomodels.testing import stage_context as context
 
 HERE = Path(__file__).parent
 SMALL = dict(layers=2, heads=2, width=32, mlp_width=64, seq_len=4, dropout=0.1, attention_dropout=0.1)
 TRAIN = dict(batch_size=8, learning_rate=3e-3, warmup_steps=10, ema_decay=0.9, log_every=20)
 
 
-def context(tmp_path: Path, tasks: int = 1, seed: int = 0):
-    stage = Workdir(tmp_path / "wd").stage("video_model", {"test": 1}, "ar-transformer")
-    stage.start()
-    options = {"vocab_size": VOCAB, "code_grid": GRID, "tasks": tuple(f"task{i}" for i in range(tasks))}
-    return stage.context(seed=seed, progress=False, options=options)
-
-
 def test_fit_learns_dynamics_and_logs(tmp_path):
     train = store(moving_dot(12, 20, tasks=2), tasks=2)
     val = store(moving_dot(4, 20, tasks=2, seed=1), tasks=2)
     config = Config(**{**SMALL, **TRAIN, "log_every": 50}, steps=400, eval_every=200, checkpoint_every=200)
-    ctx = context(tmp_path, tasks=2)
+    ctx = context(tmp_path, "ar-transformer", tasks=2)
     model = ARTransformer(config)
     metrics = model.fit(train, val, ctx)
     ctx.metrics.close()
@@ -64,20 +56,10 @@ def test_fit_learns_dynamics_and_logs(tmp_path):
     assert real > fake + 3, (real, fake)
 
 
-def test_too_short_or_empty_dataset(tmp_path):
-    config = Config(**SMALL, **TRAIN, steps=5)
-    short = store(moving_dot(3, 3))  # clips need seq_len = 4 frames
-    with pytest.raises(DatasetError, match="shorter than one training clip of 4 frames"):
-        ARTransformer(config).fit(short, store([]), context(tmp_path))
-    with pytest.raises(DatasetError, match="holds no episode"):
-        ARTransformer(config).fit(EpisodeStore([], np.zeros(0, np.int32)), store([]), context(tmp_path))
+def test_too_few_frames_at_frame_skip(tmp_path):
     strided = Config(**SMALL, **TRAIN, steps=5, frame_skip=2)  # 7 frames needed
     with pytest.raises(DatasetError, match="at frame_skip 2"):
-        ARTransformer(strided).fit(store(moving_dot(2, 6)), store([]), context(tmp_path))
-    bad = store(moving_dot(2, 6))
-    bad.arrays[1] = bad.arrays[1] + VOCAB
-    with pytest.raises(DatasetError, match=r"train episode 1: codes must lie in \[0, 16\)"):
-        ARTransformer(config).fit(bad, store([]), context(tmp_path))
+        ARTransformer(strided).fit(store(moving_dot(2, 6)), store([]), context(tmp_path, "ar-transformer"))
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
@@ -95,78 +77,11 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
     monkeypatch.setattr(train_module, "make_train_step", poisoned)
     monkeypatch.setattr(compiled_module, "_CACHE", {})  # compile the poisoned step, forget it after
     config = Config(**SMALL, **TRAIN, steps=10, checkpoint_every=2)
-    ctx = context(tmp_path)
+    ctx = context(tmp_path, "ar-transformer")
     with pytest.raises(NonFiniteError, match="training loss became nan at step 5; the last good checkpoint is kept"):
         ARTransformer(config).fit(store(moving_dot(4, 8)), store([]), ctx)
     checkpoints = ctx.directory / "checkpoints"
     assert sorted(p.name for p in checkpoints.iterdir()) == ["step_00000002", "step_00000004"]
-
-
-def test_resume_in_process_matches_uninterrupted(tmp_path, monkeypatch):
-    """A run stopped right after its step-6 checkpoint and resumed ends where an uninterrupted
-    run ends (the subprocess/SIGKILL version is test_sigkill_resume_end_to_end)."""
-    config = Config(**SMALL, **TRAIN, steps=10, checkpoint_every=3)
-    data = store(moving_dot(6, 10))
-    full = ARTransformer(config)
-    full_metrics = full.fit(data, store([]), context(tmp_path / "full"))
-
-    real_save = shared_train.save_checkpoint
-
-    def save_then_die(manager, step, *args, **kwargs):
-        real_save(manager, step, *args, **kwargs)
-        if step == 6:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(shared_train, "save_checkpoint", save_then_die)
-    with pytest.raises(KeyboardInterrupt):
-        ARTransformer(config).fit(data, store([]), context(tmp_path / "cut"))
-    monkeypatch.setattr(shared_train, "save_checkpoint", real_save)
-    resumed = ARTransformer(config)
-    resumed_metrics = resumed.fit(data, store([]), context(tmp_path / "cut"))
-    assert resumed_metrics == full_metrics
-    for a, b in zip(*(__import__("jax").tree_util.tree_leaves(m.params) for m in (full, resumed))):
-        np.testing.assert_array_equal(a, b)
-
-
-TWO_DEVICES = textwrap.dedent(
-    """
-    import os, sys
-    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
-    import jax, numpy as np
-    from viper.videomodels.testing import GRID, VOCAB, moving_dot, store
-    from viper.core.jaxtools import data_mesh, replicate, shard_batch, to_host
-    from viper.videomodels.artransformer import ARTransformer, Config
-    from viper.videomodels.artransformer.train import init_state, make_train_step
-    from viper.videomodels.common.train import ClipSampler, make_optimizer
-
-    assert len(jax.devices()) == 2, jax.devices()
-    config = Config(layers=2, heads=2, width=32, mlp_width=64, seq_len=4, batch_size=4, dropout=0.1)
-    model = ARTransformer(config).initialize(VOCAB, GRID, 2)
-    network, optimizer = model.compiled.train_network, make_optimizer(config)
-    start = to_host(init_state(network, optimizer, seed=0))
-    batch = ClipSampler(store(moving_dot(4, 8, tasks=2), tasks=2), 4, 4, 1, 0, 0).sample()
-    results = []
-    for devices in (jax.devices()[:1], jax.devices()):
-        mesh = data_mesh(devices)
-        state, loss = make_train_step(network, optimizer, config, mesh)(replicate(start, mesh), shard_batch(batch, mesh))
-        results.append((float(loss), to_host(state["params"]), len(state["params"]["head"]["kernel"].sharding.device_set)))
-    (loss1, params1, n1), (loss2, params2, n2) = results
-    assert (n1, n2) == (1, 2), (n1, n2)
-    assert abs(loss1 - loss2) < 1e-5 * abs(loss1), (loss1, loss2)
-    for a, b in zip(jax.tree_util.tree_leaves(params1), jax.tree_util.tree_leaves(params2)):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
-    moved = max(float(np.abs(a - b).max()) for a, b in zip(jax.tree_util.tree_leaves(params1), jax.tree_util.tree_leaves(start["params"])))
-    assert moved > 1e-4, moved
-    print("ok", loss1, loss2)
-    """
-)
-
-
-def test_one_step_on_two_devices_equals_one_device():
-    script = TWO_DEVICES
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.startswith("ok")
 
 
 def stage_dir(workdir: Path) -> Path | None:

@@ -1,39 +1,33 @@
-"""The contract kit's checks on ar-transformer, fitted at its ``tiny`` preset on the fake
-tokenizer's codes (what `viper-run check-plugin ar-transformer` runs)."""
+"""The contract kit's checks on every video model of this package, fitted at its ``tiny`` preset on
+the fake tokenizer's codes (what `viper-run check-plugin NAME` runs)."""
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+
+import pytest
 
 from viper.core.config import apply_preset, build_config
 from viper.core.testing import FakeTokenizer, check_video_model, fit_tokenizer, fit_video_model
 
+LIKELIHOOD = {"stream-equals-log-prob", "stream-is-first-resets", "save-load"}
+MODELS = {
+    "ar-transformer": ("artransformer", "ARTransformer", LIKELIHOOD),
+    "maskgit": ("maskgit", "MaskGIT", LIKELIHOOD),
+    "latent-predictor": (
+        "latentpredictor",
+        "LatentPredictor",
+        {"score-units", "score-float32", "stream-equals-score", "stream-is-first-resets", "save-load"},
+    ),
+}
 
-def test_ar_transformer_keeps_the_video_model_contract(tmp_path: Path) -> None:
-    from viper.videomodels.artransformer import ARTransformer, Config
 
+@pytest.mark.parametrize("name", list(MODELS))
+def test_keeps_the_video_model_contract(name: str, tmp_path: Path) -> None:
+    package, cls, checks = MODELS[name]
+    module = importlib.import_module(f"viper.videomodels.{package}")
     tokenizer = fit_tokenizer(FakeTokenizer(), tmp_path / "tokenizer")
-    model = ARTransformer(build_config(Config, apply_preset(Config, "tiny")))
+    model = getattr(module, cls)(build_config(module.Config, apply_preset(module.Config, "tiny")))
     fit_video_model(model, tokenizer, tmp_path / "video_model")
-    passed = check_video_model(model)
-    assert {"stream-equals-log-prob", "stream-is-first-resets", "save-load"} <= set(passed)
-
-
-def test_maskgit_keeps_the_video_model_contract(tmp_path: Path) -> None:
-    from viper.videomodels.maskgit import Config, MaskGIT
-
-    tokenizer = fit_tokenizer(FakeTokenizer(), tmp_path / "tokenizer")
-    model = MaskGIT(build_config(Config, apply_preset(Config, "tiny")))
-    fit_video_model(model, tokenizer, tmp_path / "video_model")
-    passed = check_video_model(model)
-    assert {"stream-equals-log-prob", "stream-is-first-resets", "save-load"} <= set(passed)
-
-
-def test_latent_predictor_keeps_the_video_model_contract(tmp_path: Path) -> None:
-    from viper.videomodels.latentpredictor import Config, LatentPredictor
-
-    tokenizer = fit_tokenizer(FakeTokenizer(), tmp_path / "tokenizer")
-    model = LatentPredictor(build_config(Config, apply_preset(Config, "tiny")))
-    fit_video_model(model, tokenizer, tmp_path / "video_model")
-    passed = check_video_model(model)
-    assert {"score-units", "score-float32", "stream-equals-score", "stream-is-first-resets", "save-load"} <= set(passed)
+    assert checks <= set(check_video_model(model))

@@ -11,12 +11,15 @@ from __future__ import annotations
 import json
 import types
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from viper.core import ComponentSpec, PluginHost, hookimpl
 from viper.core.checks import check_codes, check_frames
 from viper.core.dataset import DatasetWriter, EpisodeStore
+from viper.core.protocols import frame_scores
+from viper.core.workdir import StageContext, Workdir
 
 VOCAB = 16
 GRID = (4, 4)
@@ -49,6 +52,40 @@ def store(episodes: list[tuple[np.ndarray, int]], tasks: int = 1) -> EpisodeStor
         np.asarray([task for _, task in episodes], np.int32),
         tuple(f"task{i}" for i in range(tasks)),
     )
+
+
+def stage_context(directory: Path, model: str, tasks: int = 1, seed: int = 0) -> StageContext:
+    """The context of a started ``video_model`` stage of ``model`` in the workdir
+    ``directory/wd``, over code episodes of :data:`VOCAB` and :data:`GRID` and ``tasks`` tasks
+    named ``task0``, ... (as :func:`store` names them): what ``fit`` needs outside ``viper-run``."""
+    stage = Workdir(Path(directory) / "wd").stage("video_model", {"test": 1}, model)
+    stage.start()
+    options = {"vocab_size": VOCAB, "code_grid": GRID, "tasks": tuple(f"task{i}" for i in range(tasks))}
+    return stage.context(seed=seed, progress=False, options=options)
+
+
+def stream_scores(model: Any, codes: np.ndarray, tasks: np.ndarray, is_first: np.ndarray) -> np.ndarray:
+    """``float32[E, T]``: ``model.stream``'s number for each env's frame, one step per frame."""
+    stream = model.stream(codes.shape[0], tasks)
+    return np.stack([stream.step(codes[:, t], is_first[:, t]) for t in range(codes.shape[1])], axis=1)
+
+
+def scores_since_resets(model: Any, codes: np.ndarray, tasks: np.ndarray, is_first: np.ndarray) -> np.ndarray:
+    """``float32[E, T]``: what :func:`stream_scores` must equal, the model's numbers of each env's
+    frames since its latest reset (in one call: every episode piece is a row, padded at its end,
+    which nothing before the padding can see)."""
+    pieces = []
+    for e in range(codes.shape[0]):
+        starts = [0] + [t for t in range(1, codes.shape[1]) if is_first[e, t]] + [codes.shape[1]]
+        pieces += [(e, a, b) for a, b in zip(starts, starts[1:])]
+    rows = np.zeros((len(pieces), *codes.shape[1:]), np.int32)
+    for i, (e, a, b) in enumerate(pieces):
+        rows[i, : b - a] = codes[e, a:b]
+    scores = frame_scores(model, rows, np.asarray([tasks[e] for e, _, _ in pieces]))
+    out = np.zeros(codes.shape[:2], np.float32)
+    for i, (e, a, b) in enumerate(pieces):
+        out[e, a:b] = scores[i, : b - a]
+    return out
 
 
 # -- a fake tokenizer: 8x8-pixel blocks of grey levels <-> codes ------------------------------------

@@ -19,9 +19,12 @@ nox.options.sessions = ["lint", "tests", "integration", "slow"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = False
 
-#: Third-party plugin fixtures (tests/plugins/): a reward, a video model, a plugin that fails to import
-#: and one that breaks the env contract (check-plugin must reject it).
-FIXTURES = [f"tests/plugins/{name}" for name in ("viper-hello", "viper-countmodel", "viper-broken", "viper-badframes")]
+#: Third-party plugin fixtures (tests/plugins/): a reward, a video model, a plugin that fails to import,
+#: one that breaks the env contract (check-plugin must reject it) and an env suite (a two-link arm).
+FIXTURES = [
+    f"tests/plugins/{name}"
+    for name in ("viper-hello", "viper-countmodel", "viper-broken", "viper-badframes", "viper-arm")
+]
 PACKAGES = ["viper-core", "viper-envs", "viper-tokenizers", "viper-videomodels", "viper-rewards", "viper-agents"]
 # What each package's isolated test session installs besides viper-core and the package itself.
 EXTRAS = {"viper-envs": "[dmc,atari]", "viper-agents": "[test]"}

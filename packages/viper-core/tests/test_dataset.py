@@ -153,3 +153,12 @@ def test_mask_zeroes_hidden_pixels() -> None:
     mask[0] = False
     out = apply_mask(f, mask)
     assert (out[:, 0] == 0).all() and (out[:, 1:] == 9).all() and (f == 9).all()
+
+
+def test_expert_dataset_is_the_given_folder_else_the_workdirs_else_none(tmp_path) -> None:
+    from viper.core.rewarding import expert_dataset
+
+    write(tmp_path / "videos", n=3)
+    given = expert_dataset(tmp_path / "run", tmp_path / "videos")
+    assert given is not None and len(given) == 3
+    assert expert_dataset(tmp_path / "run") is None  # no data stage, no --data: rewards do without

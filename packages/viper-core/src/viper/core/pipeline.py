@@ -270,6 +270,7 @@ def run_pipeline(plan: Plan) -> dict[str, Any]:
         host=plan.host,
         explore=cfg.explore,
         beta=cfg.beta,
+        data=data,
     )
 
     banner("6/6 report")

@@ -21,14 +21,17 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from viper.core.components import make_config
-from viper.core.errors import ConfigError, ContractError
+from viper.core.dataset import VideoDataset
+from viper.core.errors import ConfigError, ContractError, ViperError
 from viper.core.plugins import PluginHost, get_host
 from viper.core.protocols import Reward, RewardContext, StepBatch
+from viper.core.workdir import Workdir
 
 
 def reward_context(
@@ -56,6 +59,17 @@ def reward_context(
         host=host,
         terminates=bool(terminates(task)) if callable(terminates) else False,
     )
+
+
+def expert_dataset(workdir: Any, data: str | Path | None = None) -> VideoDataset | None:
+    """The expert videos a reward may read (AMP's discriminator, the ``viper`` offset): ``data``
+    when given (``--data DIR``), else the workdir's collected dataset, else None."""
+    if data is not None:
+        return VideoDataset(data)
+    try:
+        return VideoDataset(Workdir(workdir).latest("data") / "dataset")
+    except ViperError:
+        return None
 
 
 def build_reward(

@@ -20,7 +20,7 @@ from viper.core.loop.checkpoint import json_safe
 from viper.core.media import plot_learning_curve
 from viper.core.plugins import PluginHost, get_host
 from viper.core.protocols import Agent, Reward
-from viper.core.rewarding import build_training_reward, reward_context
+from viper.core.rewarding import build_training_reward, expert_dataset, reward_context
 from viper.core.stages.lifecycle import report_cached, run_stage, upstream_folders
 from viper.core.workdir import StageContext, Workdir
 
@@ -42,12 +42,15 @@ def train_stage(
     reward_obj: Reward | None = None,
     explore: str | None = None,
     beta: float | None = None,
+    data: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train ``agent`` on ``env`` with ``reward`` (plus ``beta`` times the ``explore`` bonus, if
     given) inside the workdir stage ``agent``.
 
     ``options`` maps ``agent``/``reward``/``explore``/``loop``/``env`` to ``--set`` values.
-    ``reward_obj`` (optional) is a reward the caller already built. Returns the final metrics,
+    ``reward_obj`` (optional) is a reward the caller already built. ``data`` is the expert
+    dataset a reward may read (AMP, the ``viper`` offset) when the workdir has no data stage
+    (``--data DIR``). Returns the final metrics,
     including ``stage_dir`` and ``cached``.
     """
     configure_frameworks()
@@ -89,7 +92,8 @@ def train_stage(
 
     env_fn = functools.partial(make_env, str(name), size=size, **literal_options(options.get("env", {})))
     if reward_obj is None:
-        context = reward_context(wd, suite, name.task, size=size, seed=seed, host=host)
+        expert = expert_dataset(wd, data)
+        context = reward_context(wd, suite, name.task, size=size, seed=seed, host=host, expert_data=expert)
         reward_obj = build_training_reward(
             reward,
             context,

@@ -33,14 +33,13 @@ from viper.core.atomic import atomic_write_json, read_json
 from viper.core.collect import make_policy, run_episode
 from viper.core.components import EnvName, literal_options, resolve_env
 from viper.core.config import Options, Rule, option
-from viper.core.dataset import VideoDataset
 from viper.core.diagnostic_plots import plot_frame_scores, plot_reward_along_episode, plot_reward_by_distance
 from viper.core.diagnostics import FrameScorer, episode_diagnostics
-from viper.core.errors import ConfigError, ViperError
+from viper.core.errors import ConfigError
 from viper.core.media import write_reward_video, write_scatter
 from viper.core.plugins import PluginHost, get_host
 from viper.core.progress import progress_bar
-from viper.core.rewarding import build_reward, reward_context
+from viper.core.rewarding import build_reward, expert_dataset, reward_context
 from viper.core.stages.lifecycle import run_stage, upstream_folders
 from viper.core.statistics import format_table, policies, summarize
 from viper.core.workdir import StageContext, Workdir
@@ -124,15 +123,6 @@ class ScoreResult:
         return format_table(self.summary)
 
 
-def _expert_data(config: ScoreConfig, wd: Workdir) -> VideoDataset | None:
-    if config.data is not None:
-        return VideoDataset(config.data)
-    try:
-        return VideoDataset(wd.latest("data") / "dataset")
-    except ViperError:
-        return None
-
-
 def score(
     workdir: str | Path | Workdir,
     config: ScoreConfig,
@@ -159,7 +149,7 @@ def score(
         return ScoreResult(stage.directory, summary, cached=True)
 
     context = reward_context(
-        wd, suite, name.task, size=config.size, seed=config.seed, host=host, expert_data=_expert_data(config, wd)
+        wd, suite, name.task, size=config.size, seed=config.seed, host=host, expert_data=expert_dataset(wd, config.data)
     )
     # Build every reward before any rollout, so a missing model fails in the first second.
     rewards = {r: build_reward(r, context, config.options.get(r), host) for r in config.rewards}

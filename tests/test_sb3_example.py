@@ -5,7 +5,8 @@ on ``lite:reach``.
 The script builds what it needs first (expert videos, the ``quick`` tokenizer and video model,
 as ``viper-run`` does) and then trains SAC on the ``state`` observation for ``STEPS`` env steps
 (SAC seed 0 reached 79.6 at 5000 steps and 84.3 at 7500 on the quick models; the expert 89.5).
-About 10 minutes on 2 CPU cores, most of it the two model fits.
+Measured: 24 min wall on 2 CPU cores shared with a load of ~12 (9.3 CPU-minutes; fits 17 min of
+it, SAC 6.5 min at 26 steps/s), so roughly 8-10 minutes on an idle 2-core CI runner.
 """
 
 from __future__ import annotations

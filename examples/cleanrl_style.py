@@ -9,6 +9,9 @@ log-likelihood of each new frame (one batched reward step per vector step). The 
 
 ``--workdir`` must hold a trained tokenizer and video model of ``lite:reach`` (``viper-run``, or
 ``python examples/sb3_sac.py``, which builds one).
+
+Measured on the ``quick`` models (seed 0, 4 envs, 10000 steps, 2 shared CPU cores): true return
+85.0 over 10 evaluation episodes (the scripted expert: 89.5) in 202 s.
 """
 
 from __future__ import annotations

@@ -63,7 +63,9 @@ def state_only(env: gym.Env) -> gym.Env:
 def make_training_env(workdir: Path, seed: int) -> gym.Env:
     # task= names the env for the reward (its image mask, the video model's task); the env's own
     # reward is kept in info["task_reward"] and never reaches the agent.
-    env = RewardWrapper(make_env(ENV, seed=seed), "viper", workdir, task=ENV, normalize="running", seed=seed)
+    # data: the expert videos collected here, when this script built the workdir (else the workdir's).
+    data = workdir / "expert-videos" if (workdir / "expert-videos").is_dir() else None
+    env = RewardWrapper(make_env(ENV, seed=seed), "viper", workdir, task=ENV, data=data, normalize="running", seed=seed)
     return state_only(env)
 
 

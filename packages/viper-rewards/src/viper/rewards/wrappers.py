@@ -32,7 +32,7 @@ from viper.core.errors import ConfigError, WorkdirError
 from viper.core.loop.driver import action_dtype, autoreset_mode, check_rewards
 from viper.core.plugins import PluginHost, get_host
 from viper.core.protocols import Reward, RewardContext, StepBatch
-from viper.core.rewarding import build_training_reward, reward_context
+from viper.core.rewarding import build_training_reward, expert_dataset, reward_context
 from viper.core.workdir import Workdir
 
 FrameSource = Literal["auto", "image", "render"]
@@ -50,6 +50,7 @@ class RewardSpec:
     reward: str | Reward = "viper"
     workdir: str | Path | Workdir | None = None
     task: str | None = None
+    data: str | Path | None = None
     resize: bool = False
     explore: str | None = None
     beta: float | None = None
@@ -104,14 +105,18 @@ class RewardSpec:
         return Workdir(self.workdir, create=False)
 
     def _context(self, workdir: Workdir | None, size: tuple[int, ...], host: PluginHost) -> RewardContext:
+        # The expert videos (AMP, the viper offset): ``data``, else the workdir's, as train_stage finds them.
+        expert = expert_dataset(workdir.path if workdir else None, self.data) if workdir or self.data else None
         if self.task is not None and ":" in self.task:
             name, suite = resolve_env(self.task, host, option="task")
             if size[0] != size[1]:
                 raise ConfigError(f"task={self.task}: viper suites render square frames, got {size[0]}x{size[1]}")
-            return reward_context(workdir, suite, name.task, size=int(size[0]), seed=self.seed, host=host)
+            size_ = int(size[0])
+            return reward_context(workdir, suite, name.task, size=size_, seed=self.seed, host=host, expert_data=expert)
         tasks = (self.task,) if self.task else ()
+        image_size = (int(size[0]), int(size[1]))
         return RewardContext(
-            workdir=workdir, tasks=tasks, image_size=(int(size[0]), int(size[1])), seed=self.seed, host=host
+            workdir=workdir, expert_data=expert, tasks=tasks, image_size=image_size, seed=self.seed, host=host
         )
 
 
@@ -242,9 +247,11 @@ class RewardWrapper(gym.Wrapper):
     ``RewardWrapper(env, "viper", workdir="runs/reach", normalize="running")``; ``**options`` are
     the reward's ``--set reward.X=...`` options. ``task`` names the env's task for the reward
     (``"lite:reach"`` also applies that suite's image mask; None: the video model's only task);
-    ``frames`` picks the ``image`` observation key or ``render()`` (``auto``: the key if present);
-    ``resize=True`` resizes frames to the workdir tokenizer's size; ``explore``/``beta`` add a
-    weighted bonus (``viper + beta * rnd``) as ``--explore``/``--beta`` do.
+    ``data`` is an expert dataset folder for rewards that read one (``amp``, the ``viper``
+    offset; default: the workdir's collected videos); ``frames`` picks the ``image`` observation
+    key or ``render()`` (``auto``: the key if present); ``resize=True`` resizes frames to the
+    workdir tokenizer's size; ``explore``/``beta`` add a weighted bonus (``viper + beta * rnd``)
+    as ``--explore``/``--beta`` do.
     """
 
     def __init__(
@@ -254,6 +261,7 @@ class RewardWrapper(gym.Wrapper):
         workdir: str | Path | Workdir | None = None,
         *,
         task: str | None = None,
+        data: str | Path | None = None,
         frames: FrameSource = "auto",
         resize: bool = False,
         explore: str | None = None,
@@ -269,6 +277,7 @@ class RewardWrapper(gym.Wrapper):
             workdir,
             options,
             task=task,
+            data=data,
             resize=resize,
             explore=explore,
             beta=beta,
@@ -334,6 +343,7 @@ class VectorRewardWrapper(gym.vector.VectorWrapper):
         workdir: str | Path | Workdir | None = None,
         *,
         task: str | None = None,
+        data: str | Path | None = None,
         frames: FrameSource = "auto",
         resize: bool = False,
         explore: str | None = None,
@@ -356,6 +366,7 @@ class VectorRewardWrapper(gym.vector.VectorWrapper):
             workdir,
             options,
             task=task,
+            data=data,
             resize=resize,
             explore=explore,
             beta=beta,
@@ -473,6 +484,7 @@ def relabel(
     workdir: str | Path | Workdir | None = None,
     *,
     task: str | None = None,
+    data: str | Path | None = None,
     task_reward: np.ndarray | None = None,
     resize: bool = False,
     explore: str | None = None,
@@ -504,6 +516,7 @@ def relabel(
         workdir,
         options,
         task=task,
+        data=data,
         resize=resize,
         explore=explore,
         beta=beta,

@@ -37,7 +37,7 @@ for name, devices in (("one", jax.devices()[:1]), ("two", jax.devices())):
     state = replicate(model.init_state(0), mesh)
     # the adversarial step holds every term: reconstruction, commitment, EMA codebook with
     # restarts (all codes restart at step 1), adaptive weight and the discriminator update
-    step = data_parallel_step(lambda s, b, p: model.train_step(s, b, p, True), mesh)
+    step = data_parallel_step(lambda s, b, p: model.train_step(s, b, p, None, True), mesh)
     losses, after_one = [], None
     for i in range(2):
         batch = shard_batch(frames[::-1] if i else frames, mesh)

@@ -140,6 +140,16 @@ class Config(DistributedConfig, Options):
     same size on every pixel however well it is fit, which drowns out small objects on large
     uniform backgrounds (e.g. a ball in a simulator frame); an L2 term gives them the signal that
     a perceptual loss would give (the quick preset uses 20)."""
+    foreground_weight: float = option(0.0, ge=0, keyed_default=False)
+    """Extra weight of the reconstruction loss on foreground pixels: those whose colour differs
+    from the training frames' per-pixel median (the static background) by more than
+    ``foreground_threshold``, i.e. the moving body, the objects and the goal marker. In most
+    simulator frames these are a few percent of the pixels and weigh no more than any background
+    pixel, so a small target is the first thing a short training run gives up, and with it the
+    only cue of where to go. A pixel's weight is ``1 + foreground_weight * is_foreground``; 0
+    weighs every pixel alike."""
+    foreground_threshold: int = option(24, ge=0, le=255, keyed_default=False)
+    """Largest channel difference (0-255) from the median frame above which a pixel is foreground."""
     disc_channels: int = option(64, ge=1)
     """Channels of the first layer of the patch discriminator."""
     disc_layers: int = option(3, ge=0)

@@ -30,11 +30,13 @@ from viper.core.jaxtools import (
     training_mesh,
 )
 from viper.core.progress import progress_bar
+from viper.core.statistics import median_frame
 from viper.tokenizers.vqgan.perceptual import PerceptualLoss
 from viper.tokenizers.vqgan.train_step import VQGANModel, code_usage, psnr
 
 CHECKPOINTS = "checkpoints"
 GRID_FILE = "reconstructions.png"
+BACKGROUND_FILE = "background.png"
 
 
 def _check_data(train: EpisodeStore, val: EpisodeStore, ctx: Any, image_size: int) -> None:
@@ -115,6 +117,8 @@ def fit(tokenizer: Any, train: EpisodeStore, val: EpisodeStore, ctx: Any) -> dic
         for adversarial in (False, True)
     }
 
+    background = _background(train, cfg, ctx.seed, directory if lead else None)
+    background = replicate(background, mesh) if background is not None else None
     eval_on = "val" if val.num_frames else "train"
     eval_frames = _fixed_frames(val if val.num_frames else train, cfg.val_frames, ctx.seed + 1)
 
@@ -141,7 +145,7 @@ def fit(tokenizer: Any, train: EpisodeStore, val: EpisodeStore, ctx: Any) -> dic
             done = step + 1
             adversarial = step >= cfg.disc_start
             t0 = time.perf_counter()
-            state, metrics = steps[adversarial](state, shard_batch(sample(step), mesh), perceptual_params)
+            state, metrics = steps[adversarial](state, shard_batch(sample(step), mesh), perceptual_params, background)
             loss = _finite_loss(metrics["loss"], done, checkpoints)
             train_seconds += time.perf_counter() - t0
             frames_seen += cfg.batch_size
@@ -171,6 +175,19 @@ def fit(tokenizer: Any, train: EpisodeStore, val: EpisodeStore, ctx: Any) -> dic
     if scores is None:  # resumed a finished run, or stopped between evaluations
         scores = run_eval(max(start, cfg.steps))
     return _summary(scores, cfg.codebook_size, eval_on, cfg.steps)
+
+
+def _background(train: EpisodeStore, cfg: Any, seed: int, directory: Path | None) -> np.ndarray | None:
+    """The per-pixel median of up to 1024 training frames when the foreground is weighted (saved
+    as ``background.png`` beside the checkpoints, so a user sees what counted as background)."""
+    if cfg.foreground_weight <= 0:
+        return None
+    background = median_frame(_fixed_frames(train, 1024, seed + 2))
+    if directory is not None:
+        import imageio.v3 as iio
+
+        atomic_write_bytes(directory / BACKGROUND_FILE, iio.imwrite("<bytes>", background, extension=".png"))
+    return background
 
 
 def _restore(checkpoints: CheckpointManager, model: VQGANModel, seed: int, lead: bool) -> tuple[int, Any]:

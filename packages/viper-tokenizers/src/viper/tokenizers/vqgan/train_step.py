@@ -132,14 +132,26 @@ class VQGANModel:
     # -- training --------------------------------------------------------------------------------
 
     def train_step(
-        self, state: dict[str, Any], frames: jax.Array, perceptual_params: Any, adversarial: bool
+        self,
+        state: dict[str, Any],
+        frames: jax.Array,
+        perceptual_params: Any,
+        background: jax.Array | None,
+        adversarial: bool,
     ) -> tuple[dict[str, Any], dict[str, jax.Array]]:
         """One update of autoencoder, codebook and (if ``adversarial``) discriminator.
 
         ``frames`` is the global batch ``uint8[B,H,W,3]``; every mean below is over all of it.
+        ``background`` (``uint8[H,W,3]``, the training frames' median) weighs the foreground's
+        reconstruction error by ``1 + foreground_weight`` (None: every pixel alike).
         """
         cfg = self.config
         x = to_unit(frames)
+        weight = None
+        if background is not None:
+            diff = jnp.abs(frames.astype(jnp.int32) - background.astype(jnp.int32)[None]).max(-1, keepdims=True)
+            foreground = (diff > cfg.foreground_threshold).astype(jnp.float32)
+            weight = 1.0 + cfg.foreground_weight * foreground
         rng = jax.random.fold_in(state["rng"], state["step"])
         embedding = state["codebook"]["embedding"]
 
@@ -152,8 +164,10 @@ class VQGANModel:
         (recon, commit), pullback, (z, codes, features) = jax.vjp(forward, state["params"], has_aux=True)
 
         def recon_loss(r: jax.Array) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
-            l1 = jnp.mean(jnp.abs(x - r))
-            l2 = jnp.mean((x - r) ** 2)
+            l1, l2 = jnp.abs(x - r), (x - r) ** 2
+            if weight is not None:
+                l1, l2 = weight * l1, weight * l2
+            l1, l2 = jnp.mean(l1), jnp.mean(l2)
             total = l1 + cfg.l2_weight * l2
             if self.perceptual is None:
                 return total, (l1, l2, jnp.zeros(()))
@@ -169,6 +183,8 @@ class VQGANModel:
         }
         if self.perceptual is not None:
             metrics["perceptual"] = p_loss
+        if weight is not None:
+            metrics["foreground_fraction"] = jnp.mean(weight > 1.0)
         loss = rec + cfg.commitment * commit
         grad_out = g_recon
         disc_params, disc_opt_state = state["disc_params"], state["disc_opt_state"]

@@ -11,7 +11,8 @@ check what the issues promise of it:
   random-policy episodes of the same task (the video model);
 * the report holds its plots, and re-running skips every finished stage.
 
-Resuming a killed pipeline and swapping components are tested on a tiny pipeline in
+The run is the session fixture ``main_job`` (``tests/conftest.py``), which the SB3 example's
+test reuses. Resuming a killed pipeline and swapping components are tested on a tiny pipeline in
 ``test_tiny_pipeline.py``.
 """
 
@@ -21,8 +22,6 @@ import json
 import os
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,21 +30,6 @@ pytestmark = pytest.mark.slow
 
 VIPER_RUN = [sys.executable, "-m", "viper.core.cli"]
 ENV = {**os.environ, "VIPER_PROGRESS": "0"}
-
-
-@pytest.fixture(scope="module")
-def main_job(tmp_path_factory) -> tuple[Path, dict, float, str]:
-    workdir = tmp_path_factory.mktemp("main") / "run"
-    started = time.time()
-    result = subprocess.run(
-        [*VIPER_RUN, "--workdir", str(workdir)], capture_output=True, text=True, env=ENV, timeout=1800
-    )
-    seconds = time.time() - started
-    print(result.stdout[-3000:], result.stderr[-3000:])
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads((workdir / "report" / "report.json").read_text())
-    print(f"default pipeline: {seconds:.0f} s; report numbers: {json.dumps(report, default=str)[:3000]}")
-    return workdir, report, seconds, result.stdout
 
 
 def test_agent_learns_the_task_from_videos_alone(main_job) -> None:

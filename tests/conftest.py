@@ -1,0 +1,30 @@
+"""Fixtures shared by the cross-package tests: one run of the main job per session."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+VIPER_RUN = [sys.executable, "-m", "viper.core.cli"]
+ENV = {**os.environ, "VIPER_PROGRESS": "0"}
+
+
+@pytest.fixture(scope="session")
+def main_job(tmp_path_factory) -> tuple[Path, dict, float, str]:
+    workdir = tmp_path_factory.mktemp("main") / "run"
+    started = time.time()
+    result = subprocess.run(
+        [*VIPER_RUN, "--workdir", str(workdir)], capture_output=True, text=True, env=ENV, timeout=1800
+    )
+    seconds = time.time() - started
+    print(result.stdout[-3000:], result.stderr[-3000:])
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((workdir / "report" / "report.json").read_text())
+    print(f"default pipeline: {seconds:.0f} s; report numbers: {json.dumps(report, default=str)[:3000]}")
+    return workdir, report, seconds, result.stdout

@@ -29,6 +29,7 @@ PIPELINE_PRESETS: dict[str, dict[str, Any]] = {
     # learn from on a CPU in minutes) while the reward model still sees the 64x64 frames.
     "quick": {
         "episodes": 60,
+        "random_episodes": 0,
         "steps": 20_000,
         "score_episodes": 10,
         "options": {
@@ -40,6 +41,7 @@ PIPELINE_PRESETS: dict[str, dict[str, Any]] = {
     # The paper's DMC sizes, for a GPU: pixels in, the components' `paper` presets.
     "paper": {
         "episodes": 200,
+        "random_episodes": 0,
         "steps": 1_000_000,
         "score_episodes": 10,
         "options": {
@@ -79,6 +81,10 @@ class PipelineConfig:
     """An existing expert dataset to use instead of collecting one."""
     episodes: int | None = config_option(None, ge=1)
     """Expert episodes to collect (None: the preset's)."""
+    random_episodes: int | None = config_option(None, ge=0)
+    """Random-policy episodes of the env to record for the tokenizer's training split only, so it
+    also draws frames the expert never shows (None: the preset's; 0: none). The video model and
+    rewards still read the expert data alone."""
     steps: int | None = config_option(None, ge=1)
     """Agent env steps (None: the preset's)."""
     preset: str = config_option("quick", one_of=tuple(PIPELINE_PRESETS))
@@ -90,7 +96,8 @@ class PipelineConfig:
 
     @property
     def sizes(self) -> dict[str, Any]:
-        """The preset's budgets (``episodes``, ``steps``, ``score_episodes``) and section ``options``."""
+        """The preset's budgets (``episodes``, ``random_episodes``, ``steps``, ``score_episodes``)
+        and section ``options``."""
         return apply_preset(type(self), self.preset)
 
 
@@ -200,10 +207,31 @@ def resolve(config: PipelineConfig, host: PluginHost | None = None) -> Plan:
     return Plan(config, env, suite, components, host, loop, explore)
 
 
+def _square_size(data: Path) -> int:
+    """The side of the expert dataset's square frames, which the random episodes are rendered at."""
+    from viper.core.dataset import VideoDataset
+
+    size = VideoDataset(data).image_size or (64, 64)
+    if size[0] != size[1]:
+        raise ConfigError(
+            f"--random-episodes: envs render square frames but the expert data {data} has {size[0]}x{size[1]}; "
+            "use --random-episodes 0"
+        )
+    return int(size[0])
+
+
 def run_pipeline(plan: Plan) -> dict[str, Any]:
     """Run (or reuse) every stage of a resolved plan (see :mod:`viper.core.stages`); returns the
     report's path, the score summary and the agent's metrics."""
-    from viper.core.stages import collect_stage, fit_tokenizer, fit_video_model, score, train_stage, write_report
+    from viper.core.stages import (
+        collect_stage,
+        fit_tokenizer,
+        fit_video_model,
+        random_stage,
+        score,
+        train_stage,
+        write_report,
+    )
     from viper.core.stages.lifecycle import banner, report_cached
     from viper.core.stages.score import ScoreConfig
     from viper.core.workdir import Workdir
@@ -225,8 +253,27 @@ def run_pipeline(plan: Plan) -> dict[str, Any]:
         else collect_stage(wd, plan.env, episodes, seed=cfg.seed, host=plan.host, env_options=env_options)
     )
 
+    extra_data = []
+    random_episodes = cfg.random_episodes if cfg.random_episodes is not None else cfg.sizes.get("random_episodes", 0)
+    if random_episodes:
+        banner("1/6 collect random-policy videos (for the tokenizer only)")
+        size = _square_size(data)
+        extra_data.append(
+            random_stage(
+                wd, plan.env, random_episodes, seed=cfg.seed, size=size, host=plan.host, env_options=env_options
+            )
+        )
+
     banner("2/6 fit the tokenizer")
-    fit_tokenizer(data, wd.path, name=names["tokenizer"], options=options["tokenizer"], seed=cfg.seed, host=plan.host)
+    fit_tokenizer(
+        data,
+        wd.path,
+        name=names["tokenizer"],
+        options=options["tokenizer"],
+        seed=cfg.seed,
+        host=plan.host,
+        extra_data=extra_data,
+    )
 
     banner("3/6 fit the video model")
     fit_video_model(

@@ -47,6 +47,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="the tokenizer's named option set applied before --set, e.g. quick (a CPU in minutes) or paper "
         "(default: the tokenizer's own defaults, the paper's for vqgan)",
     )
+    parser.add_argument(
+        "--extra-data",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a further dataset whose episodes join the training split only, e.g. random-policy episodes from "
+        "`viper-run collect --policy random` so the tokenizer also draws frames the expert never shows "
+        "(repeatable; validation stays on --data)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         val_fraction=args.val_fraction,
         mask_suite=args.mask_suite,
         preset=args.preset,
+        extra_data=args.extra_data,
     )
     print(f"tokenizer saved in {artifact}")
     return 0

@@ -27,6 +27,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--episodes", type=int, default=None, metavar="N", help="expert episodes to collect (default from --preset)"
     )
+    parser.add_argument(
+        "--random-episodes",
+        type=int,
+        default=None,
+        metavar="N",
+        help="random-policy episodes to record for the tokenizer's training split only, so it also draws frames "
+        "the expert never shows (default from --preset: 0)",
+    )
     parser.add_argument("--steps", type=int, default=None, metavar="N", help="agent env steps (default from --preset)")
     parser.add_argument(
         "--preset",
@@ -61,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         workdir=args.workdir,
         data=args.data,
         episodes=args.episodes,
+        random_episodes=args.random_episodes,
         steps=args.steps,
         preset=args.preset,
         seed=args.seed,

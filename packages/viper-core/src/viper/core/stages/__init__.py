@@ -1,6 +1,6 @@
 """The stages of the main pipeline, each cached in the workdir by its config.
 
-    data -> tokenizer -> video_model -> score -> agent -> report
+    data (+ random, for the tokenizer only) -> tokenizer -> video_model -> score -> agent -> report
 
 One module per stage, each a function of plain arguments that both the pipeline
 (:func:`viper.core.pipeline.run_pipeline`, which only sequences them) and the stage's own
@@ -13,7 +13,7 @@ metrics are recorded in its ``stage.json`` and shown in the report.
 from __future__ import annotations
 
 from viper.core.stages.agent import train_stage
-from viper.core.stages.data import collect_stage, require_data
+from viper.core.stages.data import collect_stage, random_stage, require_data
 from viper.core.stages.report import write_report
 from viper.core.stages.score import ScoreConfig, ScoreResult, score
 from viper.core.stages.tokenizer import fit_tokenizer
@@ -25,6 +25,7 @@ __all__ = [
     "collect_stage",
     "fit_tokenizer",
     "fit_video_model",
+    "random_stage",
     "require_data",
     "score",
     "train_stage",

@@ -1,4 +1,11 @@
-"""The ``data`` stage: the scripted expert's videos (skipped when ``--data`` names a dataset)."""
+"""The ``data`` stage: the scripted expert's videos (skipped when ``--data`` names a dataset); and
+the ``random`` stage: random-policy episodes of the same env that only the tokenizer trains on.
+
+The expert rarely shows some frames an agent will produce (an empty target, the body far from it);
+a tokenizer that never saw them draws them as the expert's frames, so the reward cannot tell them
+apart. The random policy exists for every env, also where the expert videos are the user's own
+(``--data``). Its episodes live in their own stage (``random-<hash>``, its own ``latest.json``
+entry), so ``latest("data")`` stays the expert data that the video model and rewards read."""
 
 from __future__ import annotations
 
@@ -39,6 +46,51 @@ def collect_stage(
         report_cached("data", stage.directory)
     else:
         run_stage(stage, work, seed=seed)
+    return dataset
+
+
+#: Random episode ``i`` resets with seed ``seed + RANDOM_SEED_OFFSET + i``: apart from the expert's
+#: ``seed + i`` (any episode count below it) and the score stage's ``seed + 10_000 + i``.
+RANDOM_SEED_OFFSET = 1_000_000
+
+
+def random_stage(
+    wd: Workdir,
+    env: EnvName,
+    episodes: int,
+    *,
+    seed: int = 0,
+    size: int = 64,
+    host: PluginHost | None = None,
+    env_options: Mapping[str, Any] | None = None,
+) -> Path:
+    """Record ``episodes`` random-policy episodes of ``env`` at ``size`` pixels into the
+    ``random`` stage (topping up a killed collection); returns the dataset folder."""
+    first = seed + RANDOM_SEED_OFFSET
+    config: dict[str, Any] = {"env": str(env), "episodes": episodes, "seed": first, "policy": "random", "size": size}
+    if env_options:
+        config["env_options"] = dict(env_options)
+    stage = wd.stage("random", config)
+    dataset = stage.directory / "dataset"
+
+    def work(_ctx: object) -> dict[str, int]:
+        collect(
+            env,
+            episodes,
+            dataset,
+            policy="random",
+            seed=first,
+            size=size,
+            resume=True,
+            host=host,
+            env_options=env_options,
+        )
+        return {"episodes": episodes}
+
+    if stage.done:
+        report_cached("random episodes", stage.directory)
+    else:
+        run_stage(stage, work, seed=first)
     return dataset
 
 

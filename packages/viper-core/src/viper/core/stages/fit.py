@@ -4,6 +4,7 @@ saving it into ``<stage>/artifact`` atomically."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,44 @@ def fit_stage_config(
         "seed": seed,
         "val_fraction": val_fraction,
     }
+
+
+def open_extra_data(
+    paths: Sequence[str | Path], dataset: VideoDataset, option: str = "--extra-data"
+) -> list[VideoDataset]:
+    """The datasets at ``paths``, refused (naming ``option`` and the path) when one is missing,
+    empty or holds frames of another size than ``dataset``'s."""
+    extras = []
+    for path in paths:
+        try:
+            extra = VideoDataset(path, option=option)
+        except DatasetError as exc:
+            text = str(exc)
+            raise DatasetError(text if text.startswith(option) else f"{option} {path}: {text}") from None
+        if not extra.episodes:
+            raise DatasetError(f"{option} {path}: the dataset holds no episodes")
+        if dataset.image_size is not None and extra.image_size != dataset.image_size:
+            have = "x".join(map(str, extra.image_size or ("?", "?")))
+            want = "x".join(map(str, dataset.image_size))
+            raise DatasetError(f"{option} {path}: frames are {have}, the training data's ({dataset.root}) are {want}")
+        extras.append(extra)
+    return extras
+
+
+def join_stores(first: EpisodeStore, others: Sequence[EpisodeStore]) -> EpisodeStore:
+    """One store of every episode; task ids index ``first``'s tasks followed by the others'
+    tasks it lacks (each store numbers its own tasks)."""
+    tasks = list(first.tasks)
+    arrays: list[np.ndarray] = []
+    task_ids: list[int] = []
+    rewards: list[np.ndarray | None] = []
+    for store in (first, *others):
+        tasks += [task for task in store.tasks if task not in tasks]
+        arrays += store.arrays
+        task_ids += [tasks.index(store.tasks[i]) for i in store.task_ids]
+        # a store without rewards still keeps one (empty) entry per episode
+        rewards += list(store.task_rewards) if len(store.task_rewards) == len(store) else [None] * len(store)
+    return EpisodeStore(arrays, np.asarray(task_ids, np.int32), tuple(tasks), rewards)
 
 
 def split_episodes(dataset: VideoDataset, val_fraction: float) -> tuple[list, list]:

@@ -3,16 +3,32 @@
 After fitting, the stage also measures the tokenizer on the pixels that matter
 (:func:`viper.core.diagnostics.foreground_figures`: PSNR over the foreground, the pixels away
 from the dataset's median frame, beside the whole frame) into its metrics and ``foreground.png``;
-this is evaluation only and is not part of the stage's folder name."""
+this is evaluation only and is not part of the stage's folder name.
+
+``extra_data`` (``--extra-data DIR``, the pipeline's random-policy episodes) adds datasets whose
+episodes join the training split only: the tokenizer learns to draw frames the expert never
+shows, while validation, and so ``val_psnr`` and the foreground figures, stay on the expert data
+and comparable with a tokenizer trained without them. Their fingerprints join the stage config
+only when given, so the folders of tokenizers trained without extra data keep their names."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from viper.core.diagnostics import FOREGROUND_FILE, foreground_figures
 from viper.core.plugins import PluginHost, get_host
-from viper.core.stages.fit import fit_and_save, fit_inputs, fit_stage_config, split_episodes
+from viper.core.stages.fit import (
+    dataset_fingerprint,
+    fit_and_save,
+    fit_inputs,
+    fit_stage_config,
+    image_masks,
+    join_stores,
+    open_extra_data,
+    split_episodes,
+)
 from viper.core.stages.lifecycle import report_cached, run_stage
 from viper.core.workdir import StageContext, Workdir
 
@@ -29,27 +45,42 @@ def fit_tokenizer(
     progress: bool = True,
     host: PluginHost | None = None,
     preset: str | None = None,
+    extra_data: Sequence[str | Path] = (),
 ) -> Path:
-    """Train tokenizer ``name`` on the dataset at ``data``; returns its artifact folder.
-    ``preset`` names one of the component's ``PRESETS`` applied before ``options``."""
+    """Train tokenizer ``name`` on the dataset at ``data`` (plus, in training only, the episodes
+    of the ``extra_data`` datasets); returns its artifact folder. ``preset`` names one of the
+    component's ``PRESETS`` applied before ``options``."""
     host = host or get_host()
     dataset, config, masks = fit_inputs("tokenizer", name, data, options, host, preset, mask_suite)
-    stage = Workdir(workdir).stage(
-        "tokenizer", fit_stage_config(config, dataset, masks, seed, val_fraction), component=name
-    )
+    extras = open_extra_data(extra_data, dataset)
+    extra_masks = [{**image_masks(extra, mask_suite, host), **masks} for extra in extras]
+    stage_config = fit_stage_config(config, dataset, masks, seed, val_fraction)
+    if extras:
+        stage_config["extra_data"] = [
+            {"data": dataset_fingerprint(extra), "masks": sorted(m)} for extra, m in zip(extras, extra_masks)
+        ]
+    stage = Workdir(workdir).stage("tokenizer", stage_config, component=name)
     if stage.done:
         report_cached("tokenizer", stage.directory)
         return stage.directory / "artifact"
     train_eps, val_eps = split_episodes(dataset, val_fraction)
-    train = dataset.store(train_eps, masks=masks, progress=progress)
+    expert_train = dataset.store(train_eps, masks=masks, progress=progress)
+    train = join_stores(
+        expert_train, [extra.store(masks=m, progress=progress) for extra, m in zip(extras, extra_masks)]
+    )
     val = dataset.store(val_eps, masks=masks, progress=False)
     tokenizer = host.load("tokenizer", name)(config)
-    options_ = {"tasks": tuple(dataset.tasks), "image_size": dataset.image_size, "data": str(dataset.root)}
+    options_: dict[str, Any] = {"tasks": train.tasks, "image_size": dataset.image_size, "data": str(dataset.root)}
+    if extras:
+        options_["extra_data"] = [str(extra.root) for extra in extras]
 
     def work(ctx: StageContext) -> dict[str, Any]:
         metrics = fit_and_save(tokenizer, train, val, ctx)
         out = Path(ctx.directory) / FOREGROUND_FILE
-        return {**metrics, **foreground_figures(tokenizer, train.arrays, val.arrays, out)}
+        # measured on the expert frames alone, as without extra data
+        figures = foreground_figures(tokenizer, expert_train.arrays, val.arrays, out)
+        extra_counts = {"extra_episodes": len(train) - len(expert_train)} if extras else {}
+        return {**metrics, **figures, **extra_counts}
 
     run_stage(stage, work, seed=seed, progress=progress, options=options_)
     return stage.directory / "artifact"

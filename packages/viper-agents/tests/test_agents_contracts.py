@@ -10,14 +10,16 @@ from viper.core.plugins import get_host
 from viper.core.testing import check_agent
 
 
-def _check(name: str, preset: str, task: str) -> list[str]:
+def _check(name: str, preset: str, task: str, **options: str) -> list[str]:
     factory = get_host().load("agent", name)
-    return check_agent(factory, make_config("agent", name, {"preset": preset}), task=task, name=name)
+    return check_agent(factory, make_config("agent", name, {"preset": preset, **options}), task=task, name=name)
 
 
-@pytest.mark.parametrize("name, preset", [("dreamer", "debug"), ("drq", "tiny")])
-def test_agent_keeps_the_agent_contract_on_continuous_actions(name: str, preset: str) -> None:
-    assert _check(name, preset, "reach")[-2:] == ["save-load", "load-rejects-missing"]
+@pytest.mark.parametrize(
+    "name, preset, options", [("dreamer", "debug", {}), ("drq", "tiny", {}), ("drq", "tiny", {"algorithm": "drq"})]
+)
+def test_agent_keeps_the_agent_contract_on_continuous_actions(name: str, preset: str, options: dict) -> None:
+    assert _check(name, preset, "reach", **options)[-2:] == ["save-load", "load-rejects-missing"]
 
 
 def test_drq_refuses_discrete_actions_with_a_config_error() -> None:

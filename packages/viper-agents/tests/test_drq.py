@@ -1,4 +1,5 @@
-"""DrQ-v2: shapes and contracts, augmentation, exploration schedule, checkpoints, bad input."""
+"""DrQ-v2 and DrQ (SAC): shapes and contracts, augmentation, exploration schedule, the temperature,
+checkpoints, bad input."""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ import torch
 from viper.agents.drq.agent import DrQAgent, random_shift
 from viper.agents.drq.config import DrQConfig, parse_schedule
 from viper.agents.testing import PointEnv, rollout
+from viper.core.config import to_dict
 from viper.core.errors import ConfigError, NonFiniteError, WorkdirError
 
 
-def make(env: gym.Env, **options) -> DrQAgent:
+def make(env: gym.Env, seed_offset: int = 0, **options) -> DrQAgent:
     config = DrQConfig(**{"hidden": 32, "batch_size": 16, "seed_steps": 8, "random_steps": 4, **options})
-    return DrQAgent(config, env.observation_space, env.action_space, seed=0)
+    return DrQAgent(config, env.observation_space, env.action_space, seed=seed_offset)
 
 
 def test_pixels_with_frame_stack() -> None:
@@ -68,18 +70,29 @@ def test_exploration_schedule() -> None:
     assert (DrQConfig(preset="paper").hidden, DrQConfig(preset="paper").lr) == (1024, 1e-4)
 
 
-def test_checkpoint_roundtrip_and_refusals(tmp_path) -> None:
+@pytest.mark.parametrize("algorithm", ["drqv2", "drq"])
+def test_checkpoint_roundtrip_and_refusals(tmp_path, algorithm) -> None:
     env = PointEnv()
-    a = make(env)
+    a = make(env, algorithm=algorithm)
     rollout(a, PointEnv, 12)
     a.train()
+    a.train()
     a.save(tmp_path / "ckpt")
-    b = make(env)
+    b = make(env, algorithm=algorithm, seed_offset=1)
     b.load(tmp_path / "ckpt")
-    assert b.env_steps == 24 and b.updates == 1
-    assert a.train() == b.train()
+    assert b.env_steps == 24 and b.updates == 2
+    if algorithm == "drq":  # the temperature and its Adam moments come back too
+        assert torch.equal(a.temperature.log_alpha, b.temperature.log_alpha)
+        assert torch.equal(a.alpha_opt.opt.state[a.temperature.log_alpha]["exp_avg"],
+                           b.alpha_opt.opt.state[b.temperature.log_alpha]["exp_avg"])  # fmt: skip
+    # A resumed agent acts and learns as the uninterrupted one does.
+    np.testing.assert_array_equal(np.stack(rollout(a, PointEnv, 6)), np.stack(rollout(b, PointEnv, 6)))
+    assert [a.train() for _ in range(3)] == [b.train() for _ in range(3)]
     with pytest.raises(WorkdirError, match="another drq config .*hidden"):
-        make(env, hidden=64).load(tmp_path / "ckpt")
+        make(env, algorithm=algorithm, hidden=64).load(tmp_path / "ckpt")
+    if algorithm == "drq":
+        with pytest.raises(WorkdirError, match="another drq config .*algorithm"):
+            make(env).load(tmp_path / "ckpt")
     (tmp_path / "ckpt" / "agent.json").write_text('{"format": "something-else"}')
     with pytest.raises(WorkdirError, match="not a viper-torch-agent v1 checkpoint"):
         make(env).load(tmp_path / "ckpt")
@@ -109,3 +122,86 @@ def test_unsupported_inputs_say_what_is_supported() -> None:
         make(no_image)
     with pytest.raises(ConfigError, match="agent.preset='fast'"):
         DrQConfig(preset="fast")
+
+
+# ----------------------------------------------------------------------------------------------
+# algorithm=drq: SAC's actor and temperature.
+
+
+def test_sac_update_changes_actor_critic_encoder_and_temperature() -> None:
+    env = PointEnv()
+    agent = make(env, algorithm="drq")
+    assert agent.target_entropy == -1.0 and agent.temperature().item() == pytest.approx(0.1)
+    rollout(agent, PointEnv, 12)
+    before = {
+        name: [p.detach().clone() for p in module.parameters()]
+        for name, module in (("actor", agent.actor), ("critic", agent.critic), ("encoder", agent.encoder))
+    }
+    alpha = agent.temperature.log_alpha.item()
+    metrics = agent.train()
+    for key in ("critic_loss", "actor_loss", "alpha_loss", "alpha", "entropy", "q_mean", "target_mean"):
+        assert math.isfinite(metrics[key]), key
+    assert "std" not in metrics  # no noise schedule: the policy's entropy explores
+    for name, module in (("actor", agent.actor), ("critic", agent.critic), ("encoder", agent.encoder)):
+        assert any(not torch.equal(p, q) for p, q in zip(before[name], module.parameters())), name
+    assert agent.temperature.log_alpha.item() != alpha
+
+
+def _set_policy(agent: DrQAgent, log_std: float) -> None:
+    """Make the actor output mean 0 and ``log_std`` for every input."""
+    layer = agent.actor.policy[-1]
+    low, high = agent.actor.LOG_STD_MIN, agent.actor.LOG_STD_MAX
+    with torch.no_grad():
+        layer.weight.zero_()
+        layer.bias.zero_()
+        layer.bias[agent.actions.size :] = math.atanh(2 * (log_std - low) / (high - low) - 1)
+
+
+@pytest.mark.parametrize("log_std, direction", [(0.0, -1), (-6.0, 1)])
+def test_sac_temperature_moves_toward_the_target_entropy(log_std, direction) -> None:
+    env = PointEnv(with_image=False)
+    agent = make(env, algorithm="drq", obs_keys=("state",))
+    rollout(agent, lambda: PointEnv(with_image=False), 12)
+    _set_policy(agent, log_std)
+    before = agent.temperature.log_alpha.item()
+    metrics = agent.train()
+    # std 1 squashed by tanh has entropy ~0.5 > -1: alpha falls; std e^-6 has ~-4.6: alpha rises.
+    assert np.sign(metrics["entropy"] - agent.target_entropy) == -direction
+    assert np.sign(agent.temperature.log_alpha.item() - before) == direction
+
+
+def test_sac_log_probability_matches_the_change_of_variables() -> None:
+    env = PointEnv(with_image=False)
+    agent = make(env, algorithm="drq", obs_keys=("state",))
+    _set_policy(agent, -0.5)
+    h = torch.zeros(20000, agent.encoder.size)
+    action, log_prob = agent.actor.sample(h, torch.Generator().manual_seed(0))
+    assert ((-1 < action) & (action < 1)).all()
+    u = torch.atanh(action.clamp(-1 + 1e-6, 1 - 1e-6))
+    normal = torch.distributions.Normal(0.0, math.exp(-0.5))
+    expected = (normal.log_prob(u) - torch.log1p(-action.pow(2) + 1e-12)).sum(-1)
+    inner = action.abs().max(-1).values < 0.99  # away from the edges, where float32 loses atanh
+    torch.testing.assert_close(log_prob[inner], expected[inner], rtol=1e-3, atol=1e-3)
+
+
+def test_sac_explores_in_training_and_acts_with_the_mean_in_eval() -> None:
+    env = PointEnv(with_image=False)
+    agent = make(env, algorithm="drq", obs_keys=("state",), random_steps=0)
+    _set_policy(agent, 0.0)
+    make_env = lambda: PointEnv(with_image=False)  # noqa: E731
+    first = np.stack(rollout(agent, make_env, 5, mode="eval"))
+    again = np.stack(rollout(agent, make_env, 5, mode="eval"))
+    np.testing.assert_array_equal(first, again)
+    np.testing.assert_array_equal(first, 0.0)  # tanh of the mean, 0 here
+    explored = np.stack(rollout(agent, make_env, 5))
+    assert np.abs(explored).std() > 0.1 and agent.env_steps == 10
+
+
+def test_algorithm_options_are_checked_and_left_out_of_hashes_at_their_defaults() -> None:
+    with pytest.raises(ConfigError, match=r"agent.algorithm='sac'.*'drqv2', 'drq'"):
+        DrQConfig(algorithm="sac")
+    with pytest.raises(ConfigError, match=r"agent.init_temperature=0.*> 0"):
+        DrQConfig(algorithm="drq", init_temperature=0.0)
+    keyed = to_dict(DrQConfig())
+    assert "algorithm" not in keyed and "init_temperature" not in keyed
+    assert to_dict(DrQConfig(algorithm="drq"))["algorithm"] == "drq"

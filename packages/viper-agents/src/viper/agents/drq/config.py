@@ -1,10 +1,11 @@
-"""DrQ-v2's configuration (Yarats et al. 2021, github.com/facebookresearch/drqv2)."""
+"""The drq agent's configuration: DrQ-v2 (Yarats et al. 2021, github.com/facebookresearch/drqv2)
+or the original DrQ (Kostrikov et al. 2020, github.com/denisyarats/drq), by ``algorithm``."""
 
 from __future__ import annotations
 
 import dataclasses
 import re
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from viper.core.config import Options, option
 from viper.core.errors import ConfigError
@@ -48,11 +49,19 @@ PRESETS: dict[str, dict[str, float | int | str]] = {
 
 @dataclasses.dataclass
 class DrQConfig(Options):
-    """DrQ-v2 (``--set agent.FIELD=VALUE``); continuous actions only."""
+    """DrQ-v2 or DrQ (``--set agent.FIELD=VALUE``); continuous actions only."""
 
     SECTION: ClassVar[str] = "agent"
     PRESETS: ClassVar[dict[str, dict[str, float | int | str]]] = PRESETS
 
+    algorithm: Literal["drqv2", "drq"] = option("drqv2", one_of=("drqv2", "drq"), keyed_default=False)
+    """``drqv2``: DDPG with exploration noise on ``std_schedule`` (Yarats et al. 2021). ``drq``: SAC
+    (Kostrikov et al. 2020) with a tanh-squashed Gaussian actor and a learned entropy temperature
+    aiming at an entropy of -(action dims); it explores by its own entropy, so ``std_schedule``
+    and ``std_clip`` are unused. Encoder, critic, augmentation, n-step replay and the settings
+    below are shared; evaluation acts with the policy's mean either way."""
+    init_temperature: float = option(0.1, gt=0, keyed_default=False)
+    """``drq`` only: the entropy temperature alpha at the start (DrQ's 0.1)."""
     preset: str = option("cpu", one_of=tuple(PRESETS))
     """``paper`` (DrQ-v2's DMC hyper-parameters) or ``cpu`` (smaller MLPs, lr 3e-4, exploration
     noise annealed over 20k steps)."""
@@ -71,7 +80,7 @@ class DrQConfig(Options):
     batch_size: int | None = option(None, ge=1)
     """Transitions per update."""
     lr: float | None = None
-    """Adam learning rate of encoder, actor and critic."""
+    """Adam learning rate of encoder, actor and critic (and of the temperature with ``drq``)."""
     seed_steps: int | None = None
     """Env steps (summed over envs) collected before the first update."""
     random_steps: int | None = None
@@ -79,7 +88,7 @@ class DrQConfig(Options):
     std_schedule: str | None = option(
         None, test=lambda text: _is_schedule(text), expected="a number or linear(start,end,steps) with steps > 0"
     )
-    """Exploration noise std over env steps: a number or ``linear(start,end,steps)``."""
+    """``drqv2``: exploration noise std over env steps, a number or ``linear(start,end,steps)``."""
     frame_stack: int | None = option(None, ge=1)
     """Consecutive frames stacked on channels for image observations (vectors are not stacked)."""
 
@@ -90,7 +99,7 @@ class DrQConfig(Options):
     update_every: int = option(2, ge=1)
     """One update per this many env steps."""
     std_clip: float = 0.3
-    """Clip of the target-policy and actor-update noise (TD3-style smoothing)."""
+    """``drqv2``: clip of the target-policy and actor-update noise (TD3-style smoothing)."""
     critic_tau: float = 0.01
     """EMA rate of the target critic."""
     shift_pad: int = 4

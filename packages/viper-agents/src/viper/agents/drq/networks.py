@@ -1,7 +1,10 @@
 """DrQ-v2's networks and its two sampling tricks: the encoder, actor and twin critic,
-truncated-noise actions and random-shift augmentation (Yarats et al. 2021)."""
+truncated-noise actions and random-shift augmentation (Yarats et al. 2021); and DrQ's
+(Kostrikov et al. 2020) tanh-squashed Gaussian actor with its entropy temperature."""
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -74,6 +77,45 @@ class Actor(nn.Module):
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         """The mean action in ``[-1, 1]``."""
         return torch.tanh(self.policy(self.trunk(h)))
+
+
+class GaussianActor(nn.Module):
+    """DrQ's (SAC's) policy: a Gaussian squashed by tanh, its log-std bounded softly."""
+
+    LOG_STD_MIN, LOG_STD_MAX = -10.0, 2.0  # DrQ's bounds: std from 4.5e-5 to 7.4
+
+    def __init__(self, repr_dim: int, action_size: int, config: DrQConfig) -> None:
+        super().__init__()
+        self.trunk = trunk(repr_dim, config.feature_dim)
+        self.policy = head(config.feature_dim, config.hidden, 2 * action_size)
+        self.apply(_init)
+
+    def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The Gaussian's mean and log-std before the tanh."""
+        mean, log_std = self.policy(self.trunk(h)).chunk(2, -1)
+        low, high = self.LOG_STD_MIN, self.LOG_STD_MAX
+        return mean, low + 0.5 * (high - low) * (torch.tanh(log_std) + 1)
+
+    def sample(self, h: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """A reparameterised action in ``(-1, 1)`` and its log-probability (summed over dims)."""
+        mean, log_std = self(h)
+        noise = torch.randn(mean.shape, generator=generator, device=mean.device)
+        u = mean + noise * log_std.exp()
+        gaussian = -0.5 * noise.pow(2) - log_std - 0.5 * math.log(2 * math.pi)
+        # log(1 - tanh(u)^2) in a form that stays finite for large |u|.
+        squash = 2 * (math.log(2) - u - F.softplus(-2 * u))
+        return torch.tanh(u), (gaussian - squash).sum(-1)
+
+
+class Temperature(nn.Module):
+    """SAC's entropy temperature alpha, learned as its log (a module so checkpoints hold it)."""
+
+    def __init__(self, initial: float) -> None:
+        super().__init__()
+        self.log_alpha = nn.Parameter(torch.tensor(math.log(initial)))
+
+    def forward(self) -> torch.Tensor:
+        return self.log_alpha.exp()
 
 
 class Critic(nn.Module):

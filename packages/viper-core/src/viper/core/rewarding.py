@@ -67,7 +67,8 @@ def expert_dataset(workdir: Any, data: str | Path | None = None) -> VideoDataset
     if data is not None:
         return VideoDataset(data)
     try:
-        return VideoDataset(Workdir(workdir).latest("data") / "dataset")
+        wd = workdir if isinstance(workdir, Workdir) else Workdir(workdir)
+        return VideoDataset(wd.latest("data") / "dataset")
     except ViperError:
         return None
 

@@ -71,18 +71,18 @@ class ZigZag(LiteEnv):
     def _advance(self, action: np.ndarray) -> None:
         self.point = np.clip(self.point + self.STEP * action, -0.95, 0.95)
 
-    def distance(self) -> float:
+    def goal_distance(self) -> float:
         """The distance from the point to the goal zone (at or above :attr:`top`, within the bar's
-        span)."""
+        span); every info carries it as ``goal_distance``."""
         dx = max(0.0, abs(self.point[0] - self.bar[0]) - BAR_HALF[0])
         dy = max(0.0, self.top - 0.02 - self.point[1])
         return float(np.hypot(dx, dy))
 
     def _task_reward(self, action: np.ndarray) -> float:
-        return tolerance(self.distance(), 0.0, self.MARGIN)
+        return tolerance(self.goal_distance(), 0.0, self.MARGIN)
 
     def _success(self) -> bool:
-        return self.distance() == 0.0
+        return self.goal_distance() == 0.0
 
     def _state(self) -> np.ndarray:
         return np.array([*self.point, *self.bar, self.point[0] - self.bar[0], self.top - self.point[1]])

@@ -1,0 +1,121 @@
+"""Does the reward teach? An agent's true return as % of the expert, over seeds, next to its oracle.
+
+Each cell is one ordinary ``viper-run`` (collect, tokenizer, video model, score, agent) in the
+workdir ``ROOT/<env>/seed<S>``: the reward's stages are shared by every cell of that env and
+seed, each reward/agent/option combination trains its own agent stage, and a finished stage is
+never recomputed — so an interrupted grid resumes where it stopped and rerunning the script only
+prints the table. ``--reward task`` is the oracle: the same agent and budget on the env's own
+reward. A cell's result is its agent stage's final evaluation (``--set loop.eval_episodes``
+episodes, 10 by default) as % of the scripted expert's mean return in the score stage.
+
+    python benchmarks/agent_returns.py --env lite:reach --agent drq --seeds 0 1 2 \\
+        --rewards viper task [--set agent.lr=3e-4 ...] [--root runs/agent_returns] [--dry-run]
+
+Prints one row per (reward, options) with mean ± std over seeds and each seed's figure, and
+writes every cell's numbers to ``ROOT/<env>/results.jsonl`` (one line per finished cell).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def cell_command(args: argparse.Namespace, seed: int, reward: str, workdir: Path) -> list[str]:
+    command = [shutil.which("viper-run") or "viper-run", "--env", args.env, "--agent", args.agent]
+    command += ["--reward", reward, "--seed", str(seed), "--workdir", str(workdir)]
+    if args.steps:
+        command += ["--steps", str(args.steps)]
+    if args.explore:
+        command += ["--explore", args.explore, "--beta", str(args.beta)]
+    for setting in args.set:
+        command += ["--set", setting]
+    return command
+
+
+def read_cell(workdir: Path) -> dict:
+    """The finished run's agent return and the expert's, from the stage folders ``latest.json`` names."""
+    latest = json.loads((workdir / "latest.json").read_text())
+    agent = json.loads((workdir / latest["agent"] / "stage.json").read_text())
+    score = json.loads((workdir / latest["score"] / "score.json").read_text())
+    expert = expert_return(score)
+    return {
+        "agent_stage": latest["agent"],
+        "eval_return": agent["metrics"]["eval_return"],
+        "eval_return_best": agent["metrics"].get("eval_return_best"),
+        "expert_return": expert,
+        "seconds": agent["seconds"],
+    }
+
+
+def expert_return(score: dict) -> float:
+    """Mean true return of the scripted expert's episodes in a ``score.json``."""
+    policies = score.get("policies", {})
+    if "expert" not in policies:
+        raise KeyError(f"score.json has no expert policy (policies: {sorted(policies)})")
+    return float(policies["expert"]["true_return_mean"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--env", default="lite:reach")
+    parser.add_argument("--agent", default="drq")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--rewards", nargs="+", default=["viper", "task"])
+    parser.add_argument("--steps", type=int, default=None, help="agent env steps (default: the preset's)")
+    parser.add_argument("--explore", default=None)
+    parser.add_argument("--beta", type=float, default=0.5)
+    parser.add_argument("--set", action="append", default=[], help="SECTION.FIELD=VALUE for every cell")
+    parser.add_argument("--tag", default="", help="label of this option set in the table")
+    parser.add_argument("--root", type=Path, default=Path("runs/agent_returns"))
+    parser.add_argument("--dry-run", action="store_true", help="list the cells and stop")
+    args = parser.parse_args()
+
+    base = args.root / args.env.replace(":", "-")
+    results = base / "results.jsonl"
+    cells = [(reward, seed) for reward in args.rewards for seed in args.seeds]
+    rows: dict[str, list[dict]] = {}
+    start = time.time()
+    for index, (reward, seed) in enumerate(cells, 1):
+        workdir = base / f"seed{seed}"
+        command = cell_command(args, seed, reward, workdir)
+        print(f"[{index}/{len(cells)}] $ {' '.join(command)}", file=sys.stderr, flush=True)
+        if args.dry_run:
+            continue
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        cell = {"env": args.env, "agent": args.agent, "reward": reward, "seed": seed, "set": args.set}
+        cell |= {"explore": args.explore, "beta": args.beta if args.explore else None, "tag": args.tag}
+        cell |= read_cell(workdir)
+        with results.open("a") as out:
+            out.write(json.dumps(cell) + "\n")
+        rows.setdefault(reward, []).append(cell)
+        print(
+            f"    {reward} seed {seed}: {cell['eval_return']:.1f} = "
+            f"{100 * cell['eval_return'] / cell['expert_return']:.0f}% of the expert's {cell['expert_return']:.1f}"
+            f" ({cell['seconds']:.0f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
+    if args.dry_run:
+        return
+    label = " ".join([args.tag, *args.set]).strip() or "defaults"
+    print(f"\n{args.env}, {args.agent}, {label}: final eval return, % of the expert (mean ± std over seeds)\n")
+    print("| reward | % of expert | return | per seed |")
+    print("|---|---:|---:|---|")
+    for reward, cells_of in rows.items():
+        pct = np.array([100 * c["eval_return"] / c["expert_return"] for c in cells_of])
+        ret = np.array([c["eval_return"] for c in cells_of])
+        seeds = ", ".join(f"{c['seed']}: {p:.0f}%" for c, p in zip(cells_of, pct, strict=True))
+        print(f"| {reward} | {pct.mean():.0f} ± {pct.std():.0f} | {ret.mean():.1f} ± {ret.std():.1f} | {seeds} |")
+    print(f"\nwall time {time.time() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

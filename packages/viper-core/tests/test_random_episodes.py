@@ -122,18 +122,19 @@ def test_a_missing_empty_or_misfit_extra_dataset_is_refused_naming_the_flag(tmp_
     assert not list((tmp_path / "wd").glob("tokenizer-*"))  # refused before any stage started
 
 
-def test_fit_tokenizer_command_takes_repeatable_extra_data(tmp_path, capsys) -> None:
-    from viper.core import cli
+def test_fit_tokenizer_command_takes_repeatable_extra_data(tmp_path, capsys, monkeypatch) -> None:
+    from viper.core import cli, plugins
 
+    monkeypatch.setattr(plugins, "_default_host", fake_host())  # viper-core alone: the fake components
     data = _dataset(tmp_path / "expert", 2, level=40)
     missing = tmp_path / "missing"
-    argv = ["fit-tokenizer", "--data", str(data), "--workdir", str(tmp_path / "wd")]
+    argv = ["fit-tokenizer", "--tokenizer", "fake", "--data", str(data), "--workdir", str(tmp_path / "wd")]
     assert cli.main([*argv, "--extra-data", str(data), "--extra-data", str(missing)]) == 2
     assert f"--extra-data {missing}: no such dataset folder" in capsys.readouterr().err
 
 
 def test_run_flag_random_episodes(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    from viper.core import cli
+    from viper.core import cli, plugins
     from viper.core.commands import run as run_command
     from viper.core.pipeline import PIPELINE_PRESETS, PipelineConfig
 
@@ -143,7 +144,9 @@ def test_run_flag_random_episodes(monkeypatch: pytest.MonkeyPatch, capsys) -> No
     assert capsys.readouterr().err.strip() == "viper-run: error: --random-episodes -1: expected an integer >= 0"
     plans = []
     monkeypatch.setattr(run_command, "run_pipeline", lambda plan: plans.append(plan) or {"report": "r"})
-    assert cli.main(["--random-episodes", "7", "--workdir", "unused"]) == 0
+    monkeypatch.setattr(plugins, "_default_host", fake_host())  # viper-core alone: the fake components
+    fakes = ["--env", "fake:reach", "--tokenizer", "fake", "--model", "fake", "--reward", "fake", "--agent", "fake"]
+    assert cli.main(["--random-episodes", "7", "--workdir", "unused", *fakes]) == 0
     assert plans[0].config.random_episodes == 7
 
 

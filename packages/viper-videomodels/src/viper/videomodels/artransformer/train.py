@@ -13,14 +13,13 @@ never stopped (the dropout key is derived from the step).
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
 import jax
 import numpy as np
 import optax
 
-from viper.core.jaxtools import CheckpointManager, replicate, shard_batch, to_host, training_mesh
+from viper.core.jaxtools import to_host, training_mesh
 from viper.core.jaxtools.mesh import batch_sharding, replicated_sharding
 from viper.videomodels.common import train as shared
 
@@ -80,15 +79,6 @@ def training_functions(compiled: CompiledNetwork, mesh: Any) -> tuple[Any, Any, 
     return compiled.function(("train", mesh), build)
 
 
-def val_bits_per_code(
-    eval_step: Any, params: Any, batches: list[dict[str, np.ndarray]], mesh: Any, codes: int
-) -> float:
-    """Bits per code of the fixed validation clips (every process's share), ``codes`` per frame."""
-    total = sum(float(eval_step(params, shard_batch(b, mesh))) for b in batches)
-    frames = sum(b["codes"].shape[0] * b["codes"].shape[1] for b in batches) * jax.process_count()
-    return total / (frames * codes) / math.log(2)
-
-
 def fit(
     model: ARTransformer, train: EpisodeStore, val: EpisodeStore, ctx: StageContext
 ) -> tuple[Any, dict[str, float]]:
@@ -96,26 +86,17 @@ def fit(
     config = model.config
     shared.check_data(model, train, val, config.frame_skip, "seq_len")
     mesh = training_mesh(config.batch_size, "video_model.batch_size", config.distributed())
-    local_batch = config.batch_size // jax.process_count()
-    seed, process = int(ctx.seed), jax.process_index()
     network, optimizer, train_step, eval_step = training_functions(model.compiled, mesh)
-    sampler = shared.ClipSampler(train, local_batch, config.seq_len, config.frame_skip, seed, process)
-    manager = CheckpointManager(ctx.directory / shared.CHECKPOINTS, keep=config.keep_checkpoints)
-    description = model.describe()
-    state, last = shared.restore(
-        manager, init_state(network, optimizer, seed), sampler, description, process, model.NAME
-    )
-    state = replicate(state, mesh)
-    val_batches = shared.fixed_val_batches(model.NAME, val, config, local_batch, seed, process, config.frame_skip)
     codes_per_frame = model.code_grid[0] * model.code_grid[1]
 
-    def validate(state: Any) -> float:
-        return val_bits_per_code(eval_step, state["ema"], val_batches, mesh, codes_per_frame)
+    def validate(state: Any, batches: list[dict[str, np.ndarray]]) -> float:
+        return shared.val_bits_per_code(eval_step, state["ema"], batches, mesh, codes_per_frame, None)
 
-    state = shared.train_loop(
-        model.NAME, config, ctx, state, train_step, sampler, mesh, manager, description, process, last,
+    state, last = shared.run_training(
+        model, train, val, ctx, mesh, init_state(network, optimizer, int(ctx.seed)), train_step,
+        stride=config.frame_skip,
         train_metric=("train_bits_per_code", shared.mean_bits),
-        validate=("val_bits_per_code", validate) if val_batches else None,
+        validate=("val_bits_per_code", validate),
         postfix=shared.bits_postfix,
     )  # fmt: skip
     return to_host(state["ema"]), last

@@ -22,7 +22,7 @@ import optax
 from viper.core.atomic import atomic_write_json, read_json
 from viper.core.checks import check_codes
 from viper.core.errors import ContractError, DatasetError, WorkdirError
-from viper.core.jaxtools import CheckpointManager, assert_finite, ema_update, shard_batch, to_host
+from viper.core.jaxtools import CheckpointManager, assert_finite, ema_update, replicate, shard_batch, to_host
 from viper.core.jaxtools.mesh import batch_sharding, replicated_sharding
 from viper.core.progress import progress_bar
 
@@ -212,6 +212,53 @@ def mean_bits(losses: list[float]) -> float:
 def bits_postfix(name: str, value: float) -> tuple[str, str]:
     """``train_bits_per_code`` -> ``("train", "1.234")`` for the progress bar."""
     return name.replace("_bits_per_code", ""), f"{value:.3f}"
+
+
+def val_bits_per_code(
+    eval_step: Any, params: Any, batches: list[dict[str, np.ndarray]], mesh: Any, codes: int, scored: int | None
+) -> float:
+    """Bits per code of the fixed validation clips (every process's share), ``codes`` per frame;
+    ``scored`` frames of each clip carry the loss (None: every frame)."""
+    total = sum(float(eval_step(params, shard_batch(b, mesh))) for b in batches)
+    frames = sum(b["codes"].shape[0] * (scored or b["codes"].shape[1]) for b in batches) * jax.process_count()
+    return total / (frames * codes) / math.log(2)
+
+
+def run_training(
+    model: CodeSequenceModel,
+    train: EpisodeStore,
+    val: EpisodeStore,
+    ctx: StageContext,
+    mesh: Any,
+    initial_state: Any,
+    train_step: Any,
+    *,
+    stride: int,
+    train_metric: tuple[str, Callable[[list[float]], float]],
+    validate: tuple[str, Callable[[Any, list[dict[str, np.ndarray]]], float]],
+    postfix: Callable[[str, float], tuple[str, str]],
+) -> tuple[Any, dict[str, float]]:
+    """What every code model's ``fit`` does once its network and compiled step exist: sample clips
+    at ``stride``, resume from the newest checkpoint (or ``initial_state``), fix the validation
+    clips and run :func:`train_loop`; ``validate`` is (name, (state, validation clips) -> value).
+    Returns the final state and the newest metrics."""
+    config = model.config
+    local_batch = config.batch_size // jax.process_count()
+    seed, process = int(ctx.seed), jax.process_index()
+    sampler = ClipSampler(train, local_batch, config.seq_len, stride, seed, process)
+    manager = CheckpointManager(ctx.directory / CHECKPOINTS, keep=config.keep_checkpoints)
+    description = model.describe()
+    state, last = restore(manager, initial_state, sampler, description, process, model.NAME)
+    state = replicate(state, mesh)
+    val_batches = fixed_val_batches(model.NAME, val, config, local_batch, seed, process, stride)
+    name, measure = validate
+    state = train_loop(
+        model.NAME, config, ctx, state, train_step, sampler, mesh, manager, description, process, last,
+        train_metric=train_metric,
+        validate=(name, lambda state: measure(state, val_batches)) if val_batches else None,
+        postfix=postfix,
+    )  # fmt: skip
+    return state, last
 
 
 def train_loop(

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from viper.core.jaxtools import CheckpointManager, ema_update, replicate, shard_batch, to_host, training_mesh
+from viper.core.jaxtools import ema_update, shard_batch, to_host, training_mesh
 from viper.core.jaxtools.mesh import batch_sharding, replicated_sharding
 from viper.videomodels.common import train as shared
 
@@ -79,29 +79,20 @@ def fit(
     config, network = model.config, model.network
     shared.check_data(model, train, val, 1, "seq_len")
     mesh = training_mesh(config.batch_size, "video_model.batch_size", config.distributed())
-    local_batch = config.batch_size // jax.process_count()
-    seed, process = int(ctx.seed), jax.process_index()
     optimizer = shared.make_optimizer(config)
     train_step = make_train_step(network, optimizer, config.target_decay, mesh)
     eval_step = make_eval_step(network, mesh)
-    sampler = shared.ClipSampler(train, local_batch, config.seq_len, 1, seed, process)
-    manager = CheckpointManager(ctx.directory / shared.CHECKPOINTS, keep=config.keep_checkpoints)
-    description = model.describe()
-    state, last = shared.restore(
-        manager, init_state(network, optimizer, seed), sampler, description, process, model.NAME
-    )
-    state = replicate(state, mesh)
-    val_batches = shared.fixed_val_batches(model.NAME, val, config, local_batch, seed, process)
 
-    def validate(state: Any) -> float:
-        total = sum(float(eval_step(state["params"], state["target"], shard_batch(b, mesh))) for b in val_batches)
-        frames = sum(b["codes"].shape[0] * b["codes"].shape[1] for b in val_batches) * jax.process_count()
+    def validate(state: Any, batches: list[dict[str, np.ndarray]]) -> float:
+        total = sum(float(eval_step(state["params"], state["target"], shard_batch(b, mesh))) for b in batches)
+        frames = sum(b["codes"].shape[0] * b["codes"].shape[1] for b in batches) * jax.process_count()
         return total / frames
 
-    state = shared.train_loop(
-        model.NAME, config, ctx, state, train_step, sampler, mesh, manager, description, process, last,
+    state, last = shared.run_training(
+        model, train, val, ctx, mesh, init_state(network, optimizer, int(ctx.seed)), train_step,
+        stride=1,
         train_metric=("train_error", lambda errors: float(np.mean(errors))),
-        validate=("val_error", validate) if val_batches else None,
+        validate=("val_error", validate),
         postfix=lambda name, value: (name, f"{value:.4f}"),
     )  # fmt: skip
     return to_host({"online": state["params"], "target": state["target"]}), last

@@ -15,7 +15,6 @@ exactly (the step's random draws are derived from the step).
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
 import jax
@@ -23,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from viper.core.jaxtools import CheckpointManager, replicate, shard_batch, to_host, training_mesh
+from viper.core.jaxtools import to_host, training_mesh
 from viper.core.jaxtools.mesh import batch_sharding, replicated_sharding
 from viper.videomodels.common import train as shared
 from viper.videomodels.maskgit.network import build_network, init_params, make_score
@@ -91,43 +90,26 @@ def make_eval_step(network: Any, config: Config, mesh: Any) -> Any:
     return jax.jit(evaluate, in_shardings=(replicated_sharding(mesh), batch_sharding(mesh)))
 
 
-def val_bits_per_code(
-    eval_step: Any, params: Any, batches: list[dict[str, np.ndarray]], mesh: Any, codes: int
-) -> float:
-    """Bits per code of the fixed validation clips' last frames (every process's share)."""
-    total = sum(float(eval_step(params, shard_batch(b, mesh))) for b in batches)
-    frames = sum(b["codes"].shape[0] for b in batches) * jax.process_count()
-    return total / (frames * codes) / math.log(2)
-
-
 def fit(model: MaskGIT, train: EpisodeStore, val: EpisodeStore, ctx: StageContext) -> tuple[Any, dict[str, float]]:
     """Train ``model`` (its shape already set); returns (EMA weights, final metrics)."""
     config = model.config
     shared.check_data(model, train, val, 1, "context")
     mesh = training_mesh(config.batch_size, "video_model.batch_size", config.distributed())
-    local_batch = config.batch_size // jax.process_count()
-    seed, process = int(ctx.seed), jax.process_index()
     network = build_network(config, model.vocab_size, model.code_grid, model.num_tasks, train=True)
     optimizer = shared.make_optimizer(config)
     train_step = make_train_step(network, optimizer, config, mesh)
     eval_step = make_eval_step(model.network, config, mesh)
-    sampler = shared.ClipSampler(train, local_batch, config.seq_len, 1, seed, process)
-    manager = CheckpointManager(ctx.directory / shared.CHECKPOINTS, keep=config.keep_checkpoints)
-    description = model.describe()
-    state, last = shared.restore(
-        manager, init_state(network, optimizer, seed), sampler, description, process, model.NAME
-    )
-    state = replicate(state, mesh)
-    val_batches = shared.fixed_val_batches(model.NAME, val, config, local_batch, seed, process)
     codes_per_frame = network.codes_per_frame
 
-    def validate(state: Any) -> float:
-        return val_bits_per_code(eval_step, state["ema"], val_batches, mesh, codes_per_frame)
+    def validate(state: Any, batches: list[dict[str, np.ndarray]]) -> float:
+        # the clips' last frames carry the loss
+        return shared.val_bits_per_code(eval_step, state["ema"], batches, mesh, codes_per_frame, 1)
 
-    state = shared.train_loop(
-        model.NAME, config, ctx, state, train_step, sampler, mesh, manager, description, process, last,
+    state, last = shared.run_training(
+        model, train, val, ctx, mesh, init_state(network, optimizer, int(ctx.seed)), train_step,
+        stride=1,
         train_metric=("train_bits_per_code", shared.mean_bits),
-        validate=("val_bits_per_code", validate) if val_batches else None,
+        validate=("val_bits_per_code", validate),
         postfix=shared.bits_postfix,
     )  # fmt: skip
     return to_host(state["ema"]), last

@@ -33,20 +33,7 @@ def collect_stage(
     """Record ``episodes`` expert episodes of ``env`` made with ``env_options`` (topping up a
     killed collection); returns the dataset folder."""
     config: dict[str, Any] = {"env": str(env), "episodes": episodes, "seed": seed, "policy": "expert"}
-    if env_options:  # only when given, so the folders of runs without env options keep their names
-        config["env_options"] = dict(env_options)
-    stage = wd.stage("data", config)
-    dataset = stage.directory / "dataset"
-
-    def work(_ctx: object) -> dict[str, int]:
-        collect(env, episodes, dataset, seed=seed, resume=True, host=host, env_options=env_options)
-        return {"episodes": episodes}
-
-    if stage.done:
-        report_cached("data", stage.directory)
-    else:
-        run_stage(stage, work, seed=seed)
-    return dataset
+    return _recorded(wd, "data", "data", config, env, episodes, seed, host, env_options)
 
 
 #: Random episode ``i`` resets with seed ``seed + RANDOM_SEED_OFFSET + i``: apart from the expert's
@@ -68,29 +55,38 @@ def random_stage(
     ``random`` stage (topping up a killed collection); returns the dataset folder."""
     first = seed + RANDOM_SEED_OFFSET
     config: dict[str, Any] = {"env": str(env), "episodes": episodes, "seed": first, "policy": "random", "size": size}
-    if env_options:
-        config["env_options"] = dict(env_options)
-    stage = wd.stage("random", config)
+    return _recorded(
+        wd, "random", "random episodes", config, env, episodes, first, host, env_options, policy="random", size=size
+    )
+
+
+def _recorded(
+    wd: Workdir,
+    kind: str,
+    label: str,
+    config: dict[str, Any],
+    env: EnvName,
+    episodes: int,
+    seed: int,
+    host: PluginHost | None,
+    env_options: Mapping[str, Any] | None,
+    **collect_options: Any,
+) -> Path:
+    """The stage ``kind`` named by ``config`` that records ``episodes`` episodes from reset seed
+    ``seed`` on (cached when done, topped up when killed); returns its dataset folder."""
+    if env_options:  # only when given, so the folders of runs without env options keep their names
+        config = {**config, "env_options": dict(env_options)}
+    stage = wd.stage(kind, config)
     dataset = stage.directory / "dataset"
 
     def work(_ctx: object) -> dict[str, int]:
-        collect(
-            env,
-            episodes,
-            dataset,
-            policy="random",
-            seed=first,
-            size=size,
-            resume=True,
-            host=host,
-            env_options=env_options,
-        )
+        collect(env, episodes, dataset, seed=seed, resume=True, host=host, env_options=env_options, **collect_options)
         return {"episodes": episodes}
 
     if stage.done:
-        report_cached("random episodes", stage.directory)
+        report_cached(label, stage.directory)
     else:
-        run_stage(stage, work, seed=first)
+        run_stage(stage, work, seed=seed)
     return dataset
 
 

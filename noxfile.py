@@ -27,7 +27,7 @@ FIXTURES = [
 ]
 PACKAGES = ["viper-core", "viper-envs", "viper-tokenizers", "viper-videomodels", "viper-rewards", "viper-agents"]
 # What each package's isolated test session installs besides viper-core and the package itself.
-EXTRAS = {"viper-envs": "[dmc,atari]", "viper-agents": "[test]"}
+EXTRAS = {"viper-envs": "[dmc,atari,metaworld]", "viper-agents": "[test]"}
 # Our own packages a package's tests use beyond its dependencies (the lite suite, the `task` reward).
 TEST_PACKAGES = {"viper-agents": ["viper-envs", "viper-rewards"]}
 NEEDS_TORCH = {"viper-agents"}
@@ -60,6 +60,7 @@ def integration(session: nox.Session) -> None:
     """Every package plus the third-party plugin fixtures; cross-package tests in tests/."""
     install_all(session)
     session.install(*FIXTURES)
+    session.install("packages/viper-core[ray]")  # tests/test_ray_backend.py: a local Ray cluster
     session.run("pytest", "tests", "-m", "not slow", "-q", *session.posargs, env=ENV)
 
 

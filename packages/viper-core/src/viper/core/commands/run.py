@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from viper.core.commands.train import add_backend_flags, backend_options
 from viper.core.config import parse_assignments
 from viper.core.pipeline import PipelineConfig, resolve, run_pipeline
 
@@ -54,6 +55,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
             "`viper-run plugins --options NAME` lists the options of component NAME)"
         ),
     )
+    add_backend_flags(parser)
     parser.add_argument("--check", action="store_true", help="resolve and validate every component, then stop")
 
 
@@ -73,9 +75,13 @@ def run(args: argparse.Namespace) -> int:
         steps=args.steps,
         preset=args.preset,
         seed=args.seed,
-        options=parse_assignments(args.set),
+        options=backend_options(args, parse_assignments(args.set)),
     )
     plan = resolve(config)
+    if plan.loop.get("backend") == "ray":
+        from viper.core.loop.ray_backend import import_ray
+
+        import_ray()  # before the first stage, not after the video model trained
     print(plan.describe())
     if args.check:
         return 0

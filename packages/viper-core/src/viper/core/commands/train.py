@@ -32,7 +32,32 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="SECTION.FIELD=VALUE",
         help="option of the agent, reward, loop or env, e.g. --set agent.preset=small --set loop.num_envs=4 (repeatable)",
     )
+    add_backend_flags(parser)
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def add_backend_flags(parser: argparse.ArgumentParser) -> None:
+    """``--backend``, ``--num-workers``, ``--ray-address``: short for ``--set loop.FIELD=VALUE``."""
+    parser.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        default=None,
+        help="where the training envs step: local (default) or ray (env workers as Ray actors, the reward "
+        "stream in one more actor; pip install 'viper-core[ray]')",
+    )
+    parser.add_argument(
+        "--num-workers", type=int, default=None, metavar="N", help="Ray env workers, 1 to loop.num_envs (default 1)"
+    )
+    parser.add_argument(
+        "--ray-address", default=None, metavar="ADDR", help="Ray cluster to join (default: start one on this machine)"
+    )
+
+
+def backend_options(args: argparse.Namespace, options: dict[str, dict]) -> dict[str, dict]:
+    """``options`` with the backend flags that were given put into its ``loop`` section."""
+    flags = {"backend": args.backend, "num_workers": args.num_workers, "ray_address": args.ray_address}
+    given = {key: value for key, value in flags.items() if value is not None}
+    return {**options, "loop": {**options.get("loop", {}), **given}} if given else options
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         args.reward,
         steps=args.steps,
         seed=args.seed,
-        options=parse_assignments(args.set),
+        options=backend_options(args, parse_assignments(args.set)),
         size=args.size,
         progress=not args.no_progress,
         explore=args.explore,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar
 
-from viper.core.config import Options, option
+from viper.core.config import Options, Rule, option
 
 
 @dataclasses.dataclass
@@ -13,6 +13,15 @@ class LoopConfig(Options):
     """How the runner drives an agent (``--set loop.FIELD=VALUE``)."""
 
     SECTION: ClassVar[str] = "loop"
+    RULES: ClassVar[tuple[Rule, ...]] = (
+        Rule(
+            "num_workers",
+            lambda c: c.num_workers <= c.num_envs,
+            "at most loop.num_envs ({num_envs}): a worker steps >= 1 env",
+        ),
+        Rule("num_workers", lambda c: c.backend == "ray" or c.num_workers == 1, "1 unless loop.backend=ray"),
+        Rule("ray_address", lambda c: c.backend == "ray" or not c.ray_address, "empty unless loop.backend=ray"),
+    )
 
     steps: int = option(100_000, ge=1)
     """Env steps to train for, summed over envs; every observation counts, including each
@@ -48,3 +57,17 @@ class LoopConfig(Options):
     """Also checkpoint when this many seconds passed since the last one (0: never by time)."""
     vector_context: str = option("spawn", one_of=("spawn", "forkserver", "fork"))
     """multiprocessing start method of the parallel envs (``spawn``, ``forkserver``, ``fork``)."""
+    # Where the envs step is how a run executes, not what it computes: the agent stage keys
+    # its folder without these three (viper.core.stages.agent), so a Ray run continues a local one.
+    backend: str = option("local", one_of=("local", "ray"), keyed_default=False)
+    """Where the training envs step: ``local`` (this process, or its subprocesses with
+    ``parallel``) or ``ray`` (``num_workers`` Ray actors each stepping a slice of the envs, the
+    reward stream batched in one more actor, on a GPU when the cluster has one; the agent learns
+    in this process). Same seeds, same numbers. Needs ``pip install 'viper-core[ray]'``."""
+    num_workers: int = option(1, ge=1, keyed_default=False)
+    """Ray env workers (``backend=ray``); worker ``w`` steps a contiguous slice of the
+    ``num_envs`` envs (sizes differ by at most one), so at most ``num_envs``. A worker that dies is
+    replaced and its envs start new episodes."""
+    ray_address: str = option("", keyed_default=False)
+    """Ray cluster to join (``backend=ray``), e.g. ``10.0.0.5:6379`` or ``auto``; empty starts
+    a Ray instance on this machine (or joins ``$RAY_ADDRESS``)."""

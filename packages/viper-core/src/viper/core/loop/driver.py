@@ -9,7 +9,8 @@ the ``is_first``/``is_last``/``is_terminal`` bookkeeping.
 Conventions (DreamerV3's): ``reward[t]`` belongs to the transition into ``obs[t]``; the first
 observation of an episode has ``is_first`` and reward 0. The driver needs gymnasium's
 ``NextStep`` autoreset: a finished env is reset by the *next* ``step`` call (its action
-ignored), which is exactly the step that carries ``is_first``. A reset's ``info`` may lack
+ignored), which is exactly the step that carries ``is_first``; a vector env that restarts envs
+itself (a replaced Ray worker) says so in ``info[RESTARTED]``. A reset's ``info`` may lack
 ``task_reward`` (gymnasium allows any reset info; no transition led to that frame, so its true
 reward is 0); every step's ``info`` must carry it.
 """
@@ -114,11 +115,14 @@ class Driver:
         action = check_actions(action, self.act_space, self.n)
         with self.timer("env"):
             self.obs, _, terminated, truncated, self.info = self.envs.step(action)
-        is_last = self.is_last
-        self.prev_action = np.where(_expand(is_last, action), np.zeros_like(action), action)
-        self.is_first = is_last.copy()
-        self.is_terminal = np.asarray(terminated, bool) & ~self.is_first
-        self.is_last = (self.is_terminal | np.asarray(truncated, bool)) & ~self.is_first
+        restarted = restarted_envs(self.info, self.n)
+        is_first = self.is_last | restarted
+        self.prev_action = np.where(_expand(is_first, action), np.zeros_like(action), action)
+        self.is_first = is_first
+        self.is_terminal = np.asarray(terminated, bool) & ~is_first
+        self.is_last = (self.is_terminal | np.asarray(truncated, bool)) & ~is_first
+        # A restarted env's unfinished episode is lost: it never reaches the episode stats.
+        self.ep_true[restarted] = self.ep_reward[restarted] = self.ep_length[restarted] = 0
         return action
 
 
@@ -141,6 +145,19 @@ def check_autoreset(envs: Any) -> None:
             f"(a finished env reset by the next step call); build it with autoreset_mode="
             f"gymnasium.vector.AutoresetMode.NEXT_STEP or pass an env factory instead"
         )
+
+
+#: Info key by which a vector env says it reset envs outside autoreset (a Ray worker replaced
+#: after it died): those envs hold a first frame and their unfinished episodes are dropped.
+RESTARTED = "env_restarted"
+
+
+def restarted_envs(info: dict[str, Any], n: int) -> np.ndarray:
+    """``bool[n]``: the envs the vector env restarted in this step (``info[RESTARTED]``)."""
+    if RESTARTED not in info:
+        return np.zeros(n, bool)
+    mask = np.asarray(info.get(f"_{RESTARTED}", np.ones(n, bool)), bool).reshape(n)
+    return np.asarray(info[RESTARTED], bool).reshape(n) & mask
 
 
 def task_rewards(info: dict[str, Any], is_first: np.ndarray) -> np.ndarray:

@@ -59,14 +59,13 @@ def train_agent(
     configure_frameworks()
     n = config.num_envs
     task_ids = np.zeros(n, np.int32) if task_ids is None else np.asarray(task_ids, np.int32).reshape(n)
-    envs = make_vector_env(env_fn, n, parallel=config.parallel and n > 1, context=config.vector_context)
     with contextlib.ExitStack() as cleanup:
-        cleanup.callback(envs.close)
+        envs, stream_fn = open_backend(config, env_fn, reward, task_ids, cleanup)
         timer = Timer()
         driver = Driver(envs, task_ids, timer=timer)
         run = Session.open(config, ctx, envs, agent_fn, identity)
         agent, state = run.agent, run.state
-        driver.reset(run.seeds(n), reward.stream(n, task_ids))
+        driver.reset(run.seeds(n), stream_fn())
         log_due, eval_due = Every("next_log", config.log_every), Every("next_eval", config.eval_every)
         checkpoint_due = Every("next_checkpoint", config.checkpoint_every, catch_up=True)
         clock, updates = Clock(config.checkpoint_seconds), Ratio(agent.updates_per_step, agent.train_start)
@@ -169,6 +168,26 @@ def train_step(agent: Agent, state: LoopState, checkpoint: Path) -> dict[str, fl
         raise NonFiniteError(f"{exc} (update {state.updates}, env step {state.env_steps}); {kept}") from exc
     clean = {key: float(value) for key, value in (metrics or {}).items()}
     return check_finite(clean, "agent.train", step=f"update {state.updates}, env step {state.env_steps}", hint=kept)
+
+
+def open_backend(
+    config: LoopConfig, env_fn: Callable[[], Any], reward: Reward, task_ids: np.ndarray, cleanup: contextlib.ExitStack
+) -> tuple[Any, Callable[[], Any]]:
+    """The training envs and a maker of their reward stream, where ``loop.backend`` puts them:
+    this process (and its env subprocesses) or Ray actors (:mod:`~viper.core.loop.ray_backend`).
+    ``cleanup`` closes them."""
+    n = config.num_envs
+    if config.backend == "ray":
+        from viper.core.loop.ray_backend import RayBackend
+
+        backend = RayBackend(config.ray_address)
+        cleanup.callback(backend.close)
+        envs = backend.vector_env(env_fn, n, config.num_workers)
+        cleanup.callback(envs.close)
+        return envs, lambda: backend.reward_stream(reward, n, task_ids)
+    envs = make_vector_env(env_fn, n, parallel=config.parallel and n > 1, context=config.vector_context)
+    cleanup.callback(envs.close)
+    return envs, lambda: reward.stream(n, task_ids)
 
 
 def make_vector_env(env_fn: Callable[[], Any], num_envs: int, *, parallel: bool, context: str = "spawn") -> Any:

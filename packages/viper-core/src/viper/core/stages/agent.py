@@ -1,6 +1,7 @@
 """The ``agent`` stage (``viper-run train``): an agent trained on an env with the chosen reward.
 
-The stage is keyed by everything but ``loop.steps``: a finished stage with at least ``steps``
+The stage is keyed by everything but ``loop.steps`` and where the envs step (``loop.backend``,
+``num_workers``, ``ray_address``): a finished stage with at least ``steps``
 steps is reused, one with fewer (or a killed one) continues from its checkpoint. Rewards that
 read a trained model also key the stage by the workdir's data / tokenizer / video model folders.
 """
@@ -25,6 +26,9 @@ from viper.core.stages.lifecycle import report_cached, run_stage, upstream_folde
 from viper.core.workdir import StageContext, Workdir
 
 SECTIONS = ("agent", "reward", "explore", "loop", "env")
+#: Loop options that say how far or where a run goes, not what it computes: a longer run
+#: continues the stage, and a Ray run (same seeds, same numbers) shares the local run's folder.
+UNKEYED_LOOP = ("steps", "backend", "num_workers", "ray_address")
 
 
 def train_stage(
@@ -64,6 +68,10 @@ def train_stage(
     if steps is not None:
         loop_options["steps"] = steps
     loop_config = build_config(LoopConfig, loop_options, where="--set loop")
+    if loop_config.backend == "ray":
+        from viper.core.loop.ray_backend import import_ray
+
+        import_ray()  # a missing Ray is named before the reward's models load
     agent_config = make_config("agent", agent, options.get("agent"), host)
     reward_config = make_config("reward", reward, options.get("reward"), host) if reward_obj is None else None
     explore_config = make_config("reward", explore, options.get("explore"), host) if explore is not None else None
@@ -81,7 +89,7 @@ def train_stage(
         identity.update(explore=explore, beta=beta, explore_config=to_dict(explore_config))
     stage_config = {
         **identity,
-        "loop": {k: v for k, v in to_dict(loop_config).items() if k != "steps"},
+        "loop": {k: v for k, v in to_dict(loop_config).items() if k not in UNKEYED_LOOP},
         "depends": upstream_folders(wd) if reward != "task" else {},
     }
     stage = wd.stage("agent", stage_config, component=agent)

@@ -38,6 +38,15 @@ def viper_register_env_suites() -> list[ComponentSpec]:
             install_hint="pip install 'viper-envs[atari]'",
         ),
         ComponentSpec(
+            name="metaworld",
+            target="viper.envs.metaworld:MetaWorldSuite",
+            summary="Meta-World v3 manipulation (metaworld:reach, ...), 64x64, success flag, scripted experts",
+            framework="numpy",
+            requires=("metaworld>=3.0", "mujoco>=3.17,<4"),
+            install_hint="pip install 'viper-envs[metaworld]' (headless rendering also needs "
+            "`apt-get install -y libegl1 libgl1-mesa-dri` or `apt-get install -y libosmesa6`)",
+        ),
+        ComponentSpec(
             name="rlbench",
             target="viper.envs.rlbench.suite:RLBenchSuite",
             summary="the paper's six RLBench manipulation tasks, front and wrist cameras",

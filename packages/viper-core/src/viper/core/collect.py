@@ -55,8 +55,16 @@ class NoisyPolicy:
         return action
 
 
-def make_policy(kind: str, suite: Any, task: str, env: Any, seed: int = 0, noise: float = 0.0) -> Any:
-    """``expert`` (the suite's scripted expert), ``random``; ``noise`` perturbs the expert."""
+def make_policy(
+    kind: str, suite: Any, task: str, env: Any, seed: int = 0, noise: float = 0.0, host: PluginHost | None = None
+) -> Any:
+    """``expert`` (the suite's scripted expert), ``random`` or ``agent:WORKDIR`` (the agent that
+    ``viper-run train`` trained there, in evaluation mode); ``noise`` perturbs the expert or agent."""
+    if kind.startswith("agent:"):
+        from viper.core.trained_agent import TrainedAgent
+
+        agent = TrainedAgent.find(kind).policy(env, seed, host)
+        return NoisyPolicy(agent, env, noise, seed) if noise > 0 else agent
     if kind == "random":
         return RandomPolicy(env, seed)
     if kind == "expert":
@@ -66,7 +74,7 @@ def make_policy(kind: str, suite: Any, task: str, env: Any, seed: int = 0, noise
                 f"--policy expert: suite {suite.name!r} has no scripted expert for {task!r}; use --policy random"
             )
         return NoisyPolicy(expert, env, noise, seed) if noise > 0 else expert
-    raise ConfigError(f"--policy {kind!r}: expected 'expert' or 'random'")
+    raise ConfigError(f"--policy {kind!r}: expected 'expert', 'random' or 'agent:WORKDIR'")
 
 
 @dataclasses.dataclass
@@ -132,13 +140,20 @@ def collect(
     name = parse_env(env) if isinstance(env, str) else env
     if episodes < 1:
         raise ConfigError(f"--episodes {episodes}: expected at least 1")
+    if policy not in ("expert", "random") and not policy.startswith("agent:"):
+        raise ConfigError(f"--policy {policy!r}: expected 'expert', 'random' or 'agent:WORKDIR'")
     name, suite = resolve_env(name, host)
+    if policy.startswith("agent:"):
+        from viper.core.trained_agent import TrainedAgent
+
+        # Checked before the dataset folder is created; the env is made as the agent's was.
+        env_options = TrainedAgent.find(policy).env_options_for(name, size, env_options)
     writer = DatasetWriter(
         out, resume=resume, source={"env": str(name), "policy": policy, "noise": noise, "seed": seed}
     )
     instance = suite.make(name.task, seed=seed, size=size, **literal_options(env_options or {}))
     try:
-        actor = make_policy(policy, suite, name.task, instance, seed=seed, noise=noise)
+        actor = make_policy(policy, suite, name.task, instance, seed=seed, noise=noise, host=host)
         done = writer.count(name.task)
         bar = progress_bar(total=episodes, initial=min(done, episodes), desc=f"collect {name} ({policy})", unit="ep")
         returns = []

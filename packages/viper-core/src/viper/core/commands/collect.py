@@ -9,16 +9,22 @@ import numpy as np
 from viper.core.collect import collect
 
 NAME = "collect"
-HELP = "record scripted-expert (or random) episodes of SUITE:TASK into a dataset folder"
+HELP = "record scripted-expert, random or trained-agent episodes of SUITE:TASK into a dataset folder"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--env", required=True, metavar="SUITE:TASK", help="environment, e.g. lite:reach")
     parser.add_argument("--episodes", type=int, required=True, metavar="N", help="number of episodes to record")
     parser.add_argument("--out", required=True, metavar="DIR", help="dataset folder to create (must be new or empty)")
-    parser.add_argument("--policy", choices=("expert", "random"), default="expert", help="who acts (default: expert)")
     parser.add_argument(
-        "--noise", type=float, default=0.0, help="perturb the expert's actions with this noise level (0-1)"
+        "--policy",
+        default="expert",
+        metavar="expert|random|agent:WORKDIR",
+        help="who acts: the suite's scripted expert (default), uniform random actions, or the agent "
+        "`viper-run train --workdir WORKDIR` trained (evaluation mode, on the env it trained on)",
+    )
+    parser.add_argument(
+        "--noise", type=float, default=0.0, help="perturb the expert's (or agent's) actions with this noise level (0-1)"
     )
     parser.add_argument("--seed", type=int, default=0, help="episode i is reset with seed SEED+i (default 0)")
     parser.add_argument("--size", type=int, default=64, help="frame height and width in pixels (default 64)")

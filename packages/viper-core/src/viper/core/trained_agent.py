@@ -1,0 +1,142 @@
+"""A trained agent as a recording policy (``viper-run collect --policy agent:WORKDIR``).
+
+The agent stage that ``viper-run train`` finished in WORKDIR names everything needed to rebuild
+its agent: the env it trained on (task, frame size, env options), the agent's name and full
+config (``stage.json``), and the checkpoint (``checkpoint/loop.json`` + ``checkpoint/agent/``,
+safe formats only). The rebuilt agent acts in evaluation mode (its policy's mean, no exploration
+noise), so it records expert videos for any task an agent can learn, on the task reward or any
+other.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from viper.core.atomic import read_header, read_json
+from viper.core.components import EnvName, make_config
+from viper.core.errors import ConfigError, WorkdirError
+from viper.core.frameworks import configure_frameworks
+from viper.core.loop.checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, describe_space, json_safe
+from viper.core.plugins import PluginHost, get_host
+from viper.core.protocols import EnvStep
+from viper.core.workdir import Workdir
+
+PREFIX = "agent:"
+
+
+def is_agent_policy(policy: str) -> bool:
+    """Whether ``--policy`` names a trained agent (``agent:WORKDIR``)."""
+    return policy.startswith(PREFIX)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainedAgent:
+    """The finished agent stage of a workdir: where its checkpoint is and what it was trained on."""
+
+    stage_dir: Path
+    env: str
+    size: int
+    env_options: dict[str, Any]
+    agent: str
+    agent_config: dict[str, Any]
+
+    @classmethod
+    def find(cls, policy: str) -> TrainedAgent:
+        """The newest finished agent stage of the workdir in ``agent:WORKDIR``; a ConfigError or
+        WorkdirError naming what is missing."""
+        where = policy[len(PREFIX) :]
+        option = f"--policy {policy}"
+        if not where:
+            raise ConfigError(f"{option}: expected agent:WORKDIR, the --workdir of a `viper-run train` run")
+        path = Path(where).expanduser()
+        if not path.is_dir():
+            raise ConfigError(f"{option}: no such workdir {path}")
+        stage_dir = Workdir(path, create=False).latest("agent")
+        info = read_json(stage_dir / "stage.json")
+        if info.get("status") != "done":
+            raise WorkdirError(f"{stage_dir}: the agent stage did not finish; run `viper-run train --workdir {path}`")
+        read_header(
+            stage_dir / "checkpoint" / "loop.json",
+            CHECKPOINT_FORMAT,
+            CHECKPOINT_VERSION,
+            what="an agent checkpoint",
+            kind="checkpoint",
+            hint=f"; re-run `viper-run train --workdir {path}`",
+        )
+        config = info.get("config", {})
+        try:
+            return cls(
+                stage_dir=stage_dir,
+                env=str(config["env"]),
+                size=int(config["size"]),
+                env_options=dict(config.get("env_options") or {}),
+                agent=str(config["agent"]),
+                agent_config=dict(config["agent_config"] or {}),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise WorkdirError(f"{stage_dir / 'stage.json'}: not an agent stage's record ({exc})") from exc
+
+    def env_options_for(self, env: EnvName, size: int, options: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The env options to record with: the agent's own; a ConfigError when ``env``, ``size``
+        or given ``options`` differ from what the agent was trained on."""
+        where = f"the agent in {self.stage_dir}"
+        if str(env) != self.env:
+            raise ConfigError(f"--env {env}: {where} was trained on {self.env}; use --env {self.env}")
+        if size != self.size:
+            raise ConfigError(
+                f"--size {size}: {where} was trained on {self.size}x{self.size} frames; use --size {self.size}"
+            )
+        if options and json_safe(dict(options)) != json_safe(self.env_options):
+            raise ConfigError(
+                f"--set env.*: {where} was trained with env options {self.env_options}, not {dict(options)}"
+            )
+        return dict(self.env_options)
+
+    def policy(self, env: Any, seed: int = 0, host: PluginHost | None = None) -> AgentPolicy:
+        """The agent rebuilt for ``env``'s spaces with its checkpoint loaded."""
+        configure_frameworks()
+        host = host or get_host()
+        checkpoint = self.stage_dir / "checkpoint"
+        record = read_json(checkpoint / "loop.json")
+        trained_on = record.get("identity", {}).get("obs_space")
+        if trained_on is not None and json_safe(trained_on) != json_safe(describe_space(env.observation_space)):
+            raise ConfigError(
+                f"--policy agent:: {self.stage_dir} was trained on observations {trained_on}, "
+                f"the env gives {describe_space(env.observation_space)}"
+            )
+        config = make_config("agent", self.agent, self.agent_config, host)
+        agent = host.load("agent", self.agent)(config, env.observation_space, env.action_space, seed)
+        try:
+            agent.load(checkpoint / "agent")
+        except (ConfigError, WorkdirError):
+            raise
+        except Exception as exc:  # noqa: BLE001 -- any failure to read means the files are bad
+            raise WorkdirError(f"{checkpoint / 'agent'}: cannot load the agent ({type(exc).__name__}: {exc})") from exc
+        return AgentPolicy(agent)
+
+
+class AgentPolicy:
+    """A trained agent driving one env through the recording loop, in evaluation mode."""
+
+    def __init__(self, agent: Any) -> None:
+        self.agent = agent
+        self.first = True
+
+    def reset(self) -> None:
+        self.first = True
+
+    def act(self, obs: Mapping[str, np.ndarray]) -> np.ndarray:
+        step = EnvStep(
+            obs={key: np.asarray(value)[None] for key, value in obs.items()},
+            reward=np.zeros(1, np.float32),
+            is_first=np.array([self.first]),
+            is_last=np.zeros(1, bool),
+            is_terminal=np.zeros(1, bool),
+        )
+        self.first = False
+        return np.asarray(self.agent.act(step, mode="eval"))[0]

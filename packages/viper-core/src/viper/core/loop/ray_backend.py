@@ -224,6 +224,10 @@ class RemoteStream:
     def metrics(self) -> dict[str, float]:
         return self.ray.get(self.actor.metrics.remote())
 
+    def close(self) -> None:
+        """End the actor now (otherwise it ends with the Ray connection)."""
+        self.ray.kill(self.actor, no_restart=True)
+
 
 def concat(parts: list[Any]) -> Any:
     """Batched observations (arrays or dicts of arrays) of consecutive env slices, in order."""

@@ -83,6 +83,7 @@ class Episode:
     task_reward: np.ndarray  # float32[T]; entry 0 is 0 (no transition led to the first frame)
     actions: np.ndarray  # [T, ...]; row t produced frame t, row 0 is zeros
     goal_distance: np.ndarray | None = None  # float32[T] from info["goal_distance"], if every info has it
+    success: bool | None = None  # info["success"] held at some step; None when the env reports none
 
     @property
     def episode_return(self) -> float:
@@ -97,6 +98,7 @@ def run_episode(env: Any, policy: Any, seed: int | None = None, max_steps: int |
         raise ContractError(f"env observation has no 'image' (keys: {', '.join(obs)}); suites must render frames")
     frames, rewards, actions = [obs["image"]], [0.0], []
     distances = [info.get("goal_distance")]
+    successes = [info["success"]] if "success" in info else []
     steps = 0
     while True:
         action = policy.act(obs)
@@ -104,6 +106,8 @@ def run_episode(env: Any, policy: Any, seed: int | None = None, max_steps: int |
         frames.append(obs["image"])
         rewards.append(float(info.get("task_reward", reward)))
         distances.append(info.get("goal_distance"))
+        if "success" in info:
+            successes.append(info["success"])
         actions.append(np.asarray(action))
         steps += 1
         if terminated or truncated or (max_steps is not None and steps >= max_steps):
@@ -114,6 +118,7 @@ def run_episode(env: Any, policy: Any, seed: int | None = None, max_steps: int |
         task_reward=np.asarray(rewards, np.float32),
         actions=np.stack([zero] + actions),
         goal_distance=None if any(d is None for d in distances) else np.asarray(distances, np.float32),
+        success=bool(np.any(successes)) if successes else None,
     )
 
 

@@ -70,6 +70,8 @@ def summarize(episodes: list[dict[str, Any]], rewards: Sequence[str], noise: Seq
             "reward_return_mean": {r: float(np.mean([e["reward_return"][r] for e in rows])) for r in rewards},
             "reward_return_std": {r: float(np.std([e["reward_return"][r] for e in rows])) for r in rewards},
         }
+        if all("success" in e for e in rows):  # envs with a success test (metaworld)
+            table[label]["success_rate"] = float(np.mean([e["success"] for e in rows]))
     true = [e["true_return"] for e in episodes]
     lengths = [max(int(e.get("length", 1)), 1) for e in episodes]
     returns = {r: [e["reward_return"][r] for e in episodes] for r in rewards}
@@ -102,10 +104,13 @@ def _ordered(episodes: list[dict[str, Any]], values: Sequence[float], table: dic
 def format_table(summary: dict[str, Any]) -> str:
     """The per-policy table and the correlations, as printed by ``viper-run score``."""
     rewards = list(summary["spearman"])
-    headers = ["policy", "episodes", "true return"] + [f"{r} return" for r in rewards]
+    success = bool(summary["policies"]) and all("success_rate" in row for row in summary["policies"].values())
+    headers = ["policy", "episodes", "true return"] + ["success"] * success + [f"{r} return" for r in rewards]
     rows = []
     for label, row in summary["policies"].items():
         cells = [label, str(row["episodes"]), f"{row['true_return_mean']:.2f} ± {row['true_return_std']:.2f}"]
+        if success:
+            cells.append(f"{row['success_rate']:.0%}")
         for r in rewards:
             cells.append(f"{row['reward_return_mean'][r]:.2f} ± {row['reward_return_std'][r]:.2f}")
         rows.append(cells)

@@ -80,6 +80,7 @@ def evaluate(
     episodes: list[Episode] = []
     frames: list[np.ndarray] = []
     kept: list[dict[str, Any]] = []
+    successes: list[np.ndarray] = []
     try:
         driver = Driver(envs, np.full(num_envs, task_id, np.int32))
         for start in range(0, len(seeds), num_envs):
@@ -87,10 +88,13 @@ def evaluate(
             stream = reward.stream(num_envs, driver.task_ids) if reward is not None else None
             driver.reset(batch + [batch[-1]] * (num_envs - len(batch)), stream)
             records: list[_Record] | None = [_Record() for _ in batch] if keep else None
+            success = np.full(num_envs, -1, np.int8)  # -1: the env reported no info["success"]
             first = {
-                e.env: e for e in _first_episodes(driver, agent, len(batch), frames if start == 0 else None, records)
+                e.env: e
+                for e in _first_episodes(driver, agent, len(batch), frames if start == 0 else None, records, success)
             }
             episodes += [first[i] for i in range(len(batch))]
+            successes.append(success[: len(batch)])
             kept += [r.arrays() for r in records or []]
     finally:
         envs.close()
@@ -103,6 +107,9 @@ def evaluate(
         "length": float(np.mean([e.length for e in episodes])),
         "frames": np.stack(frames) if frames else np.zeros((0, 1, 1, 3), np.uint8),
     }
+    success = np.concatenate(successes) if successes else np.zeros(0, np.int8)
+    if len(success) and (success >= 0).all():  # envs with a success test (metaworld)
+        result["success"] = float(np.mean(success))
     if keep:
         result["episodes"] = kept
     if reward is not None:
@@ -135,10 +142,16 @@ class _Record:
 
 
 def _first_episodes(
-    driver: Driver, agent: Agent, count: int, frames: list | None, records: list[_Record] | None = None
+    driver: Driver,
+    agent: Agent,
+    count: int,
+    frames: list | None,
+    records: list[_Record] | None = None,
+    success: np.ndarray | None = None,
 ) -> Iterator[Episode]:
     """Step until envs ``0..count-1`` each finished one episode; yields those episodes and
-    appends env 0's frames to ``frames`` (if given) and each env's step to ``records`` (if given)."""
+    appends env 0's frames to ``frames`` (if given) and each env's step to ``records`` (if given);
+    ``success[env]`` becomes 1 once that env's ``info["success"]`` held (0 while it is reported)."""
     running = np.arange(driver.n) < count
     while True:
         step, finished = driver.observe()
@@ -146,6 +159,9 @@ def _first_episodes(
             frames.append(step.obs["image"][0].copy())
         for env in np.flatnonzero(running) if records is not None else ():
             records[env].add(driver, step, int(env))
+        if success is not None and "success" in driver.info:
+            reported = running & driver.info.get("_success", np.ones(driver.n, bool))
+            success[reported] = np.maximum(success[reported], np.asarray(driver.info["success"], bool)[reported])
         for episode in finished:
             if running[episode.env]:
                 yield episode

@@ -98,6 +98,10 @@ def write_report(wd: Workdir, plan: Any, scored: Any, trained: dict[str, Any], r
         "preset": plan.config.preset,
         "agent_eval_return": final_return,
         "agent_eval_return_std": final.get("eval/return_std"),
+        # Success rates: only for envs with a success test (info["success"]; metaworld), else None.
+        "agent_eval_success": final.get("eval/success"),
+        "expert_success": policies.get("expert", {}).get("success_rate"),
+        "random_success": policies.get("random", {}).get("success_rate"),
         "agent_eval_episodes": int(plan.loop.get("eval_episodes", 0)) or None,
         "agent_env_steps": trained.get("env_steps"),
         "expert_return": expert,
@@ -155,6 +159,12 @@ def _sections(n: dict[str, Any], plan: Any) -> list[tuple[str, list[str], str | 
         f"a random policy gets {_fmt(n['random_return'])}.",
         "The environment's own reward was never used for training, only for this evaluation. " + seeing,
     ]
+    if n.get("agent_eval_success") is not None:
+        rates = [(n["agent_eval_success"], "the agent"), (n.get("expert_success"), "the scripted expert")]
+        rates.append((n.get("random_success"), "a random policy"))
+        result[0] += (
+            " Success rate: " + ", ".join(f"{who} {_fmt(100 * r, 0)}%" for r, who in rates if r is not None) + "."
+        )
     table = ["| policy | true return | " + reward + " return |", "|---|---|---|"]
     table += [f"| {p} | {_fmt(v['true_return'])} | {_fmt(v['reward_return'])} |" for p, v in n["score_table"].items()]
     scatter = [

@@ -185,6 +185,7 @@ def _score_stage(
             "length": int(len(episode["frames"]) - 1),
             "true_return": float(episode["task_reward"][1:].sum()),
             "reward_return": {r: float(per_frame[r][i][1:].sum()) for r in config.rewards},
+            **({} if episode["success"] is None else {"success": episode["success"]}),
         }
         for i, episode in enumerate(episodes)
     ]
@@ -233,6 +234,7 @@ def _rollouts(suite: Any, task: str, config: ScoreConfig, progress: bool) -> tup
                         "frames": episode.frames,
                         "task_reward": episode.task_reward,
                         "goal_distance": episode.goal_distance,
+                        "success": episode.success,
                     }
                 )
                 bar.update(1)

@@ -12,7 +12,9 @@ Read in this order:
    reward, with a video;
 5. :mod:`~viper.core.loop.schedules` -- when to log, evaluate, checkpoint and train;
    :mod:`~viper.core.loop.window` -- what a log line holds;
-6. :mod:`~viper.core.loop.checkpoint` -- loop state, save / restore / recover.
+6. :mod:`~viper.core.loop.checkpoint` -- loop state, save / restore / recover;
+7. :mod:`~viper.core.loop.ray_backend` -- ``loop.backend=ray``: the envs in Ray actors presented
+   as one vector env, the reward stream in one more actor (Ray imported only there).
 
 Conventions (:class:`~viper.core.protocols.EnvStep`, DreamerV3's): ``reward[t]`` belongs to the
 transition into ``obs[t]``; the first observation of an episode has ``is_first`` and reward 0.

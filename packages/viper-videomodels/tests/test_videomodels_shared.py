@@ -288,7 +288,7 @@ config = Config(**{options}, batch_size=4)
 {network}
 optimizer = make_optimizer(config)
 start = to_host(init_state(network, optimizer, seed=0))
-batch = ClipSampler(store(moving_dot(4, 8, tasks=2), tasks=2), 4, 4, 1, 0, 0).sample()
+batch = ClipSampler(store(moving_dot(4, 8, tasks=2), tasks=2), 4, 4, 1, 0).sample()
 results = []
 for devices in (jax.devices()[:1], jax.devices()):
     mesh = data_mesh(devices)

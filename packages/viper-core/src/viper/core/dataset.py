@@ -314,14 +314,22 @@ class VideoDataset:
         key: str = "frames",
         masks: dict[str, np.ndarray] | None = None,
         progress: bool = False,
+        on_disk: str | os.PathLike | None = None,
     ) -> EpisodeStore:
         """Load episodes into memory as an :class:`EpisodeStore` of ``key`` arrays.
 
         ``masks`` maps task name to ``bool[H,W]``; masked-out pixels are set to 0 (used to hide
-        scores from the video model).
+        scores from the video model). With ``on_disk`` (a folder of clip tables), the episodes are
+        written once into a clip table there (:mod:`viper.core.cliptable`, one episode in memory
+        at a time; its subfolder is named by the dataset, episodes, key and masks, so a table is
+        reused by every later call for the same data) and the store holds memory-mapped views of
+        it: the same values, read from disk as clips are sampled, so the dataset need not fit in
+        memory.
         """
         episodes = list(self.episodes if episodes is None else episodes)
         task_index = {t: i for i, t in enumerate(self.tasks)}
+        if on_disk is not None and episodes:
+            return self._disk_store(Path(on_disk), episodes, key, masks or {}, task_index, progress)
         arrays, tasks, rewards = [], [], []
         iterator: Any = episodes
         if progress:
@@ -337,6 +345,61 @@ class VideoDataset:
             tasks.append(task_index[episode.task])
             rewards.append(data.get("task_reward"))
         return EpisodeStore(arrays, np.asarray(tasks, np.int32), tuple(self.tasks), rewards)
+
+    def _disk_store(
+        self,
+        directory: Path,
+        episodes: list[EpisodeInfo],
+        key: str,
+        masks: dict[str, np.ndarray],
+        task_index: dict[str, int],
+        progress: bool,
+    ) -> EpisodeStore:
+        from viper.core.cliptable import open_clip_table, write_clip_table
+
+        identity = hashlib.sha1(
+            repr(
+                (
+                    str(self.root.resolve()),
+                    key,
+                    [e.to_json() for e in episodes],
+                    sorted((t, hashlib.sha1(np.asarray(m, bool).tobytes()).hexdigest()) for t, m in masks.items()),
+                )
+            ).encode()
+        ).hexdigest()
+        directory = directory / f"{key}-{identity[:16]}"
+        store = open_clip_table(directory, identity)
+        if store is not None:
+            return store
+
+        def arrays() -> Iterator[np.ndarray]:
+            iterator: Any = episodes
+            if progress:
+                from viper.core.progress import progress_bar
+
+                iterator = progress_bar(episodes, desc="writing clip table", unit="ep")
+            for episode in iterator:
+                frames = self.load(episode)[key]
+                yield apply_mask(frames, masks[episode.task]) if episode.task in masks else frames
+
+        lengths = [e.length for e in episodes]
+        write_clip_table(directory, arrays(), lengths, [task_index[e.task] for e in episodes], self.tasks, identity)
+        store = open_clip_table(directory, identity)
+        if store is None:
+            raise DatasetError(f"{directory}: the clip table just written cannot be read back")
+        return store
+
+
+def process_rows(batch_size: int, process: int, num_processes: int) -> slice:
+    """The rows of a global batch of ``batch_size`` that process ``process`` of ``num_processes``
+    holds: contiguous equal shares in process order, so that every process drawing the same
+    global batch and keeping its rows gives the batch one process would draw alone."""
+    if num_processes < 1 or not 0 <= process < num_processes:
+        raise DatasetError(f"process {process} of {num_processes}: expected 0 <= process < num_processes")
+    if batch_size % num_processes:
+        raise DatasetError(f"batch size {batch_size} does not split evenly among {num_processes} processes")
+    share = batch_size // num_processes
+    return slice(process * share, (process + 1) * share)
 
 
 def _load_npz(path: Path) -> dict[str, np.ndarray]:
@@ -391,20 +454,40 @@ class EpisodeStore:
             )
 
     def sample_clips(
-        self, rng: np.random.Generator, batch_size: int, length: int, stride: int = 1
+        self, rng: np.random.Generator, batch_size: int, length: int, stride: int = 1, rows: slice | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """``batch_size`` random clips of ``length`` frames taken every ``stride`` frames.
 
         Episodes are drawn in proportion to how many clips they hold; returns
-        ``(clips[B, length, ...], task_ids[B])``.
+        ``(clips[B, length, ...], task_ids[B])``. With ``rows`` (a process's share of the batch,
+        :func:`process_rows`) all ``batch_size`` clips are drawn, so ``rng`` advances the same on
+        every process, but only those rows are read and returned.
         """
+        episodes, starts = self.clip_starts(rng, batch_size, length, stride)
+        if rows is not None:
+            episodes, starts = episodes[rows], starts[rows]
+        return self.gather_clips(episodes, starts, length, stride)
+
+    def clip_starts(
+        self, rng: np.random.Generator, batch_size: int, length: int, stride: int = 1
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Where ``batch_size`` random clips start: ``(episode[B], first frame[B])``, drawing
+        from ``rng`` exactly as :meth:`sample_clips` does, without reading any frame."""
         span = (length - 1) * stride + 1
         self.check_length(length, stride)
         counts = np.maximum(self.lengths - span + 1, 0)
         probs = counts / counts.sum()
         episodes = rng.choice(len(self.arrays), size=batch_size, p=probs)
-        starts = [int(rng.integers(0, counts[e])) for e in episodes]
-        clips = np.stack([self.arrays[e][s : s + span : stride] for e, s in zip(episodes, starts)])
+        starts = np.asarray([int(rng.integers(0, counts[e])) for e in episodes], np.int64)
+        return episodes, starts
+
+    def gather_clips(
+        self, episodes: np.ndarray, starts: np.ndarray, length: int, stride: int = 1
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The clips at ``(episodes, starts)`` (from :meth:`clip_starts`) and their task ids; only
+        these frames are read, so a memory-mapped store reads just them from disk."""
+        span = (length - 1) * stride + 1
+        clips = np.stack([np.asarray(self.arrays[e][s : s + span : stride]) for e, s in zip(episodes, starts)])
         return clips, self.task_ids[episodes]
 
     def windows(self, length: int, stride: int = 1) -> Iterator[tuple[np.ndarray, int]]:

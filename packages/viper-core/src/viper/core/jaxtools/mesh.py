@@ -8,6 +8,7 @@ Parameters are replicated; batches are split along their leading axis over a 1-D
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import jax
@@ -30,12 +31,26 @@ def init_distributed(config: DistributedConfig | None) -> None:
         return
     if config.num_processes is None or config.process_id is None:
         raise ConfigError("distributed: coordinator_address needs num_processes and process_id too")
+    if config.process_id >= config.num_processes:
+        raise ConfigError(
+            f"distributed: process_id={config.process_id}: expected an integer < num_processes={config.num_processes}"
+        )
+    if jax.config.jax_cpu_collectives_implementation is None:
+        # CPU devices of different processes exchange gradients through gloo (the default of
+        # recent jax); with none set, a CPU run would fail at its first cross-process step
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(
         coordinator_address=config.coordinator_address,
         num_processes=config.num_processes,
         process_id=config.process_id,
     )
     _initialized = True
+    print(
+        f"jax.distributed: process {jax.process_index()} of {jax.process_count()}, {jax.device_count()} devices "
+        f"in all (coordinator {config.coordinator_address})",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def data_mesh(devices: list[Any] | None = None) -> Mesh:

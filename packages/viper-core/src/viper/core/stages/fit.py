@@ -13,6 +13,7 @@ import numpy as np
 from viper.core.atomic import atomic_directory
 from viper.core.components import load_suite, make_config, presets
 from viper.core.config import config_hash, to_dict
+from viper.core.config.distributed import single_process
 from viper.core.dataset import EpisodeStore, VideoDataset
 from viper.core.errors import ConfigError, DatasetError, ViperError
 from viper.core.plugins import PluginHost
@@ -80,13 +81,20 @@ def fit_stage_config(
     """What names a fitting stage's folder: the component's options, the data, the masked tasks,
     the seed and split, and the folders of the ``upstream`` stages it reads."""
     return {
-        "component": to_dict(config),
+        # every process of a multi-process run, and a one-process run, share the folder
+        "component": single_process(to_dict(config)),
         **upstream,
         "data": dataset_fingerprint(dataset),
         "masks": sorted(masks),
         "seed": seed,
         "val_fraction": val_fraction,
     }
+
+
+def is_lead(config: Any) -> bool:
+    """Whether this process writes the stage's files: process 0 of a multi-process run, or the
+    only process (a component without multi-process settings always is)."""
+    return getattr(config, "process_id", None) in (None, 0)
 
 
 def open_extra_data(
@@ -134,9 +142,19 @@ def split_episodes(dataset: VideoDataset, val_fraction: float) -> tuple[list, li
     return train, val
 
 
-def fit_and_save(component: Any, train: EpisodeStore, val: EpisodeStore, ctx: StageContext) -> dict[str, Any]:
-    """``component.fit`` then ``component.save`` into ``<stage>/artifact`` (swapped in whole)."""
+def fit_and_save(
+    component: Any, train: EpisodeStore, val: EpisodeStore, ctx: StageContext, lead: bool = True
+) -> dict[str, Any]:
+    """``component.fit`` then, on the ``lead`` process only, ``component.save`` into
+    ``<stage>/artifact`` (swapped in whole)."""
     metrics = component.fit(train, val, ctx) or {}
-    with atomic_directory(Path(ctx.directory) / "artifact") as tmp:
-        component.save(Path(tmp))
+    if lead:
+        with atomic_directory(Path(ctx.directory) / "artifact") as tmp:
+            component.save(Path(tmp))
     return metrics
+
+
+def clip_tables(workdir: Path) -> Path:
+    """Where a workdir keeps the clip tables training reads frames from as it goes
+    (:meth:`~viper.core.dataset.VideoDataset.store` with ``on_disk``)."""
+    return Path(workdir) / "clips"

@@ -20,11 +20,13 @@ from typing import Any
 from viper.core.diagnostics import FOREGROUND_FILE, foreground_figures
 from viper.core.plugins import PluginHost, get_host
 from viper.core.stages.fit import (
+    clip_tables,
     dataset_fingerprint,
     fit_and_save,
     fit_inputs,
     fit_stage_config,
     image_masks,
+    is_lead,
     join_stores,
     open_extra_data,
     split_episodes,
@@ -64,23 +66,29 @@ def fit_tokenizer(
         report_cached("tokenizer", stage.directory)
         return stage.directory / "artifact"
     train_eps, val_eps = split_episodes(dataset, val_fraction)
-    expert_train = dataset.store(train_eps, masks=masks, progress=progress)
+    # frames are read from a clip table on disk as training samples them (the same values)
+    tables = clip_tables(Workdir(workdir).path)
+    expert_train = dataset.store(train_eps, masks=masks, progress=progress, on_disk=tables)
     train = join_stores(
-        expert_train, [extra.store(masks=m, progress=progress) for extra, m in zip(extras, extra_masks)]
+        expert_train,
+        [extra.store(masks=m, progress=progress, on_disk=tables) for extra, m in zip(extras, extra_masks)],
     )
-    val = dataset.store(val_eps, masks=masks, progress=False)
+    val = dataset.store(val_eps, masks=masks, progress=False, on_disk=tables)
+    lead = is_lead(config)
     tokenizer = host.load("tokenizer", name)(config)
     options_: dict[str, Any] = {"tasks": train.tasks, "image_size": dataset.image_size, "data": str(dataset.root)}
     if extras:
         options_["extra_data"] = [str(extra.root) for extra in extras]
 
     def work(ctx: StageContext) -> dict[str, Any]:
-        metrics = fit_and_save(tokenizer, train, val, ctx)
+        metrics = fit_and_save(tokenizer, train, val, ctx, lead)
+        if not lead:
+            return metrics
         out = Path(ctx.directory) / FOREGROUND_FILE
         # measured on the expert frames alone, as without extra data
         figures = foreground_figures(tokenizer, expert_train.arrays, val.arrays, out)
         extra_counts = {"extra_episodes": len(train) - len(expert_train)} if extras else {}
         return {**metrics, **figures, **extra_counts}
 
-    run_stage(stage, work, seed=seed, progress=progress, options=options_)
+    run_stage(stage, work, seed=seed, progress=progress, lead=lead, options=options_)
     return stage.directory / "artifact"

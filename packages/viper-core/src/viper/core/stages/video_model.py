@@ -16,7 +16,14 @@ from viper.core.dataset import EpisodeStore, VideoDataset, apply_mask
 from viper.core.errors import DatasetError
 from viper.core.plugins import PluginHost, get_host
 from viper.core.progress import progress_bar
-from viper.core.stages.fit import dataset_fingerprint, fit_and_save, fit_inputs, fit_stage_config, split_episodes
+from viper.core.stages.fit import (
+    dataset_fingerprint,
+    fit_and_save,
+    fit_inputs,
+    fit_stage_config,
+    is_lead,
+    split_episodes,
+)
 from viper.core.stages.lifecycle import report_cached, run_stage
 from viper.core.workdir import Workdir
 
@@ -77,6 +84,8 @@ def fit_video_model(
     if stage.done:
         report_cached("video model", stage.directory)
         return stage.directory / "artifact"
+    # built first: a multi-process run joins jax.distributed before the tokenizer computes
+    model = host.load("video_model", name)(config)
     tokenizer = load_tokenizer(wd, host)
     cache = tokenizer_dir / f"codes-{config_hash(dataset_fingerprint(dataset), sorted(masks))}.npz"
     codes = encode_dataset(tokenizer, dataset, cache, masks, progress)
@@ -90,7 +99,6 @@ def fit_video_model(
             tuple(dataset.tasks),
         )
 
-    model = host.load("video_model", name)(config)
     train, val = store(train_eps), store(val_eps)
     opts = {
         "tasks": tuple(dataset.tasks),
@@ -99,5 +107,13 @@ def fit_video_model(
         "image_size": tuple(tokenizer.image_size),
         "tokenizer": tokenizer_dir.name,
     }
-    run_stage(stage, lambda ctx: fit_and_save(model, train, val, ctx), seed=seed, progress=progress, options=opts)
+    lead = is_lead(config)
+    run_stage(
+        stage,
+        lambda ctx: fit_and_save(model, train, val, ctx, lead),
+        seed=seed,
+        progress=progress,
+        lead=lead,
+        options=opts,
+    )
     return stage.directory / "artifact"

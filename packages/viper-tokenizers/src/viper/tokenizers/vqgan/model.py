@@ -11,6 +11,7 @@ import numpy as np
 
 from viper.core.checks import check_codes, check_frames
 from viper.core.config import build_config, to_dict
+from viper.core.config.distributed import single_process
 from viper.core.errors import ViperError, WorkdirError
 from viper.core.jaxtools import ArtifactFormat
 from viper.tokenizers.vqgan.config import PRESETS, Config
@@ -117,7 +118,7 @@ class VQGANTokenizer:
     def save(self, directory: str | Path) -> None:
         """``directory/config.json`` (format, version, options) and ``directory/weights/``
         (msgpack + meta.json), see :mod:`viper.core.jaxtools.artifact`."""
-        config = to_dict(self.config)
+        config = single_process(to_dict(self.config))  # a loaded tokenizer joins no run
         ARTIFACT.save(directory, {"config": config}, self.weights(), {"config": config})
 
     @classmethod

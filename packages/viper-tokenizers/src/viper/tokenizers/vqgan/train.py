@@ -1,8 +1,10 @@
 """``VQGANTokenizer.fit``: data-parallel training with checkpoints, resume and evaluation.
 
-Batches are sampled from the episode store with a generator seeded by ``(seed, step, process)``
-and the step's randomness is ``fold_in(rng, step)``, so a run resumed from a checkpoint continues
-exactly as if it had never stopped.
+Each step's global batch is drawn from the episode store with a generator seeded by
+``(seed, step)``, the same on every process, and each process reads only its rows of it; the
+step's randomness is ``fold_in(rng, step)``. So a run resumed from a checkpoint continues exactly
+as if it had never stopped, and N processes train on the batches one process would (the same
+parameters up to float summation order).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import numpy as np
 from viper.core.atomic import atomic_write_bytes
 from viper.core.checks import check_finite
 from viper.core.config import to_dict
-from viper.core.dataset import EpisodeStore
+from viper.core.dataset import EpisodeStore, process_rows
 from viper.core.errors import DatasetError, NonFiniteError
 from viper.core.jaxtools import (
     CheckpointManager,
@@ -104,7 +106,7 @@ def fit(tokenizer: Any, train: EpisodeStore, val: EpisodeStore, ctx: Any) -> dic
     _check_data(train, val, ctx, cfg.image_size)
     perceptual = PerceptualLoss(cfg.perceptual_weights) if cfg.perceptual_weights else None
     mesh = training_mesh(cfg.batch_size, "tokenizer.batch_size", cfg.distributed())
-    local_batch = cfg.batch_size // jax.process_count()
+    rows = process_rows(cfg.batch_size, jax.process_index(), jax.process_count())
     lead = jax.process_index() == 0
     model = VQGANModel(cfg, perceptual)
     directory = Path(ctx.directory)
@@ -133,8 +135,9 @@ def fit(tokenizer: Any, train: EpisodeStore, val: EpisodeStore, ctx: Any) -> dic
         return scores
 
     def sample(step: int) -> np.ndarray:
-        rng = np.random.default_rng([ctx.seed, step, jax.process_index()])
-        clips, _ = train.sample_clips(rng, local_batch, 1)
+        # the third seed word was the process index; 0 keeps one-process runs' batches unchanged
+        rng = np.random.default_rng([ctx.seed, step, 0])
+        clips, _ = train.sample_clips(rng, cfg.batch_size, 1, rows=rows)
         return clips[:, 0]
 
     bar = progress_bar(total=cfg.steps, initial=start, desc="tokenizer", unit="step", enabled=ctx.progress)

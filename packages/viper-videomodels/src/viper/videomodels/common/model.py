@@ -16,6 +16,7 @@ import numpy as np
 
 from viper.core.checks import check_codes, check_tasks
 from viper.core.config import build_config, to_dict
+from viper.core.config.distributed import single_process
 from viper.core.errors import ConfigError, ContractError, ViperError, WorkdirError
 
 if TYPE_CHECKING:  # jax is imported on first use, so importing a factory stays cheap
@@ -37,7 +38,12 @@ class CodeSequenceModel(ABC):
     Config: ClassVar[type]
 
     def __init__(self, config: Any = None) -> None:
+        from viper.core.jaxtools import init_distributed
+
         self.config = config if config is not None else self.Config()
+        # jax.distributed must start before the first computation (the stage encodes the dataset
+        # with the tokenizer before fitting); a no-op on one host
+        init_distributed(self.config.distributed())
         self.vocab_size: int | None = None
         self.code_grid: tuple[int, int] | None = None
         self.tasks: tuple[str, ...] = ()
@@ -169,7 +175,7 @@ class CodeSequenceModel(ABC):
         return {
             "format": self.FORMAT,
             "version": self.VERSION,
-            "config": to_dict(self.config),
+            "config": single_process(to_dict(self.config)),
             "vocab_size": self.vocab_size,
             "code_grid": list(self.code_grid or ()),
             "tasks": list(self.tasks),

@@ -1,6 +1,6 @@
 """Training pieces the code-sequence video models share: clip sampling with a saveable random
-state, the optimizer, the data checks, resumable checkpoints (the weights' state, each process's
-sampler state, the last metrics) and the step loop with its logging and checkpoint windows.
+state, the optimizer, the data checks, resumable checkpoints (the weights' state, the sampler's
+state, the last metrics) and the step loop with its logging and checkpoint windows.
 
 A run killed at any point and restarted continues exactly as if it had never stopped: the loop
 logs and checkpoints at steps that do not depend on where it resumed, and every random draw of a
@@ -19,8 +19,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from viper.core.atomic import atomic_write_json, read_json
 from viper.core.checks import check_codes
+from viper.core.dataset import process_rows
 from viper.core.errors import ContractError, DatasetError, WorkdirError
 from viper.core.jaxtools import CheckpointManager, assert_finite, ema_update, replicate, shard_batch, to_host
 from viper.core.jaxtools.mesh import batch_sharding, replicated_sharding
@@ -38,15 +38,23 @@ DROPOUT_RNG = "rbg"
 
 
 class ClipSampler:
-    """Random training clips from an episode store, with a saveable random state."""
+    """Random training clips from an episode store, with a saveable random state.
 
-    def __init__(self, store: EpisodeStore, batch: int, length: int, stride: int, seed: int, process: int) -> None:
-        self.store, self.batch, self.length, self.stride = store, batch, length, stride
-        self.rng = np.random.default_rng([seed, process, 1])
+    Every process draws the same global batch of ``batch`` clips (one generator, seeded alike
+    everywhere) and reads only its ``rows`` of it (:func:`viper.core.dataset.process_rows`), so N
+    processes train on exactly the batches one process would; the state is the same on every
+    process."""
+
+    def __init__(
+        self, store: EpisodeStore, batch: int, length: int, stride: int, seed: int, rows: slice | None = None
+    ) -> None:
+        self.store, self.batch, self.length, self.stride, self.rows = store, batch, length, stride, rows
+        # the middle seed word was the process index; 0 keeps one-process runs' clips unchanged
+        self.rng = np.random.default_rng([seed, 0, 1])
 
     def sample(self) -> dict[str, np.ndarray]:
-        clips, tasks = self.store.sample_clips(self.rng, self.batch, self.length, self.stride)
-        return {"codes": clips.reshape(self.batch, self.length, -1).astype(np.int32), "task": tasks.astype(np.int32)}
+        clips, tasks = self.store.sample_clips(self.rng, self.batch, self.length, self.stride, rows=self.rows)
+        return {"codes": clips.reshape(len(clips), self.length, -1).astype(np.int32), "task": tasks.astype(np.int32)}
 
     def state(self) -> dict[str, Any]:
         return self.rng.bit_generator.state
@@ -140,23 +148,20 @@ def check_data(model: CodeSequenceModel, train: EpisodeStore, val: EpisodeStore,
 
 
 def fixed_val_batches(
-    name: str, val: EpisodeStore, config: Any, batch: int, seed: int, process: int, stride: int = 1
+    name: str, val: EpisodeStore, config: Any, batch: int, seed: int, rows: slice | None = None, stride: int = 1
 ) -> list[dict[str, np.ndarray]]:
     """The same ``config.eval_batches`` validation clips of ``config.seq_len`` frames at ``stride``
-    at every evaluation (empty, said on stderr, when ``val`` has no full clip)."""
+    at every evaluation (empty, said on stderr, when ``val`` has no full clip): global batches of
+    ``batch`` clips of which this process holds ``rows``."""
     if not len(val) or val.lengths.max() < (config.seq_len - 1) * stride + 1:
         print(f"{name}: no validation episode holds a full clip; logging train metrics only", file=sys.stderr)
         return []
-    sampler = ClipSampler(val, batch, config.seq_len, stride, seed, process)
-    sampler.rng = np.random.default_rng([seed, process, 2])
+    sampler = ClipSampler(val, batch, config.seq_len, stride, seed, rows)
+    sampler.rng = np.random.default_rng([seed, 0, 2])
     return [sampler.sample() for _ in range(config.eval_batches)]
 
 
 # -- checkpoints ----------------------------------------------------------------------------
-
-
-def sampler_path(manager: CheckpointManager, step: int, process: int) -> Any:
-    return manager.directory / f"sampler_{step:08d}_process{process}.json"
 
 
 def save_checkpoint(
@@ -168,13 +173,12 @@ def save_checkpoint(
     metrics: dict[str, float],
     process: int,
 ) -> None:
-    """Process 0 writes the (replicated) state with its sampler's state; every other process
-    writes only its own sampler state beside it (each host draws its own share of the batch)."""
+    """Process 0 alone writes the (replicated) state with the sampler's state, which is the same
+    on every process (each draws the global batch and keeps its rows); a multi-process run
+    therefore needs a workdir every process sees."""
     tree = to_host(state)
     if process == 0:
         manager.save(step, tree, {"model": description, "sampler": sampler.state(), "metrics": metrics})
-    else:
-        atomic_write_json(sampler_path(manager, step, process), sampler.state())
 
 
 def restore(
@@ -182,7 +186,6 @@ def restore(
     state: Any,
     sampler: ClipSampler,
     description: dict[str, Any],
-    process: int,
     name: str,
 ) -> tuple[Any, dict[str, float]]:
     """``(state, metrics)`` of the newest checkpoint (restoring ``sampler`` too), or ``(state, {})``
@@ -196,7 +199,7 @@ def restore(
             f"{manager.path(step)}: checkpoint of another model or dataset ({meta.get('model')}); "
             f"delete {manager.directory} to train from scratch"
         )
-    sampler.restore(meta["sampler"] if process == 0 else read_json(sampler_path(manager, step, process)))
+    sampler.restore(meta["sampler"])
     print(f"{name}: resuming from step {step}", file=sys.stderr)
     return state, dict(meta.get("metrics", {}))
 
@@ -243,14 +246,14 @@ def run_training(
     clips and run :func:`train_loop`; ``validate`` is (name, (state, validation clips) -> value).
     Returns the final state and the newest metrics."""
     config = model.config
-    local_batch = config.batch_size // jax.process_count()
     seed, process = int(ctx.seed), jax.process_index()
-    sampler = ClipSampler(train, local_batch, config.seq_len, stride, seed, process)
+    rows = process_rows(config.batch_size, process, jax.process_count())
+    sampler = ClipSampler(train, config.batch_size, config.seq_len, stride, seed, rows)
     manager = CheckpointManager(ctx.directory / CHECKPOINTS, keep=config.keep_checkpoints)
     description = model.describe()
-    state, last = restore(manager, initial_state, sampler, description, process, model.NAME)
+    state, last = restore(manager, initial_state, sampler, description, model.NAME)
     state = replicate(state, mesh)
-    val_batches = fixed_val_batches(model.NAME, val, config, local_batch, seed, process, stride)
+    val_batches = fixed_val_batches(model.NAME, val, config, config.batch_size, seed, rows, stride)
     name, measure = validate
     state = train_loop(
         model.NAME, config, ctx, state, train_step, sampler, mesh, manager, description, process, last,

@@ -22,7 +22,7 @@ ray = pytest.importorskip("ray")
 
 @pytest.fixture(scope="module")
 def ray_cluster():
-    """One local Ray instance for the module (starting one takes seconds)."""
+    """One Ray instance on this machine for the module (starting one takes seconds)."""
     ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="warning")
     yield
     ray.shutdown()

@@ -5,17 +5,22 @@ Each rendered step costs tens of milliseconds on a CPU, so episodes here are a f
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 
 from viper.core.components import load_suite
 from viper.core.errors import ConfigError
 from viper.core.testing import check_env_suite
+from viper.envs.metaworld import MetaWorldSuite
+from viper.envs.metaworld.suite import REPORTED
 
-pytest.importorskip("metaworld")
-
-from viper.envs.metaworld import MetaWorldSuite  # noqa: E402
-from viper.envs.metaworld.suite import REPORTED  # noqa: E402
+# Not importorskip: importing metaworld here would import mujoco before the suite chooses its
+# GL backend (mujoco reads MUJOCO_GL once, at import).
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("metaworld") is None, reason="needs pip install 'viper-envs[metaworld]'"
+)
 
 
 @pytest.fixture(scope="module")

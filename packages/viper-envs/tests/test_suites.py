@@ -16,6 +16,7 @@ from viper.envs.atari.suite import AtariSuite
 from viper.envs.dmc.suite import DMCSuite
 from viper.envs.lite import LiteSuite
 from viper.envs.lite.reach import ReachExpert
+from viper.envs.metaworld.suite import MetaWorldSuite
 from viper.envs.rlbench.suite import RLBenchSuite
 
 
@@ -84,7 +85,7 @@ def test_lite_options_go_through_its_config() -> None:
         suite.make("fly")
 
 
-@pytest.mark.parametrize("suite", [LiteSuite, DMCSuite, AtariSuite, RLBenchSuite])
+@pytest.mark.parametrize("suite", [LiteSuite, DMCSuite, AtariSuite, MetaWorldSuite, RLBenchSuite])
 def test_every_option_of_every_suite_is_documented(suite) -> None:
     fields = [f.name for f in dataclasses.fields(suite.Config)]
     docs = field_docs(suite.Config)

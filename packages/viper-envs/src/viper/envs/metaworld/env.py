@@ -21,9 +21,19 @@ CAMERAS = ("corner", "corner2", "corner3")
 WELD_DATA = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, 5.0])
 
 
+def ensure_gl(required: bool) -> None:
+    """Choose MuJoCo's GL backend as the dmc suite does (:mod:`viper.envs.dmc.gl`); it must happen
+    before metaworld imports mujoco, which reads ``MUJOCO_GL`` once, at import."""
+    try:
+        gl.ensure_backend(required=required)
+    except MissingDependencyError as exc:
+        raise MissingDependencyError(str(exc).replace("dmc:", "metaworld:", 1)) from exc
+
+
 def import_metaworld() -> Any:
     """The ``metaworld`` package (its envs, policies), or a MissingDependencyError saying how to
     install it."""
+    ensure_gl(required=False)
     try:
         import metaworld
         import metaworld.policies  # noqa: F401 -- the scripted experts
@@ -106,7 +116,7 @@ class MetaWorldEnv(gym.Env):
         if camera not in CAMERAS:
             raise ValueError(f"camera {camera!r}: expected one of {', '.join(CAMERAS)}")
         if render:
-            gl.ensure_backend(required=True)
+            ensure_gl(required=True)
         self.task, self.env_name = task, f"{task}-v3"
         self.size, self.camera = int(size), camera
         self.action_repeat, self.episode_length = int(action_repeat), int(episode_length)
@@ -188,7 +198,7 @@ class MetaWorldEnv(gym.Env):
 
     def _render(self) -> np.ndarray:
         if self._renderer is None:
-            gl.ensure_backend(required=True)
+            ensure_gl(required=True)
             import mujoco
 
             model = self._env.model
@@ -198,7 +208,8 @@ class MetaWorldEnv(gym.Env):
             try:
                 self._renderer = mujoco.Renderer(model, self.size, self.size)
             except Exception as exc:  # the GL backend fails only here, when a context is created
-                raise gl.render_failure(exc) from exc
+                failure = gl.render_failure(exc)
+                raise MissingDependencyError(str(failure).replace("dmc:", "metaworld:", 1)) from exc
             self._renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = False
         self._renderer.update_scene(self._env.data, camera=self.camera)
         return np.ascontiguousarray(self._renderer.render()[::-1], dtype=np.uint8)

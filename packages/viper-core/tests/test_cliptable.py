@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from viper.core.cliptable import INDEX_FILE, open_clip_table
+from viper.core.cliptable import INDEX_FILE, mapping_of, open_clip_table
 from viper.core.config import DistributedConfig
 from viper.core.config.distributed import single_process
 from viper.core.dataset import DatasetWriter, VideoDataset, process_rows
@@ -35,7 +35,8 @@ def test_disk_store_holds_the_memory_store_values_and_samples_the_same_clips(tmp
     train, _ = data.split(0.2)
     memory = data.store(train, masks=masks)
     disk = data.store(train, masks=masks, on_disk=tmp_path / "clips")
-    assert all(isinstance(a, np.memmap) for a in disk.arrays)
+    assert all(mapping_of(a) is not None and not a.flags.writeable for a in disk.arrays)
+    assert all(mapping_of(a) is None for a in memory.arrays)
     assert disk.tasks == memory.tasks and np.array_equal(disk.task_ids, memory.task_ids)
     for a, b in zip(memory.arrays, disk.arrays):
         np.testing.assert_array_equal(a, b)

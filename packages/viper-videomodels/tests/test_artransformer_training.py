@@ -160,7 +160,7 @@ def test_sigkill_resume_end_to_end(tmp_path):
     assert metrics(tmp_path / "cut") == metrics(tmp_path / "full")
     assert [r["step"] for r in metrics(tmp_path / "full")] == list(range(20, 241, 20))
     # The codes were encoded once and cached in the tokenizer's stage folder.
-    assert len(list((tmp_path / "full").glob("tokenizer-*/codes-*.npz"))) == 1
+    assert len(list((tmp_path / "full").glob("tokenizer-*/codes-*/data.npy"))) == 1
     stage_info = json.loads((stage_dir(tmp_path / "full") / "stage.json").read_text())
     assert stage_info["status"] == "done" and stage_info["metrics"]["val_bits_per_code"] < 1.0
 

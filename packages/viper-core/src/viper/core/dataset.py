@@ -486,8 +486,11 @@ class EpisodeStore:
     ) -> tuple[np.ndarray, np.ndarray]:
         """The clips at ``(episodes, starts)`` (from :meth:`clip_starts`) and their task ids; only
         these frames are read, so a memory-mapped store reads just them from disk."""
+        from viper.core.cliptable import drop_read_pages
+
         span = (length - 1) * stride + 1
         clips = np.stack([np.asarray(self.arrays[e][s : s + span : stride]) for e, s in zip(episodes, starts)])
+        drop_read_pages(self.arrays[e] for e in set(episodes.tolist()))
         return clips, self.task_ids[episodes]
 
     def windows(self, length: int, stride: int = 1) -> Iterator[tuple[np.ndarray, int]]:

@@ -1,15 +1,17 @@
 """The ``video_model`` stage (``viper-run fit-model``): a video model fitted on the codes the
 workdir's tokenizer gives a dataset. The dataset is encoded once and the codes are cached in the
-tokenizer's stage folder, keyed by the dataset's content and masks."""
+tokenizer's stage folder as a clip table (memory-mapped as training reads clips), keyed by the
+dataset's content and masks."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from viper.core.atomic import atomic_save_npz, load_npz
+from viper.core.cliptable import open_clip_table, write_clip_table
 from viper.core.components import load_tokenizer
 from viper.core.config import config_hash
 from viper.core.dataset import EpisodeStore, VideoDataset, apply_mask
@@ -36,28 +38,34 @@ def encode_dataset(
     progress: bool = True,
     batch: int = 256,
 ) -> dict[str, np.ndarray]:
-    """Codes of every episode, keyed by episode file, computed once and cached in ``cache``."""
-    if cache.exists():
-        try:
-            return load_npz(cache)
-        except (OSError, ValueError):
-            pass  # a damaged cache is recomputed
-    size = tuple(tokenizer.image_size)
-    if dataset.image_size is not None and tuple(dataset.image_size) != size:
-        raise DatasetError(
-            f"{dataset.root}: frames are {dataset.image_size[0]}x{dataset.image_size[1]} but the tokenizer was trained "
-            f"on {size[0]}x{size[1]}; re-run fit-tokenizer on this dataset"
-        )
-    codes: dict[str, np.ndarray] = {}
-    bar = progress_bar(dataset.episodes, desc="encoding frames", unit="ep", enabled=progress)
-    for episode in bar:
-        frames = dataset.load(episode)["frames"]
-        if episode.task in masks:
-            frames = apply_mask(frames, masks[episode.task])
-        parts = [tokenizer.encode(frames[i : i + batch]) for i in range(0, len(frames), batch)]
-        codes[episode.file] = np.concatenate(parts).astype(np.int32)
-    atomic_save_npz(cache, codes)
-    return codes
+    """Codes of every episode, keyed by episode file: encoded once, one episode at a time, into a
+    clip table at ``cache`` (:mod:`viper.core.cliptable`) and memory-mapped from it, so training
+    reads the codes of its clips from disk and no dataset has to fit in memory."""
+    identity = cache.name
+    table = open_clip_table(cache, identity)
+    if table is None:
+        size = tuple(tokenizer.image_size)
+        if dataset.image_size is not None and tuple(dataset.image_size) != size:
+            raise DatasetError(
+                f"{dataset.root}: frames are {dataset.image_size[0]}x{dataset.image_size[1]} but the tokenizer was "
+                f"trained on {size[0]}x{size[1]}; re-run fit-tokenizer on this dataset"
+            )
+
+        def codes() -> Iterator[np.ndarray]:
+            for episode in progress_bar(dataset.episodes, desc="encoding frames", unit="ep", enabled=progress):
+                frames = dataset.load(episode)["frames"]
+                if episode.task in masks:
+                    frames = apply_mask(frames, masks[episode.task])
+                parts = [tokenizer.encode(frames[i : i + batch]) for i in range(0, len(frames), batch)]
+                yield np.concatenate(parts).astype(np.int32)
+
+        task_ids = [dataset.tasks.index(e.task) for e in dataset.episodes]
+        lengths = [e.length for e in dataset.episodes]
+        write_clip_table(cache, codes(), lengths, task_ids, dataset.tasks, identity)
+        table = open_clip_table(cache, identity)
+        if table is None:
+            raise DatasetError(f"{cache}: the codes just written cannot be read back")
+    return {episode.file: codes for episode, codes in zip(dataset.episodes, table.arrays)}
 
 
 def fit_video_model(
@@ -87,7 +95,7 @@ def fit_video_model(
     # built first: a multi-process run joins jax.distributed before the tokenizer computes
     model = host.load("video_model", name)(config)
     tokenizer = load_tokenizer(wd, host)
-    cache = tokenizer_dir / f"codes-{config_hash(dataset_fingerprint(dataset), sorted(masks))}.npz"
+    cache = tokenizer_dir / f"codes-{config_hash(dataset_fingerprint(dataset), sorted(masks))}"
     codes = encode_dataset(tokenizer, dataset, cache, masks, progress)
     train_eps, val_eps = split_episodes(dataset, val_fraction)
     task_index = {t: i for i, t in enumerate(dataset.tasks)}

@@ -58,3 +58,14 @@ def test_mismatches_and_missing_agents_fail_before_recording(trained: Path, tmp_
     with pytest.raises(WorkdirError, match="no finished agent stage; run `viper-run train"):
         collect("lite:reach", 1, tmp_path / "x", policy=f"agent:{tmp_path / 'empty'}", progress=False)
     assert not (tmp_path / "x").exists()
+
+
+def test_the_collect_command_takes_an_agent_policy(trained: Path, tmp_path: Path, capsys) -> None:
+    from viper.core import cli
+
+    out = tmp_path / "cli"
+    argv = ["collect", "--env", "lite:reach", "--episodes", "1", "--out", str(out), "--size", str(SIZE)]
+    assert cli.main([*argv, "--policy", f"agent:{trained}"]) == 0
+    assert "wrote 1 episodes" in capsys.readouterr().out and len(_episodes(out)) == 1
+    assert cli.main([*argv, "--policy", "agent"]) == 2
+    assert "expected 'expert', 'random' or 'agent:WORKDIR'" in capsys.readouterr().err

@@ -23,15 +23,25 @@ The script
 5. prints the per-step view: at each early step of held-out expert episodes where mode A and
    mode B would move differently (reach-two: its first step; zigzag: every unforced climbing
    step), the reward of each candidate next frame (mode A's move, mode B's, their mean) from the
-   same context, and how often the mean move is ranked first.
+   same context, and how often the mean move is ranked first; for the ``latent-predictor`` also
+   where its one prediction lies: its squared distance (unit vectors, ``2 - 2 cos``) to the
+   target embeddings of mode A's, mode B's and the mean move's frames and to the midpoint of the
+   two modes' embeddings, and how often that midpoint is nearer than both modes (a model that
+   regresses to the mean of two modes predicts that midpoint).
+
+``--env-set FIELD=VALUE`` sets an env option (``--set env.FIELD=VALUE`` of ``viper-run``, e.g.
+``step=0.25``: zigzag's moves of one 8x8 code cell) for the recorded data and every held-out
+rollout; the workdir records the env and its options and refuses another setting, and the
+default workdir names them, so each setting has its own data, tokenizer and models.
 
 A likelihood model of both modes should rate mode A and mode B above the mean path; a
 deterministic latent predictor regresses to the mean of the modes and need not.
 ``likelihood`` models report nats, ``latent-predictor`` its score (``2 cos - 2``).
 
-    python benchmarks/multimodality.py [--env lite:reach-two|lite:zigzag]
-        [--workdir runs/multimodality] [--episodes 60] [--preset quick] [--eval-episodes 8]
-        [--models ar-transformer,maskgit,latent-predictor] [--fork N]
+    python benchmarks/multimodality.py [--env lite:reach-two|lite:zigzag] [--env-set step=0.25]
+        [--workdir runs/multimodality-TASK[-FIELD-VALUE]] [--episodes 60] [--preset quick]
+        [--eval-episodes 8] [--models ar-transformer,maskgit,latent-predictor] [--fork N]
+        [--json benchmarks/results/multimodality-TASK.json]
 """
 
 from __future__ import annotations
@@ -62,21 +72,33 @@ class Check:
     fork: int
     fork_steps: int
     """Steps of a held-out expert episode at which the per-step view offers the three next frames."""
+    step: float | None = None
+    """The task's own move per step where its ``step`` option sets the move: the fork is then
+    ``fork * step / option`` transitions (a climb of as many moves)."""
+
+    def fork_for(self, options: dict) -> int:
+        """The default fork length under env ``options``."""
+        if self.step is None or options.get("step") is None:
+            return self.fork
+        return max(1, round(self.fork * self.step / float(options["step"])))
 
 
 CHECKS = {
     # reach-two's mode is plain from the frames after its first step: one step where both are open
     "lite:reach-two": Check("reach-two", "viper.envs.lite.reach_two:ReachTwoExpert", ("left", "right"), 5, 1),
     # zigzag climbs for 15 or 16 steps (start jitter): its first 15 transitions are all forks
-    "lite:zigzag": Check("zigzag", "viper.envs.lite.zigzag:ZigZagExpert", ("up-left", "up-right"), 15, 15),
+    "lite:zigzag": Check("zigzag", "viper.envs.lite.zigzag:ZigZagExpert", ("up-left", "up-right"), 15, 15, 0.1),
 }
 EVAL_SEED = 100_000  # held-out episodes start here (training episodes use seeds 0..N-1)
 
 
-def viper_run(*args: str) -> None:
+def viper_run(*args: str) -> str:
+    """Runs ``viper-run ARGS`` (its progress on stderr shows); returns its stdout, echoed."""
     command = [shutil.which("viper-run") or "viper-run", *args]
     print("$", " ".join(command), file=sys.stderr, flush=True)
-    subprocess.run(command, check=True)
+    out = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout
+    print(out, end="", flush=True)
+    return out
 
 
 def wait_for_other_fits(poll: float = 15.0) -> None:
@@ -94,9 +116,9 @@ def fit(workdir: Path, data: Path, kind: str, component: str, preset: str, extra
     """Fit (or reuse) one stage; returns its ``stage.json``."""
     wait_for_other_fits()
     if kind == "tokenizer":
-        viper_run("fit-tokenizer", "--workdir", str(workdir), "--data", str(data), "--preset", preset, *extra)
+        out = viper_run("fit-tokenizer", "--workdir", str(workdir), "--data", str(data), "--preset", preset, *extra)
     else:
-        viper_run(
+        out = viper_run(
             "fit-model",
             "--workdir",
             str(workdir),
@@ -108,9 +130,14 @@ def fit(workdir: Path, data: Path, kind: str, component: str, preset: str, extra
             preset,
             *extra,
         )
-    latest = json.loads((workdir / "latest.json").read_text())[kind]
-    info = json.loads((workdir / latest / "stage.json").read_text())
-    info["folder"] = latest
+    # The stage's own folder, from the "... saved in FOLDER/artifact" line: a reused (cached)
+    # stage need not be the workdir's latest, so latest.json could name another model's.
+    saved = [line.rsplit(" saved in ", 1)[1] for line in out.splitlines() if " saved in " in line]
+    if not saved:
+        raise RuntimeError(f"viper-run fit of {component} printed no 'saved in FOLDER/artifact' line")
+    folder = Path(saved[-1].strip()).parent
+    info = json.loads((folder / "stage.json").read_text())
+    info["folder"] = folder.name
     return info
 
 
@@ -123,12 +150,47 @@ def expert_class(check: Check) -> type:
     return getattr(importlib.import_module(module), name)
 
 
-def rollouts(check: Check, policy: str, episodes: int, size: int) -> np.ndarray:
+def env_options(check: Check, settings: list[str]) -> dict:
+    """``--env-set FIELD=VALUE`` items as the lite suite's checked options (Python values)."""
+    from viper.core.components import literal_options
+    from viper.core.errors import ConfigError
+    from viper.envs.lite import LiteSuite
+
+    options = {}
+    for item in settings:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"--env-set {item!r}: expected FIELD=VALUE, e.g. step=0.25")
+        options[name] = value
+    options = literal_options(options)
+    try:
+        LiteSuite().options(check.task, options)  # a bad name or value fails here, before any work
+    except ConfigError as exc:
+        raise SystemExit(f"--env-set: {exc}") from None
+    return options
+
+
+def claim_workdir(workdir: Path, record: dict) -> None:
+    """Record the env settings of ``workdir`` (and its data) once; refuse a run with others, whose
+    cached data, tokenizer and models would be of another task."""
+    path = workdir / "multimodality.json"
+    if path.exists():
+        stored = json.loads(path.read_text())
+        if stored != record:
+            raise SystemExit(f"{path}: this workdir holds a run with {stored}, not {record}; pass another --workdir")
+        return
+    workdir.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".json.tmp")
+    partial.write_text(json.dumps(record, indent=1) + "\n")
+    partial.replace(path)
+
+
+def rollouts(check: Check, policy: str, episodes: int, size: int, options: dict) -> np.ndarray:
     """``uint8[E, T+1, H, W, 3]`` frames of ``episodes`` held-out episodes of ``policy``."""
     from viper.envs.lite import LiteSuite
 
     expert = expert_class(check)
-    env = LiteSuite().make(check.task, seed=EVAL_SEED, size=size)
+    env = LiteSuite().make(check.task, seed=EVAL_SEED, size=size, **options)
     names = policies(check)
     goal = {names[0]: 0, names[1]: 1, names[2]: "mean"}.get(policy)
     actor = expert(env, goal=goal) if goal is not None else None
@@ -150,7 +212,7 @@ def rollouts(check: Check, policy: str, episodes: int, size: int) -> np.ndarray:
 CANDIDATES = ("mode A's move", "mode B's move", "mean move")
 
 
-def fork_clips(check: Check, episodes: int, size: int) -> dict[str, list[np.ndarray]]:
+def fork_clips(check: Check, episodes: int, size: int, options: dict) -> dict[str, list[np.ndarray]]:
     """The per-step view's inputs: at each of the first ``check.fork_steps`` steps of held-out
     episodes of the suite's expert where mode A and mode B would move differently, the episode's
     frames so far followed by the next frame of each candidate move (mode A's, mode B's, their
@@ -158,7 +220,7 @@ def fork_clips(check: Check, episodes: int, size: int) -> dict[str, list[np.ndar
     from viper.envs.lite import LiteSuite
 
     expert = expert_class(check)
-    env = LiteSuite().make(check.task, seed=EVAL_SEED, size=size)
+    env = LiteSuite().make(check.task, seed=EVAL_SEED, size=size, **options)
     actors = [expert(env, goal=goal) for goal in (0, 1, "mean")]
     suite_expert = expert(env)
     clips: dict[str, list[np.ndarray]] = {c: [] for c in CANDIDATES}
@@ -193,11 +255,55 @@ def fork_rewards(reward: object, model: object, clips: dict[str, list[np.ndarray
     return out
 
 
+def latent_distances(reward: object, model: object, clips: dict[str, list[np.ndarray]]) -> dict[str, float]:
+    """Where a ``latent-predictor``'s prediction lies at the fork steps: the mean squared distance
+    of the unit prediction to the unit target embeddings of each candidate's next frame and to
+    the midpoint of the two modes' (``to midpoint``), the modes' own distance (``A to B``), and
+    the share of states whose prediction is nearer the midpoint than both modes. The three clips
+    of a state share their context, so the prediction is one per state."""
+    import jax.numpy as jnp
+
+    network, params = model.network, model.device_params()
+    window = int(model.context) + 1
+    targets, predicted = {}, []
+    for c, candidate in enumerate(CANDIDATES):
+        out = []
+        for video in clips[candidate]:
+            cut = video[-window:]
+            codes = reward.encode(cut, np.zeros(len(cut), np.int32)).reshape(1, len(cut), -1)
+            codes = jnp.asarray(codes)
+            out.append(np.asarray(network.embed(params["target"], codes[:, -1]))[0])
+            if c == 0:
+                online = params["online"]
+                context = network.windows(online, network.embed(online["encoder"], codes))[:, -1]
+                predicted.append(np.asarray(network.predict(online, context, jnp.zeros(1, jnp.int32)))[0])
+        targets[candidate] = np.stack(out)
+
+    def unit(x: np.ndarray) -> np.ndarray:
+        return x / np.sqrt(np.sum(x * x, -1, keepdims=True) + 1e-12)
+
+    def distance(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        return np.sum((unit(u) - unit(v)) ** 2, -1)
+
+    p, a, b = np.stack(predicted), targets[CANDIDATES[0]], targets[CANDIDATES[1]]
+    middle = unit(a) + unit(b)
+    near = distance(p, middle) < np.minimum(distance(p, a), distance(p, b))
+    out = {f"to {c}": float(distance(p, targets[c]).mean()) for c in CANDIDATES}
+    out.update(
+        {
+            "to midpoint": float(distance(p, middle).mean()),
+            "A to B": float(distance(a, b).mean()),
+            "midpoint nearest": float(near.mean()),
+        }
+    )
+    return out
+
+
 def rewards(
     workdir: Path, tokenizer: object, stage: str, frames: dict[str, np.ndarray], fork: int, clips: dict
-) -> tuple[str, dict, dict]:
+) -> tuple[str, dict, dict, dict | None]:
     """``(units, {policy: (whole-episode mean, mean over the first fork transitions)},
-    {candidate: fork-step rewards})`` for the model of ``stage``."""
+    {candidate: fork-step rewards}, latent distances or None)`` for the model of ``stage``."""
     from viper.core.plugins import get_host
     from viper.core.protocols import RewardContext, score_units
     from viper.rewards.likelihood import Config, ViperReward
@@ -210,13 +316,20 @@ def rewards(
     for policy, video in frames.items():
         r = reward.relabel(video, np.zeros(len(video), np.int32))[:, 1:]
         out[policy] = (float(r.mean()), float(r[:, :fork].mean()))
-    return score_units(model), out, fork_rewards(reward, model, clips)
+    deterministic = getattr(model, "likelihood", True) is False and hasattr(model, "network")
+    distances = latent_distances(reward, model, clips) if deterministic else None
+    return score_units(model), out, fork_rewards(reward, model, clips), distances
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", default="lite:reach-two", choices=sorted(CHECKS))
-    parser.add_argument("--workdir", type=Path, default=Path("runs/multimodality"))
+    parser.add_argument(
+        "--env-set", action="append", default=[], metavar="FIELD=VALUE", help="env option (e.g. step=0.25)"
+    )
+    parser.add_argument(
+        "--workdir", type=Path, default=None, help="default: runs/multimodality-TASK plus the env options"
+    )
     parser.add_argument("--episodes", type=int, default=60, help="expert episodes to train on")
     parser.add_argument("--eval-episodes", type=int, default=8, help="held-out episodes per policy")
     parser.add_argument("--models", default="ar-transformer,maskgit,latent-predictor")
@@ -225,42 +338,65 @@ def main() -> None:
     parser.add_argument(
         "--fork", type=int, default=None, help="transitions counted as the fork (default: the task's own)"
     )
-    parser.add_argument("--set", action="append", default=[], help="extra MODEL:KIND.FIELD=VALUE options")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        help="extra MODEL:KIND.FIELD=VALUE options (MODEL: a model name, or tokenizer)",
+    )
+    parser.add_argument("--json", type=Path, default=None, help="also write the tables to this JSON file")
     args = parser.parse_args()
+    from viper.core.collect import collect
     from viper.core.components import load_tokenizer
 
     check = CHECKS[args.env]
-    fork = check.fork if args.fork is None else args.fork
+    options = env_options(check, args.env_set)
+    fork = check.fork_for(options) if args.fork is None else args.fork
     if fork < 1:
         parser.error(f"--fork {fork}: expected at least 1 transition")
     columns = policies(check)
 
-    workdir, data = args.workdir, args.workdir.parent / f"{args.workdir.name}-data"
+    workdir = args.workdir
+    if workdir is None:
+        workdir = Path("runs") / "-".join(["multimodality", check.task, *(f"{k}-{v}" for k, v in options.items())])
+    data = workdir.parent / f"{workdir.name}-data"
+    claim_workdir(workdir, {"env": args.env, "env_options": options, "episodes": args.episodes, "size": args.size})
     start = time.time()
-    if not data.exists():
-        viper_run(
-            "collect", "--env", args.env, "--episodes", str(args.episodes), "--out", str(data), "--size", str(args.size)
-        )
-    stages = {"tokenizer": fit(workdir, data, "tokenizer", "vqgan", args.preset, [])}
+    # episode i has seed i, so topping up an interrupted collection equals an uninterrupted one
+    collect(args.env, args.episodes, data, size=args.size, env_options=options, resume=data.exists())
+    extra = [s.split(":", 1)[1] for s in args.set if s.startswith("tokenizer:")]
+    stages = {
+        "tokenizer": fit(workdir, data, "tokenizer", "vqgan", args.preset, [x for s in extra for x in ("--set", s)])
+    }
     for name in args.models.split(","):
         extra = [s.split(":", 1)[1] for s in args.set if s.startswith(f"{name}:")]
         stages[name] = fit(workdir, data, "video_model", name, args.preset, [x for s in extra for x in ("--set", s)])
     tokenizer = load_tokenizer(workdir)
-    frames = {p: rollouts(check, p, args.eval_episodes, args.size) for p in columns}
+    frames = {p: rollouts(check, p, args.eval_episodes, args.size, options) for p in columns}
+    setting = "".join(f", env.{k}={v}" for k, v in options.items())
     print(
-        f"\n{args.env}: {args.episodes} expert episodes, preset {args.preset}, {args.eval_episodes} held-out episodes per policy"
+        f"\n{args.env}{setting}: {args.episodes} expert episodes, preset {args.preset}, "
+        f"{args.eval_episodes} held-out episodes per policy"
     )
     print(f"mean viper reward per step, whole episode (fork: first {fork} transitions)\n")
     print("| model | units | " + " | ".join(columns) + " | both modes > mean path | fit s |")
     print("|---|---|" + "---|" * len(columns) + "---|---|")
-    clips = fork_clips(check, args.eval_episodes, args.size)
-    steps = {}
+    clips = fork_clips(check, args.eval_episodes, args.size, options)
+    steps, distances, results = {}, {}, {}
     for name in args.models.split(","):
-        units, table, steps[name] = rewards(workdir, tokenizer, stages[name]["folder"], frames, fork, clips)
+        units, table, steps[name], distances[name] = rewards(
+            workdir, tokenizer, stages[name]["folder"], frames, fork, clips
+        )
         cells = [f"{table[p][0]:.3f} ({table[p][1]:.3f})" for p in columns]
         mean = table[columns[2]]
         verdict = "yes" if all(table[p][0] > mean[0] for p in columns[:2]) else "no"
         verdict += " (yes)" if all(table[p][1] > mean[1] for p in columns[:2]) else " (no)"
+        results[name] = {
+            "units": units,
+            "fit_seconds": stages[name]["seconds"],
+            "episode": {p: table[p][0] for p in columns},
+            "fork": {p: table[p][1] for p in columns},
+        }
         print(
             f"| {name} | {units.split(' of ')[0]} | "
             + " | ".join(cells)
@@ -276,7 +412,38 @@ def main() -> None:
         best = values[CANDIDATES[2]] > np.maximum(values[CANDIDATES[0]], values[CANDIDATES[1]])
         cells = [f"{values[c].mean():.3f}" for c in CANDIDATES]
         print(f"| {name} | " + " | ".join(cells) + f" | {best.mean():.0%} |")
-    print(f"\ntokenizer fit {stages['tokenizer']['seconds']:.0f} s; total wall time {time.time() - start:.0f} s")
+        results[name]["per_step"] = {c: float(values[c].mean()) for c in CANDIDATES}
+        results[name]["per_step"]["mean move ranked first"] = float(best.mean())
+    for name, found in distances.items():
+        if found is None:
+            continue
+        results[name]["prediction"] = found
+        print(
+            f"\n{name}'s prediction at those states: squared distance (2 - 2 cos) to the target embedding of "
+            "each candidate's next frame and to the midpoint of the two modes' embeddings\n"
+        )
+        print("| " + " | ".join(found) + " |")
+        print("|" + "---|" * len(found))
+        print("| " + " | ".join(f"{v:.0%}" if k == "midpoint nearest" else f"{v:.4f}" for k, v in found.items()) + " |")
+    wall = time.time() - start
+    print(f"\ntokenizer fit {stages['tokenizer']['seconds']:.0f} s; total wall time {wall:.0f} s")
+    if args.json is not None:
+        record = {
+            "env": args.env,
+            "env_options": options,
+            "episodes": args.episodes,
+            "eval_episodes": args.eval_episodes,
+            "preset": args.preset,
+            "fork": fork,
+            "fork_states": len(clips[CANDIDATES[0]]),
+            "tokenizer_fit_seconds": stages["tokenizer"]["seconds"],
+            "wall_seconds": wall,
+            "models": results,
+        }
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        partial = args.json.with_suffix(".tmp")
+        partial.write_text(json.dumps(record, indent=1) + "\n")
+        partial.replace(args.json)
 
 
 if __name__ == "__main__":

@@ -85,3 +85,38 @@ def test_mode_policies_hug_one_edge_and_the_mean_path_goes_straight_up():
     assert all(a[0] == 0 for a in actions) and len({round(float(s[0]), 6) for s in states}) == 1
     with pytest.raises(ValueError, match="goal"):
         ZigZagExpert(env, goal=2)
+
+
+def test_the_step_option_sets_the_move_and_keeps_the_default_as_it_was():
+    from viper.core.config import to_dict
+    from viper.core.errors import ConfigError
+    from viper.envs.lite.suite import LiteConfig
+
+    suite = LiteSuite()
+    # Unset, the option leaves the env (its frames) and every stage hash as they were.
+    assert "step" not in to_dict(LiteConfig())
+    plain, again = ZigZag(size=32), suite.make("zigzag", size=32, step=None)
+    assert (plain.STEP, plain.LIMIT) == (0.1, 0.15) == (again.STEP, again.LIMIT)
+    np.testing.assert_array_equal(plain.reset(seed=4)[0]["image"], again.reset(seed=4)[0]["image"])
+    env = suite.make("zigzag", seed=0, size=64, step="0.25")  # --set env.step=0.25 arrives as text
+    assert (env.STEP, env.LIMIT) == (0.25, 0.375)
+    obs, _ = env.reset(seed=1)
+    moved = env.step(np.array([-1.0, 1.0], np.float32))[0]
+    np.testing.assert_allclose(moved["state"][:2] - obs["state"][:2], [-0.25, 0.25], atol=1e-6)
+    expert, forks = suite.expert("zigzag", env), 0
+    for seed in range(10):
+        total, infos, states, actions = play(env, expert.act, seed)
+        assert infos[-1]["success"] and total > 12, seed  # it still arrives under the bar, sooner
+        for state in states[:-1]:  # both modes' moves differ: a fork no frame predicts
+            obs = {"state": state}
+            forks += not np.allclose(ZigZagExpert(env, 0).act(obs), ZigZagExpert(env, 1).act(obs))
+    assert forks >= 40, forks  # about 5 of its 6 climbing moves
+    for goal in (0, 1, "mean"):
+        total, infos, _, _ = play(env, ZigZagExpert(env, goal=goal).act, 2)
+        assert infos[-1]["success"] and total > 12, goal
+    random = np.random.default_rng(0)
+    assert play(env, lambda obs: random.uniform(-1, 1, 2), 0)[0] < 4
+    with pytest.raises(ConfigError, match="applies to zigzag only"):
+        suite.make("reach", step=0.25)
+    with pytest.raises(ConfigError, match=r"env.step=0.0: expected a number in \(0, 0.5\]"):
+        suite.make("zigzag", step=0.0)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
-from typing import ClassVar
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 import gymnasium as gym
 
 from viper.core.config import Options, option
+from viper.core.errors import ConfigError
 from viper.core.suites import TableSuite, Task, config_values
 from viper.envs.lite.balance import Balance, BalanceExpert
 from viper.envs.lite.base import LiteEnv
@@ -26,11 +27,20 @@ class LiteConfig(Options):
 
     episode_length: int | None = option(None, ge=1)
     """Steps per episode; None keeps the task's own length."""
+    step: float | None = option(None, gt=0, le=0.5, keyed_default=False)
+    """zigzag only: the point's move per step and axis in arena units (0.25: one 8x8 code cell at
+    64x64); None keeps the task's own 0.1."""
+
+
+#: Options of :class:`LiteConfig` that only some tasks take (task names per option).
+TASK_OPTIONS = {"step": ("zigzag",)}
 
 
 def _maker(env_cls: type[LiteEnv]) -> Callable[[LiteConfig, int, int | None], gym.Env]:
     def make(config: LiteConfig, size: int, seed: int | None) -> gym.Env:
-        env = env_cls(size=size, **config_values(config))
+        # A task-specific option left at None is not passed, so other tasks' signatures stay.
+        values = {k: v for k, v in config_values(config).items() if k not in TASK_OPTIONS or v is not None}
+        env = env_cls(size=size, **values)
         if seed is not None:
             env.action_space.seed(seed)
         return env
@@ -57,3 +67,12 @@ class LiteSuite(TableSuite):
         "reach-two": Task(_maker(ReachTwo), expert=ReachTwoExpert),
         "zigzag": Task(_maker(ZigZag), expert=ZigZagExpert),
     }
+
+    def options(self, task: str, options: Mapping[str, Any]) -> LiteConfig:
+        """``options`` as :class:`LiteConfig`; a task-specific option on another task is refused
+        here, so ``viper-run --check`` reports it before any stage runs."""
+        config = super().options(task, options)
+        for name, tasks in TASK_OPTIONS.items():
+            if getattr(config, name) is not None and task not in tasks:
+                raise ConfigError(f"lite:{task}: option {name!r} applies to {', '.join(tasks)} only")
+        return config

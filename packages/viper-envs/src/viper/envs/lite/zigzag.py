@@ -30,7 +30,8 @@ class ZigZag(LiteEnv):
     top; it must climb until it touches the bar and stay under it.
 
     * action: ``float32[2]`` in ``[-1, 1]``, the point's velocity, :attr:`STEP` arena units a step
-      per axis at full deflection (about 3 pixels at 64x64, so each move is visible);
+      per axis at full deflection (0.1: about 3 pixels at 64x64, so each move is visible; the
+      ``step`` option sets it, e.g. 0.25 for moves of one 8x8 tokenizer code cell);
     * state: ``[point_x, point_y, bar_x, bar_y, offset_x, to_go]`` with ``offset_x`` the point's
       column relative to the bar's and ``to_go`` the height left to climb;
     * reward: 1 in the goal zone (touching the bar from below, within its span), falling off
@@ -39,16 +40,32 @@ class ZigZag(LiteEnv):
       env's seeded generator, which :class:`ZigZagExpert` follows; reproducible per seed and
       unrelated to anything on screen.
 
-    20 steps: about 15 to climb, then the expert holds still in the goal zone.
+    20 steps: about 15 to climb (6 at ``step=0.25``), then the expert holds still in the goal
+    zone.
     """
 
     state_dim = 6
     episode_length = 20
     STEP = 0.1
     #: The expert's column offset beyond which it must move back toward the bar's column (so it
-    #: arrives under the bar): its only moves that the frames predict.
+    #: arrives under the bar): its only moves that the frames predict. 1.5 moves, so from the
+    #: bar's column and one move either side both moves stay open.
     LIMIT = 0.15
     MARGIN = 0.6
+
+    def __init__(
+        self,
+        size: int = 64,
+        render_mode: str | None = "rgb_array",
+        episode_length: int | None = None,
+        step: float | None = None,
+    ) -> None:
+        super().__init__(size, render_mode, episode_length)
+        if step is not None:  # None keeps the class's numbers exactly (and so its frames)
+            if not 0 < step <= 0.5:
+                raise ValueError(f"step {step}: expected a move in (0, 0.5] arena units")
+            self.STEP = float(step)
+            self.LIMIT = 1.5 * self.STEP
 
     def _reset_state(self, rng: np.random.Generator) -> None:
         self.bar = np.array([rng.uniform(-BAR_X_RANGE, BAR_X_RANGE), BAR_Y])
@@ -96,7 +113,9 @@ class ZigZag(LiteEnv):
 
 class ZigZagExpert:
     """Climbs at full speed, each step diagonally up-left or up-right, then holds still under the
-    bar; an offset beyond :attr:`ZigZag.LIMIT` from the bar's column forces the move back.
+    bar; an offset beyond :attr:`ZigZag.LIMIT` from the bar's column forces the move back. Moves
+    of more than 0.1 (the ``step`` option) can end the climb beside the bar's span: it then moves
+    sideways back under the bar (never at the default step, whose climb stays within the span).
 
     ``goal``: ``None`` takes the env's coin of the step (the suite's expert: both moves 50/50 at
     every step); ``0`` always up-left and ``1`` always up-right unless forced back (mode A and
@@ -116,14 +135,16 @@ class ZigZagExpert:
 
     def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         offset, to_go = float(obs["state"][4]), float(obs["state"][5])
-        climb = float(np.clip(to_go / ZigZag.STEP, 0.0, 1.0))
+        climb = float(np.clip(to_go / self.env.STEP, 0.0, 1.0))
         if climb < 1e-6:
-            return np.zeros(2, np.float32)
+            if abs(offset) <= BAR_HALF[0]:
+                return np.zeros(2, np.float32)
+            return np.array([-np.sign(offset) * min(1.0, abs(offset) / self.env.STEP), 0.0], np.float32)
         if self.goal == "mean":
             return np.array([0.0, climb], np.float32)
-        if offset > ZigZag.LIMIT:
+        if offset > self.env.LIMIT:
             side = 0
-        elif offset < -ZigZag.LIMIT:
+        elif offset < -self.env.LIMIT:
             side = 1
         elif self.goal is None:
             side = int(self.env.expert_flips[min(self.env.steps, len(self.env.expert_flips) - 1)])

@@ -106,8 +106,8 @@ class TrainedAgent:
         trained_on = record.get("identity", {}).get("obs_space")
         if trained_on is not None and json_safe(trained_on) != json_safe(describe_space(env.observation_space)):
             raise ConfigError(
-                f"--policy agent:: {self.stage_dir} was trained on observations {trained_on}, "
-                f"the env gives {describe_space(env.observation_space)}"
+                f"--env {self.env}: the agent in {self.stage_dir} was trained on observations {trained_on}, "
+                f"the env now gives {describe_space(env.observation_space)}"
             )
         config = make_config("agent", self.agent, self.agent_config, host)
         agent = host.load("agent", self.agent)(config, env.observation_space, env.action_space, seed)

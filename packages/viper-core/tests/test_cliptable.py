@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from viper.core.cliptable import INDEX_FILE, mapping_of, open_clip_table
+from viper.core.cliptable import INDEX_FILE, mapping_of, open_clip_table, write_clip_table
 from viper.core.config import DistributedConfig
 from viper.core.config.distributed import single_process
 from viper.core.dataset import DatasetWriter, VideoDataset, process_rows
@@ -78,3 +78,18 @@ def test_process_settings_name_neither_stage_nor_saved_model():
     }
     alone = {"steps": 3, **vars(DistributedConfig())}
     assert single_process(alone) == alone  # a one-process config keeps its stage hashes
+
+
+def test_a_second_writer_of_the_same_table_keeps_the_first_and_a_stale_table_is_replaced(tmp_path):
+    episodes = [np.arange(12, dtype=np.int32).reshape(3, 2, 2), np.ones((2, 2, 2), np.int32)]
+    write_clip_table(tmp_path / "t", episodes, [3, 2], [0, 1], ("a", "b"), key="k")
+    first = (tmp_path / "t" / INDEX_FILE).stat().st_ino
+    write_clip_table(tmp_path / "t", episodes, [3, 2], [0, 1], ("a", "b"), key="k")  # another process, late
+    assert (tmp_path / "t" / INDEX_FILE).stat().st_ino == first
+    write_clip_table(tmp_path / "t", episodes[:1], [3], [0], ("a",), key="other")
+    store = open_clip_table(tmp_path / "t", key="other")
+    assert len(store) == 1 and np.array_equal(store.arrays[0], episodes[0])
+    assert [p.name for p in tmp_path.iterdir()] == ["t"]  # no temporary folder left behind
+    with pytest.raises(ValueError, match="episode 1 holds 2 frames, expected 3"):
+        write_clip_table(tmp_path / "u", episodes, [3, 3], [0, 1], ("a", "b"))
+    assert [p.name for p in tmp_path.iterdir()] == ["t"]

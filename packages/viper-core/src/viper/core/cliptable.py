@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import mmap
 import os
+import shutil
+import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from viper.core.atomic import atomic_directory, atomic_write_json, read_json
+from viper.core.atomic import atomic_write_json, read_json
 
 DATA_FILE = "data.npy"
 INDEX_FILE = "index.json"
@@ -43,45 +45,82 @@ def write_clip_table(
     key: str = "",
 ) -> Path:
     """Write the episodes ``arrays`` yields (one at a time, never all in memory; their lengths
-    must be ``lengths``) as a clip table at ``directory``, swapped in whole; returns it."""
+    must be ``lengths``) as a clip table at ``directory``, swapped in whole; returns it.
+
+    Processes of one run may write the same table at once: the first rename wins and a later
+    writer that finds a complete table of the same ``key`` there drops its own copy."""
     directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = directory.parent / f".{directory.name}.{uuid.uuid4().hex[:8]}.tmp"
+    tmp.mkdir()
+    try:
+        _write_table(tmp, arrays, lengths, task_ids, tasks, key)
+        _publish(tmp, directory, key)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return directory
+
+
+def _write_table(
+    tmp: Path,
+    arrays: Iterable[np.ndarray],
+    lengths: Sequence[int],
+    task_ids: Sequence[int],
+    tasks: Sequence[str],
+    key: str,
+) -> None:
     total = int(sum(lengths))
     layout: tuple[np.dtype, tuple[int, ...]] | None = None
-    with atomic_directory(directory) as tmp:
-        # plain writes, not a writable memory map: its dirty pages would count in this process's
-        # memory until the whole table is written
-        with open(tmp / DATA_FILE, "wb") as f:
-            for i, array in enumerate(arrays):
-                array = np.ascontiguousarray(array)
-                if len(array) != lengths[i]:
-                    raise ValueError(f"{directory}: episode {i} holds {len(array)} frames, expected {lengths[i]}")
-                if layout is None:
-                    layout = (array.dtype, array.shape[1:])
-                    header = {"descr": np.lib.format.dtype_to_descr(array.dtype), "fortran_order": False}
-                    np.lib.format.write_array_header_2_0(f, {**header, "shape": (total, *array.shape[1:])})
-                elif (array.dtype, array.shape[1:]) != layout:
-                    raise ValueError(
-                        f"{directory}: episode {i} is {array.dtype}{list(array.shape[1:])} per frame, "
-                        f"episode 0 {layout[0]}{list(layout[1])}"
-                    )
-                f.write(array.tobytes())
-        if layout is None:
-            raise ValueError(f"{directory}: no episode to write")
-        atomic_write_json(
-            tmp / INDEX_FILE,
-            {
-                "format": FORMAT,
-                "version": VERSION,
-                "key": key,
-                "dtype": layout[0].str,
-                "frame_shape": list(layout[1]),
-                "offsets": np.concatenate([[0], np.cumsum(np.asarray(lengths, np.int64))[:-1]]).tolist(),
-                "lengths": [int(n) for n in lengths],
-                "task_ids": [int(t) for t in task_ids],
-                "tasks": list(tasks),
-            },
-        )
-    return directory
+    # plain writes, not a writable memory map: its dirty pages would count in this process's
+    # memory until the whole table is written
+    with open(tmp / DATA_FILE, "wb") as f:
+        for i, array in enumerate(arrays):
+            array = np.ascontiguousarray(array)
+            if len(array) != lengths[i]:
+                raise ValueError(f"clip table: episode {i} holds {len(array)} frames, expected {lengths[i]}")
+            if layout is None:
+                layout = (array.dtype, array.shape[1:])
+                header = {"descr": np.lib.format.dtype_to_descr(array.dtype), "fortran_order": False}
+                np.lib.format.write_array_header_2_0(f, {**header, "shape": (total, *array.shape[1:])})
+            elif (array.dtype, array.shape[1:]) != layout:
+                raise ValueError(
+                    f"clip table: episode {i} is {array.dtype}{list(array.shape[1:])} per frame, "
+                    f"episode 0 {layout[0]}{list(layout[1])}"
+                )
+            f.write(array.tobytes())
+        f.flush()
+        os.fsync(f.fileno())
+    if layout is None:
+        raise ValueError("clip table: no episode to write")
+    atomic_write_json(
+        tmp / INDEX_FILE,
+        {
+            "format": FORMAT,
+            "version": VERSION,
+            "key": key,
+            "dtype": layout[0].str,
+            "frame_shape": list(layout[1]),
+            "offsets": np.concatenate([[0], np.cumsum(np.asarray(lengths, np.int64))[:-1]]).tolist(),
+            "lengths": [int(n) for n in lengths],
+            "task_ids": [int(t) for t in task_ids],
+            "tasks": list(tasks),
+        },
+    )
+
+
+def _publish(tmp: Path, directory: Path, key: str) -> None:
+    """Rename the written table ``tmp`` to ``directory``, replacing a stale table there."""
+    try:
+        os.rename(tmp, directory)  # refused while ``directory`` holds files
+        return
+    except OSError:
+        pass
+    if read_clip_index(directory, key) is not None:
+        return  # another process wrote the same table first
+    old = directory.parent / f".{directory.name}.{uuid.uuid4().hex[:8]}.old"
+    os.replace(directory, old)
+    os.rename(tmp, directory)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def read_clip_index(directory: str | Path, key: str | None = None) -> dict[str, Any] | None:

@@ -7,6 +7,7 @@ Layout::
       latest.json              stage name -> folder of its newest finished run
       metrics.jsonl            every stage's scalars (with a "stage" field)
       tb/<stage>/              TensorBoard logs
+      clips/                   clip tables: the training frames, written once, read from disk (cliptable)
       <stage>-<hash>/          one folder per (stage, config): artifact, checkpoints, stage.json
 
 A stage folder is named by a hash of its config (including the folders of the stages it reads),

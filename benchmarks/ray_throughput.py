@@ -77,12 +77,13 @@ def main() -> None:
     print(f"{args.env}, {n} envs, reward {args.reward}, {args.steps} vector steps x {args.rounds} rounds, "
           f"{os.cpu_count()} CPUs; Ray {backend.ray.__version__}, cluster {backend.ray.cluster_resources()}")  # fmt: skip
 
-    def local(parallel: bool) -> tuple[Any, Any]:
-        return make_vector_env(env_fn, n, parallel=parallel), lambda: reward.stream(n, np.zeros(n, np.int32))
+    def local(parallel: bool) -> tuple[Any, Any, Any]:
+        return make_vector_env(env_fn, n, parallel=parallel), lambda: reward.stream(n, np.zeros(n, np.int32)), None
 
-    def ray(workers: int) -> tuple[Any, Any]:
+    def ray(workers: int) -> tuple[Any, Any, Any]:
         envs = backend.vector_env(env_fn, n, workers)
-        return envs, lambda: backend.reward_stream(reward, n, np.zeros(n, np.int32))
+        remote = backend.reward(reward)
+        return envs, lambda: remote.stream(n, np.zeros(n, np.int32)), remote.close
 
     variants = {
         "local, in process": functools.partial(local, False),
@@ -93,13 +94,12 @@ def main() -> None:
     try:
         for r in range(args.rounds):
             for key, make in variants.items():
-                envs, stream_fn = make()
+                envs, stream_fn, close_reward = make()
                 with contextlib.ExitStack() as cleanup:
                     cleanup.callback(envs.close)
-                    stream = stream_fn()
-                    if hasattr(stream, "close"):
-                        cleanup.callback(stream.close)  # the Ray reward actor
-                    results[key].append(steps_per_second(envs, stream, n, args.steps, seed=r))
+                    if close_reward is not None:
+                        cleanup.callback(close_reward)  # the Ray reward actor
+                    results[key].append(steps_per_second(envs, stream_fn(), n, args.steps, seed=r))
                 print(f"round {r}: {key:<22} {results[key][-1]:8.1f} env steps/s", flush=True)
     finally:
         backend.close()

@@ -4,6 +4,7 @@ same seeds, and a worker killed mid-run replaced without stopping training."""
 from __future__ import annotations
 
 import functools
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -28,20 +29,14 @@ def ray_cluster():
     ray.shutdown()
 
 
-def _train(workdir: Path, env_fn, *, num_envs: int, steps: int, **loop) -> tuple[dict, RecordingAgent, list]:
-    """Train a RecordingAgent on FrameReward in a fresh workdir; (final metrics, agent, log lines)."""
+def _train(
+    workdir: Path, env_fn, *, num_envs: int, steps: int, reward=None, **loop
+) -> tuple[dict, RecordingAgent, list]:
+    """Train a RecordingAgent on ``reward`` (default FrameReward) in a fresh workdir; (final
+    metrics, agent, log lines)."""
     agents: list[RecordingAgent] = []
-    config = LoopConfig(
-        steps=steps,
-        num_envs=num_envs,
-        parallel=False,
-        eval_every=0,
-        eval_initial=False,
-        eval_episodes=1,
-        video=False,
-        log_every=num_envs * 5,
-        **loop,
-    )
+    options = {"eval_every": 0, "eval_initial": False, "eval_episodes": 1, "video": False, **loop}
+    config = LoopConfig(steps=steps, num_envs=num_envs, parallel=False, log_every=num_envs * 5, **options)
     wd = Workdir(workdir)
     stage = wd.stage("agent", {})
     stage.start()
@@ -52,20 +47,43 @@ def _train(workdir: Path, env_fn, *, num_envs: int, steps: int, **loop) -> tuple
         return agents[-1]
 
     try:
-        result = train_agent(config, ctx, env_fn=env_fn, agent_fn=agent_fn, reward=FrameReward())
+        result = train_agent(config, ctx, env_fn=env_fn, agent_fn=agent_fn, reward=reward or FrameReward())
     finally:
         ctx.metrics.close()
     return result, agents[0], read_metrics(wd.path / "metrics.jsonl", "agent")
 
 
-def test_ray_workers_give_the_local_loops_numbers(tmp_path, ray_cluster) -> None:
+class CountingReward(FrameReward):
+    """FrameReward plus a count of every frame any of its streams scored (state on the reward
+    object, like a running normaliser or an online-trained bonus)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.frames = 0
+
+    def stream(self, num_envs, task_ids=None):
+        inner = super().stream(num_envs, task_ids)
+        parent = self
+
+        class Stream:
+            def step(self, batch):
+                parent.frames += len(batch.frames)
+                return inner.step(batch) + np.float32(parent.frames % 7)
+
+        return Stream()
+
+
+def test_ray_workers_give_the_local_loops_numbers(tmp_path, ray_cluster, monkeypatch) -> None:
     """2 Ray workers x 2 envs of lite:reach against 4 envs in this process, seed 3: every frame,
-    state, chosen reward, flag and true return is the same."""
+    state, chosen reward, flag and true return is the same, and evaluation's chosen reward (its
+    streams share the reward object with training's, in the reward actor) too."""
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # CountingReward, for the actor
     env_fn = functools.partial(make_env, "lite:reach", size=32, episode_length=40)
     steps = 4 * 60  # each env finishes one 40-step episode and starts another
-    local, a, local_log = _train(tmp_path / "local", env_fn, num_envs=4, steps=steps, seed=3)
+    loop = {"seed": 3, "eval_reward": True, "eval_every": 120}
+    local, a, local_log = _train(tmp_path / "local", env_fn, num_envs=4, steps=steps, reward=CountingReward(), **loop)
     remote, b, remote_log = _train(
-        tmp_path / "ray", env_fn, num_envs=4, steps=steps, seed=3, backend="ray", num_workers=2
+        tmp_path / "ray", env_fn, num_envs=4, steps=steps, reward=CountingReward(), backend="ray", num_workers=2, **loop
     )
     assert local == remote and local["episodes"] == 4
     assert len(a.steps) == len(b.steps) == 60
@@ -75,8 +93,9 @@ def test_ray_workers_give_the_local_loops_numbers(tmp_path, ray_cluster) -> None
         np.testing.assert_array_equal(x.reward, y.reward)
         for flag in ("is_first", "is_last", "is_terminal"):
             np.testing.assert_array_equal(getattr(x, flag), getattr(y, flag))
-    returns = [[row.get("train/return") for row in log] for log in (local_log, remote_log)]
-    assert returns[0] == returns[1] and any(r is not None for r in returns[0])
+    for key in ("train/return", "eval/return", "eval/reward_return"):
+        values = [[row.get(key) for row in log] for log in (local_log, remote_log)]
+        assert values[0] == values[1] and any(v is not None for v in values[0]), key
 
 
 def test_a_killed_worker_is_replaced_and_training_goes_on(tmp_path, ray_cluster, monkeypatch) -> None:

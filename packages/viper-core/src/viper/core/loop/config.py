@@ -69,5 +69,6 @@ class LoopConfig(Options):
     ``num_envs`` envs (sizes differ by at most one), so at most ``num_envs``. A worker that dies is
     replaced and its envs start new episodes."""
     ray_address: str = option("", keyed_default=False)
-    """Ray cluster to join (``backend=ray``), e.g. ``10.0.0.5:6379`` or ``auto``; empty starts
-    a Ray instance on this machine (or joins ``$RAY_ADDRESS``)."""
+    """Ray cluster to join (``backend=ray``), e.g. ``10.0.0.5:6379``, or ``auto`` for the one
+    ``ray start`` began on this machine; empty joins ``$RAY_ADDRESS`` if set, else starts a Ray
+    instance on this machine for this run."""

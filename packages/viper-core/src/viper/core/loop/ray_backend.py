@@ -6,7 +6,8 @@ on this machine or anywhere in the cluster) holds a contiguous slice of the envs
 ``SyncVectorEnv`` and returns their frames each step; env ``i`` gets the seed the local loop gives
 env ``i``, so frames, true rewards and chosen rewards equal the local loop's. The reward stream
 runs in one :class:`RewardActor` (on a GPU when the cluster has one) and scores all workers'
-frames in one batch per step; the agent acts and learns in the driver process.
+frames in one batch per step; evaluation's streams (``loop.eval_reward``) run there too, on the
+same reward object. The agent acts, learns and evaluates in the driver process.
 
 A worker that dies (``RayActorError``) is replaced by a new actor whose envs are reset with fresh
 seeds; the step reports them in ``info[RESTARTED]``, so the driver marks them ``is_first``, the
@@ -21,7 +22,9 @@ processes of one run, never a file this project loads. Ray is imported only here
 from __future__ import annotations
 
 import logging
+import os
 import warnings
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -61,23 +64,26 @@ class RayBackend:
         self.ray = import_ray()
         self.started = not self.ray.is_initialized()
         if self.started:
-            self.ray.init(address=address or None, include_dashboard=False, logging_level=logging.WARNING)
+            # Ray's own default would join any cluster `ray start` once recorded on this machine,
+            # and hang on a stale record; an empty address starts an instance for this run.
+            address = address or os.environ.get("RAY_ADDRESS") or "local"
+            self.ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING)
         self.gpus = float(self.ray.cluster_resources().get("GPU", 0))
 
     def vector_env(self, env_fn: Callable[[], Any], num_envs: int, num_workers: int) -> RayVectorEnv:
         return RayVectorEnv(self.ray, env_fn, num_envs, num_workers)
 
-    def reward_stream(self, reward: Reward, num_envs: int, task_ids: np.ndarray) -> RemoteStream:
-        """``reward.stream(num_envs, task_ids)`` running in one actor (one GPU if the cluster has one)."""
+    def reward(self, reward: Reward) -> RemoteReward:
+        """``reward`` moved into one actor (one GPU if the cluster has one); its streams step there."""
         actor = self.ray.remote(RewardActor).options(num_gpus=1 if self.gpus >= 1 else 0)
         try:
-            handle = actor.remote(reward, num_envs, np.asarray(task_ids, np.int32))
+            handle = actor.remote(reward)
         except Exception as exc:  # noqa: BLE001 -- Ray's serialization errors have many types
             raise ConfigError(
                 f"the reward {type(reward).__name__} cannot be sent to the Ray reward actor "
                 f"({type(exc).__name__}: {exc}); use loop.backend=local"
             ) from exc
-        return RemoteStream(self.ray, handle)
+        return RemoteReward(self.ray, handle, frozenset(getattr(reward, "needs", ())))
 
     def close(self) -> None:
         if self.started and self.ray.is_initialized():
@@ -195,38 +201,76 @@ class RayVectorEnv:
 
 
 class RewardActor:
-    """The reward stream of every env, in one Ray actor: one batched ``step`` per env step."""
+    """The run's reward in one Ray actor. Every stream opened on it steps here, batched over its
+    envs: training's, and evaluation's with ``loop.eval_reward``, so a reward that learns or
+    normalises online (``rnd``, ``normalize=running``) is shared by both as in the local loop."""
 
-    def __init__(self, reward: Reward, num_envs: int, task_ids: np.ndarray) -> None:
+    def __init__(self, reward: Reward) -> None:
         from viper.core.frameworks import configure_frameworks
 
         configure_frameworks()
-        self.stream = reward.stream(num_envs, task_ids)
+        self.reward = reward
+        self.streams: dict[int, Any] = {}
+        self.opened = 0
 
-    def step(self, batch: StepBatch) -> np.ndarray:
-        return np.asarray(self.stream.step(batch))
+    def open(self, num_envs: int, task_ids: np.ndarray | None) -> int:
+        self.opened += 1
+        self.streams[self.opened] = self.reward.stream(num_envs, task_ids)
+        return self.opened
 
-    def metrics(self) -> dict[str, float]:
+    def step(self, key: int, batch: StepBatch) -> np.ndarray:
+        return np.asarray(self.streams[key].step(batch))
+
+    def metrics(self, key: int) -> dict[str, float]:
         from viper.core.loop.window import stream_metrics
 
-        return stream_metrics(self.stream)
+        return stream_metrics(self.streams[key])
+
+    def forget(self, key: int) -> None:
+        self.streams.pop(key, None)
+
+    def relabel(self, *args: Any, **kwargs: Any) -> np.ndarray:
+        return np.asarray(self.reward.relabel(*args, **kwargs))
 
 
-class RemoteStream:
-    """The driver's handle on the :class:`RewardActor`: a reward stream like a local one."""
+class RemoteReward:
+    """The driver's handle on the :class:`RewardActor`: a reward whose streams run in the actor."""
 
-    def __init__(self, ray: Any, actor: Any) -> None:
-        self.ray, self.actor = ray, actor
+    def __init__(self, ray: Any, actor: Any, needs: frozenset[str]) -> None:
+        self.ray, self.actor, self.needs = ray, actor, needs
 
-    def step(self, batch: StepBatch) -> np.ndarray:
-        return self.ray.get(self.actor.step.remote(batch))
+    def stream(self, num_envs: int, task_ids: np.ndarray | None = None) -> RemoteStream:
+        ids = None if task_ids is None else np.asarray(task_ids, np.int32)
+        return RemoteStream(self.ray, self.actor, self.ray.get(self.actor.open.remote(num_envs, ids)))
 
-    def metrics(self) -> dict[str, float]:
-        return self.ray.get(self.actor.metrics.remote())
+    def relabel(self, *args: Any, **kwargs: Any) -> np.ndarray:
+        return self.ray.get(self.actor.relabel.remote(*args, **kwargs))
 
     def close(self) -> None:
         """End the actor now (otherwise it ends with the Ray connection)."""
         self.ray.kill(self.actor, no_restart=True)
+
+
+class RemoteStream:
+    """One stream opened on the :class:`RewardActor`, stepped like a local one; the actor drops
+    it when this handle is garbage collected."""
+
+    def __init__(self, ray: Any, actor: Any, key: int) -> None:
+        self.ray, self.actor, self.key = ray, actor, key
+        weakref.finalize(self, _forget, actor, key)
+
+    def step(self, batch: StepBatch) -> np.ndarray:
+        return self.ray.get(self.actor.step.remote(self.key, batch))
+
+    def metrics(self) -> dict[str, float]:
+        return self.ray.get(self.actor.metrics.remote(self.key))
+
+
+def _forget(actor: Any, key: int) -> None:
+    try:
+        actor.forget.remote(key)
+    except Exception:  # noqa: BLE001, S110 -- the actor or Ray is gone: nothing left to free
+        pass
 
 
 def concat(parts: list[Any]) -> Any:

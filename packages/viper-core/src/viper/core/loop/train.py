@@ -60,12 +60,12 @@ def train_agent(
     n = config.num_envs
     task_ids = np.zeros(n, np.int32) if task_ids is None else np.asarray(task_ids, np.int32).reshape(n)
     with contextlib.ExitStack() as cleanup:
-        envs, stream_fn = open_backend(config, env_fn, reward, task_ids, cleanup)
+        envs, reward = open_backend(config, env_fn, reward, cleanup)
         timer = Timer()
         driver = Driver(envs, task_ids, timer=timer)
         run = Session.open(config, ctx, envs, agent_fn, identity)
         agent, state = run.agent, run.state
-        driver.reset(run.seeds(n), stream_fn())
+        driver.reset(run.seeds(n), reward.stream(n, task_ids))
         log_due, eval_due = Every("next_log", config.log_every), Every("next_eval", config.eval_every)
         checkpoint_due = Every("next_checkpoint", config.checkpoint_every, catch_up=True)
         clock, updates = Clock(config.checkpoint_seconds), Ratio(agent.updates_per_step, agent.train_start)
@@ -171,23 +171,26 @@ def train_step(agent: Agent, state: LoopState, checkpoint: Path) -> dict[str, fl
 
 
 def open_backend(
-    config: LoopConfig, env_fn: Callable[[], Any], reward: Reward, task_ids: np.ndarray, cleanup: contextlib.ExitStack
-) -> tuple[Any, Callable[[], Any]]:
-    """The training envs and a maker of their reward stream, where ``loop.backend`` puts them:
-    this process (and its env subprocesses) or Ray actors (:mod:`~viper.core.loop.ray_backend`).
-    ``cleanup`` closes them."""
-    n = config.num_envs
+    config: LoopConfig, env_fn: Callable[[], Any], reward: Reward, cleanup: contextlib.ExitStack
+) -> tuple[Any, Reward]:
+    """The training envs and the reward whose streams score them, where ``loop.backend`` puts
+    them: this process (and its env subprocesses) or Ray actors
+    (:mod:`~viper.core.loop.ray_backend`: the reward moved into one actor). ``cleanup`` closes them."""
     if config.backend == "ray":
         from viper.core.loop.ray_backend import RayBackend
 
         backend = RayBackend(config.ray_address)
         cleanup.callback(backend.close)
-        envs = backend.vector_env(env_fn, n, config.num_workers)
+        envs = backend.vector_env(env_fn, config.num_envs, config.num_workers)
         cleanup.callback(envs.close)
-        return envs, lambda: backend.reward_stream(reward, n, task_ids)
-    envs = make_vector_env(env_fn, n, parallel=config.parallel and n > 1, context=config.vector_context)
+        remote = backend.reward(reward)
+        cleanup.callback(remote.close)
+        return envs, remote
+    envs = make_vector_env(
+        env_fn, config.num_envs, parallel=config.parallel and config.num_envs > 1, context=config.vector_context
+    )
     cleanup.callback(envs.close)
-    return envs, lambda: reward.stream(n, task_ids)
+    return envs, reward
 
 
 def make_vector_env(env_fn: Callable[[], Any], num_envs: int, *, parallel: bool, context: str = "spawn") -> Any:

@@ -168,7 +168,8 @@ class RayVectorEnv:
             part = self.slices[worker]
             warnings.warn(
                 f"Ray env worker {worker} (envs {part.start}-{part.stop - 1}) died ({type(exc).__name__}); "
-                f"a new worker resets those envs and their unfinished episodes are dropped",
+                f"a new worker resets those envs and their unfinished episodes are dropped "
+                f"(replacement {self.restarts + 1} of this run)",
                 stacklevel=3,
             )
             return None

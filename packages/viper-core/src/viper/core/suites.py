@@ -30,12 +30,13 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import numpy as np
+
 from viper.core.config import build_config
-from viper.core.errors import ConfigError
+from viper.core.errors import ConfigError, ContractError
 
 if TYPE_CHECKING:
     import gymnasium
-    import numpy as np
 
     from viper.core.protocols import Policy
 
@@ -123,3 +124,15 @@ class TableSuite:
 def config_values(config: Any) -> dict[str, Any]:
     """A Config's fields as keyword arguments (no deep copy, unlike ``dataclasses.asdict``)."""
     return {f.name: getattr(config, f.name) for f in dataclasses.fields(config) if f.init}
+
+
+def continuous_action(name: str, action: Any, space: Any, *, done: bool) -> np.ndarray:
+    """A continuous env's guard at the top of ``step``: refuse a step after the episode ended and
+    a non-finite action (both naming the env ``name``), then reshape the action to ``space`` and
+    clip it into its bounds (agents may overshoot by rounding)."""
+    if done:
+        raise ContractError(f"{name}: step() after the episode ended; call reset() first")
+    action = np.asarray(action, np.float32).reshape(space.shape)
+    if not np.all(np.isfinite(action)):
+        raise ContractError(f"{name}: action {action} is not finite")
+    return np.clip(action, space.low, space.high)

@@ -7,7 +7,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from viper.core.errors import ContractError, MissingDependencyError
+from viper.core.errors import MissingDependencyError
+from viper.core.suites import continuous_action
 from viper.envs.dmc import gl
 
 #: Agent steps per episode for tasks without a time limit (``lqr``), which otherwise end only
@@ -135,12 +136,7 @@ class DMCEnv(gym.Env):
         return self._observe(time_step.observation), {"task_reward": 0.0}
 
     def step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
-        if self._done:
-            raise ContractError(f"dmc:{self.domain}-{self.task}: step() after the episode ended; call reset() first")
-        action = np.asarray(action, np.float32).reshape(self.action_space.shape)
-        if not np.all(np.isfinite(action)):
-            raise ContractError(f"dmc:{self.domain}-{self.task}: action {action} is not finite")
-        action = np.clip(action, self.action_space.low, self.action_space.high)
+        action = continuous_action(f"dmc:{self.domain}-{self.task}", action, self.action_space, done=self._done)
         total = 0.0
         for _ in range(self.action_repeat):
             time_step = self._env.step(action)

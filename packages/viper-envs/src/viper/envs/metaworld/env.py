@@ -7,7 +7,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from viper.core.errors import ContractError, MissingDependencyError
+from viper.core.errors import MissingDependencyError
+from viper.core.suites import continuous_action
 from viper.envs.dmc import gl
 
 INSTALL_HINT = "pip install 'viper-envs[metaworld]'"
@@ -161,12 +162,7 @@ class MetaWorldEnv(gym.Env):
         return self._observe(raw), {"task_reward": 0.0, **self._info(info, bool(info.get("success", 0.0)))}
 
     def step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
-        if self._done:
-            raise ContractError(f"metaworld:{self.task}: step() after the episode ended; call reset() first")
-        action = np.asarray(action, np.float32).reshape(self.action_space.shape)
-        if not np.all(np.isfinite(action)):
-            raise ContractError(f"metaworld:{self.task}: action {action} is not finite")
-        action = np.clip(action, -1.0, 1.0)
+        action = continuous_action(f"metaworld:{self.task}", action, self.action_space, done=self._done)
         total, success = 0.0, False
         for _ in range(self.action_repeat):
             raw, reward, _, _, info = self._env.step(action)

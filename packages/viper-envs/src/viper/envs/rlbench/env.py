@@ -10,6 +10,7 @@ import numpy as np
 
 from viper.core.errors import ContractError
 from viper.core.importers import resize_frames
+from viper.core.suites import continuous_action
 from viper.envs.rlbench.backend import TaskBackend, launch
 
 CAMERAS = ("front", "wrist")
@@ -144,12 +145,7 @@ class RLBenchEnv(gym.Env):
         return self._obs, {"task_reward": 0.0, "success": False, "invalid_action": False}
 
     def step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
-        if self._done:
-            raise ContractError(f"rlbench:{self.task}: step() after the episode ended; call reset() first")
-        action = np.asarray(action, np.float32).reshape(self.action_space.shape)
-        if not np.all(np.isfinite(action)):
-            raise ContractError(f"rlbench:{self.task}: action {action} is not finite")
-        action = np.clip(action, -1.0, 1.0)
+        action = continuous_action(f"rlbench:{self.task}", action, self.action_space, done=self._done)
         invalid, success = False, False
         try:
             observation, reward, terminate = self.backend.step(self.backend_action(action))

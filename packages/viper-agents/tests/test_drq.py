@@ -47,6 +47,23 @@ def test_state_observations_need_no_pixels() -> None:
     assert math.isfinite(agent.train()["critic_loss"])
 
 
+@pytest.mark.parametrize("algorithm", ["drqv2", "drq"])
+def test_plain_mlps_on_the_state_without_encoder_or_trunk(algorithm) -> None:
+    """state_hidden=0 and feature_dim=0: the heads read the raw state (plain SAC/TD3 networks)."""
+    env = PointEnv(with_image=False)
+    agent = make(env, algorithm=algorithm, obs_keys=("state",), state_hidden=0, feature_dim=0)
+    state_size = env.observation_space["state"].shape[0]
+    assert agent.encoder.size == state_size and not list(agent.encoder.parameters())
+    assert isinstance(agent.critic.trunk, torch.nn.Identity)
+    assert agent.critic.q1[0].in_features == state_size + agent.actions.size
+    rollout(agent, lambda: PointEnv(with_image=False), 12)
+    before = [p.detach().clone() for p in agent.critic.parameters()]
+    assert math.isfinite(agent.train()["critic_loss"])
+    assert any(not torch.equal(p, q) for p, q in zip(before, agent.critic.parameters()))
+    with pytest.raises(ConfigError, match="agent.feature_dim"):
+        DrQConfig(feature_dim=-1)
+
+
 def test_random_shift_is_an_integer_crop_of_the_padded_image() -> None:
     gen = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (5, 12, 12, 3), dtype=torch.uint8, generator=gen)

@@ -75,8 +75,9 @@ class DrQConfig(Options):
 
     hidden: int | None = option(None, ge=1)
     """Units of the actor's and critics' hidden layers."""
-    feature_dim: int | None = option(None, ge=1)
-    """Size of the LayerNorm+tanh trunk between encoder and actor/critic heads."""
+    feature_dim: int | None = option(None, ge=0)
+    """Size of the LayerNorm+tanh trunk between encoder and actor/critic heads; 0: no trunk (the
+    heads read the encoder's output; with ``state_hidden=0`` a plain SAC/TD3 MLP on the state)."""
     batch_size: int | None = option(None, ge=1)
     """Transitions per update."""
     lr: float | None = None
@@ -104,8 +105,8 @@ class DrQConfig(Options):
     """EMA rate of the target critic."""
     shift_pad: int = 4
     """Random-shift augmentation: pad by this many pixels (replicate), crop back at random."""
-    state_hidden: int = 256
-    """Units of the MLP encoder for vector observations."""
+    state_hidden: int = option(256, ge=0)
+    """Units of the MLP encoder for vector observations; 0: the vector itself."""
     reward_scale: float = 1.0
     """Multiply rewards by this before learning (the reward's units are the reward plugin's)."""
     replay_capacity: int = 1_000_000

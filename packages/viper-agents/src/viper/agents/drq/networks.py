@@ -26,7 +26,8 @@ def _init(module: nn.Module) -> None:
 
 class Encoder(nn.Module):
     """Images: four 3x3 convs (32 channels, the first with stride 2) + ReLU, flattened.
-    Vectors: one hidden ReLU layer. Both feed the actor's and the critic's trunks."""
+    Vectors: one hidden ReLU layer, or the vector itself with ``state_hidden=0``. Both feed the
+    actor's and the critic's trunks."""
 
     def __init__(self, spec: ObsSpec, frame_stack: int, state_hidden: int) -> None:
         super().__init__()
@@ -43,8 +44,11 @@ class Encoder(nn.Module):
             side = lambda n: (n - 3) // 2 + 1 - 6  # noqa: E731
             self.size += 32 * side(height) * side(width)
         if spec.vectors:
-            self.mlp = nn.Sequential(nn.Linear(spec.vector_size, state_hidden), nn.ReLU())
-            self.size += state_hidden
+            if state_hidden:
+                self.mlp = nn.Sequential(nn.Linear(spec.vector_size, state_hidden), nn.ReLU())
+            else:
+                self.mlp = nn.Identity()
+            self.size += state_hidden or spec.vector_size
         self.apply(_init)
 
     def forward(self, image: torch.Tensor | None, vector: torch.Tensor | None) -> torch.Tensor:
@@ -57,8 +61,12 @@ class Encoder(nn.Module):
         return torch.cat(parts, -1)
 
 
-def trunk(inputs: int, feature_dim: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(inputs, feature_dim), nn.LayerNorm(feature_dim), nn.Tanh())
+def trunk(inputs: int, feature_dim: int) -> tuple[nn.Module, int]:
+    """DrQ-v2's LayerNorm+tanh bottleneck and its output size; ``feature_dim=0``: none (the
+    heads read the encoder's output, as plain SAC's MLPs read a state vector)."""
+    if not feature_dim:
+        return nn.Identity(), inputs
+    return nn.Sequential(nn.Linear(inputs, feature_dim), nn.LayerNorm(feature_dim), nn.Tanh()), feature_dim
 
 
 def head(inputs: int, hidden: int, outputs: int) -> nn.Sequential:
@@ -70,8 +78,8 @@ def head(inputs: int, hidden: int, outputs: int) -> nn.Sequential:
 class Actor(nn.Module):
     def __init__(self, repr_dim: int, action_size: int, config: DrQConfig) -> None:
         super().__init__()
-        self.trunk = trunk(repr_dim, config.feature_dim)
-        self.policy = head(config.feature_dim, config.hidden, action_size)
+        self.trunk, features = trunk(repr_dim, config.feature_dim)
+        self.policy = head(features, config.hidden, action_size)
         self.apply(_init)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
@@ -86,8 +94,8 @@ class GaussianActor(nn.Module):
 
     def __init__(self, repr_dim: int, action_size: int, config: DrQConfig) -> None:
         super().__init__()
-        self.trunk = trunk(repr_dim, config.feature_dim)
-        self.policy = head(config.feature_dim, config.hidden, 2 * action_size)
+        self.trunk, features = trunk(repr_dim, config.feature_dim)
+        self.policy = head(features, config.hidden, 2 * action_size)
         self.apply(_init)
 
     def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -123,9 +131,9 @@ class Critic(nn.Module):
 
     def __init__(self, repr_dim: int, action_size: int, config: DrQConfig) -> None:
         super().__init__()
-        self.trunk = trunk(repr_dim, config.feature_dim)
-        self.q1 = head(config.feature_dim + action_size, config.hidden, 1)
-        self.q2 = head(config.feature_dim + action_size, config.hidden, 1)
+        self.trunk, features = trunk(repr_dim, config.feature_dim)
+        self.q1 = head(features + action_size, config.hidden, 1)
+        self.q2 = head(features + action_size, config.hidden, 1)
         self.apply(_init)
 
     def forward(self, h: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

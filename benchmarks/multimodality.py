@@ -344,6 +344,12 @@ def main() -> None:
         default=[],
         help="extra MODEL:KIND.FIELD=VALUE options (MODEL: a model name, or tokenizer)",
     )
+    parser.add_argument(
+        "--model-seed",
+        type=int,
+        default=0,
+        help="seed of every model fit (the tokenizer keeps seed 0, so a replicate reuses it)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the tables to this JSON file")
     args = parser.parse_args()
     from viper.core.collect import collect
@@ -369,11 +375,13 @@ def main() -> None:
         "tokenizer": fit(workdir, data, "tokenizer", "vqgan", args.preset, [x for s in extra for x in ("--set", s)])
     }
     for name in args.models.split(","):
-        extra = [s.split(":", 1)[1] for s in args.set if s.startswith(f"{name}:")]
-        stages[name] = fit(workdir, data, "video_model", name, args.preset, [x for s in extra for x in ("--set", s)])
+        extra = [x for s in args.set if s.startswith(f"{name}:") for x in ("--set", s.split(":", 1)[1])]
+        seed = ["--seed", str(args.model_seed)] if args.model_seed else []  # 0: the stages of older runs
+        stages[name] = fit(workdir, data, "video_model", name, args.preset, extra + seed)
     tokenizer = load_tokenizer(workdir)
     frames = {p: rollouts(check, p, args.eval_episodes, args.size, options) for p in columns}
     setting = "".join(f", env.{k}={v}" for k, v in options.items())
+    setting += f", model seed {args.model_seed}" if args.model_seed else ""
     print(
         f"\n{args.env}{setting}: {args.episodes} expert episodes, preset {args.preset}, "
         f"{args.eval_episodes} held-out episodes per policy"
@@ -434,6 +442,7 @@ def main() -> None:
             "episodes": args.episodes,
             "eval_episodes": args.eval_episodes,
             "preset": args.preset,
+            "model_seed": args.model_seed,
             "fork": fork,
             "fork_states": len(clips[CANDIDATES[0]]),
             "tokenizer_fit_seconds": stages["tokenizer"]["seconds"],

@@ -27,7 +27,7 @@ FIXTURES = [
 ]
 PACKAGES = ["viper-core", "viper-envs", "viper-tokenizers", "viper-videomodels", "viper-rewards", "viper-agents"]
 # What each package's isolated test session installs besides viper-core and the package itself.
-EXTRAS = {"viper-envs": "[dmc,atari,metaworld]", "viper-agents": "[test]"}
+EXTRAS = {"viper-envs": "[dmc,atari,metaworld]", "viper-agents": "[test]", "viper-rewards": "[test]"}
 # Our own packages a package's tests use beyond its dependencies (the lite suite, the `task` reward).
 TEST_PACKAGES = {"viper-agents": ["viper-envs", "viper-rewards"]}
 NEEDS_TORCH = {"viper-agents"}

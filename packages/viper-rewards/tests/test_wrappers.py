@@ -251,7 +251,6 @@ def test_resize_frames_averages_blocks_or_takes_the_nearest_pixel():
 
 
 def test_a_gymnasium_classic_control_env_works_through_render(host, workdir):
-    pytest.importorskip("pygame")
     env = RewardWrapper(gym.make("CartPole-v1", render_mode="rgb_array"), "viper", workdir, host=host, resize=True)
     env.reset(seed=0)
     _, reward, _, _, info = env.step(env.action_space.sample())

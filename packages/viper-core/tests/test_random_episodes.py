@@ -47,6 +47,16 @@ def seen(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[int]]:
     return record
 
 
+def test_a_cached_stage_becomes_the_latest_again(tmp_path) -> None:
+    """Re-running an earlier config reuses its folder and makes it the one later stages read."""
+    wd, env, host = Workdir(tmp_path / "wd"), parse_env("fake:reach"), fake_host()
+    first = collect_stage(wd, env, 2, seed=3, host=host)
+    second = collect_stage(wd, env, 3, seed=3, host=host)
+    assert second != first and wd.latest("data") / "dataset" == second
+    assert collect_stage(wd, env, 2, seed=3, host=host) == first  # cached: nothing recorded again
+    assert wd.latest("data") / "dataset" == first
+
+
 def test_the_random_stage_records_random_episodes_in_its_own_folder_and_latest_entry(tmp_path) -> None:
     wd, env, host = Workdir(tmp_path / "wd"), parse_env("fake:reach"), fake_host()
     expert = collect_stage(wd, env, 2, seed=3, host=host)

@@ -111,6 +111,11 @@ class Stage:
         atomic_write_json(self.info_path, info)
         self.workdir.set_latest(self.name, self.directory.name)
 
+    def reuse(self) -> None:
+        """Skip this finished stage: it becomes its name's newest again, so the stages after it
+        (and ``latest``) read it rather than whichever config of that stage ran last."""
+        self.workdir.set_latest(self.name, self.directory.name)
+
     def context(self, *, seed: int = 0, progress: bool = True, **kwargs: Any) -> StageContext:
         return StageContext(
             directory=self.directory,

@@ -95,6 +95,7 @@ def train_stage(
     stage = wd.stage("agent", stage_config, component=agent)
     info = stage.info
     if stage.done and info.get("metrics", {}).get("env_steps", 0) >= loop_config.steps:
+        stage.reuse()
         report_cached("agent", stage.directory)
         return {**info["metrics"], "stage_dir": str(stage.directory), "cached": True}
 

@@ -84,6 +84,7 @@ def _recorded(
         return {"episodes": episodes}
 
     if stage.done:
+        stage.reuse()
         report_cached(label, stage.directory)
     else:
         run_stage(stage, work, seed=seed)

@@ -142,6 +142,7 @@ def score(
     stored = read_json(stage.directory / SCORE_FILE) if (stage.directory / SCORE_FILE).exists() else {}
     # A stage scored before the diagnostics existed is scored again (same folder) to gain them.
     if stage.done and not force and "diagnostics" in stored:
+        stage.reuse()
         # Summaries are recomputed from the stored episodes, so a cache written by an older
         # version gains any figure added since.
         summary = summarize(stored["episodes"], config.rewards, config.noise)

@@ -63,6 +63,7 @@ def fit_tokenizer(
         ]
     stage = Workdir(workdir).stage("tokenizer", stage_config, component=name)
     if stage.done:
+        stage.reuse()
         report_cached("tokenizer", stage.directory)
         return stage.directory / "artifact"
     train_eps, val_eps = split_episodes(dataset, val_fraction)

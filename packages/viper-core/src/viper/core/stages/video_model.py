@@ -90,6 +90,7 @@ def fit_video_model(
     stage_config = fit_stage_config(config, dataset, masks, seed, val_fraction, tokenizer=tokenizer_dir.name)
     stage = wd.stage("video_model", stage_config, component=name)
     if stage.done:
+        stage.reuse()
         report_cached("video model", stage.directory)
         return stage.directory / "artifact"
     # built first: a multi-process run joins jax.distributed before the tokenizer computes

@@ -10,6 +10,11 @@ from viper.core import ComponentSpec, hookimpl
 from viper.envs.rlbench.install import INSTALL_HINT as RLBENCH_INSTALL_HINT
 from viper.envs.rlbench.install import REQUIRES as RLBENCH_REQUIRES
 
+#: What MuJoCo suites need besides their extra to render without a display.
+HEADLESS_GL = (
+    "(headless rendering also needs `apt-get install -y libegl1 libgl1-mesa-dri` or `apt-get install -y libosmesa6`)"
+)
+
 
 @hookimpl
 def viper_register_env_suites() -> list[ComponentSpec]:
@@ -26,8 +31,7 @@ def viper_register_env_suites() -> list[ComponentSpec]:
             summary="DeepMind Control Suite (dmc:cartpole-swingup, ...), 64x64 pixels, scripted experts",
             framework="numpy",
             requires=("dm-control>=1.0.16", "mujoco>=3.17,<4"),
-            install_hint="pip install 'viper-envs[dmc]' (headless rendering also needs "
-            "`apt-get install -y libegl1 libgl1-mesa-dri` or `apt-get install -y libosmesa6`)",
+            install_hint=f"pip install 'viper-envs[dmc]' {HEADLESS_GL}",
         ),
         ComponentSpec(
             name="atari",
@@ -43,8 +47,7 @@ def viper_register_env_suites() -> list[ComponentSpec]:
             summary="Meta-World v3 manipulation (metaworld:reach, ...), 64x64, success flag, scripted experts",
             framework="numpy",
             requires=("metaworld>=3.0", "mujoco>=3.17,<4"),
-            install_hint="pip install 'viper-envs[metaworld]' (headless rendering also needs "
-            "`apt-get install -y libegl1 libgl1-mesa-dri` or `apt-get install -y libosmesa6`)",
+            install_hint=f"pip install 'viper-envs[metaworld]' {HEADLESS_GL}",
         ),
         ComponentSpec(
             name="rlbench",

@@ -25,6 +25,7 @@ COMMANDS = (
     "fit-model",
     "score",
     "train",
+    "experiment",
 )
 
 

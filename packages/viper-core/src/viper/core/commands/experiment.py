@@ -1,0 +1,123 @@
+"""``viper-run experiment NAME``: run the grid of ``experiments/NAME.toml`` and write its results page.
+
+Each (cell, seed) is an ordinary ``viper-run`` subprocess in ``ROOT/NAME/<cell-slug>/seed<S>``;
+a finished one is read, not started, so an interrupted grid resumes and a finished grid only
+rewrites ``OUT/NAME.md``. See :mod:`viper.core.experiment` for the file format.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from viper.core.atomic import atomic_write_json, read_json
+from viper.core.errors import ViperError
+from viper.core.experiment import (
+    Cell,
+    check_cells,
+    command,
+    estimate_seconds,
+    find_experiment,
+    finished,
+    load_experiment,
+)
+
+NAME = "experiment"
+HELP = "run a grid of pipeline runs over options and seeds (experiments/NAME.toml) and tabulate it"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", metavar="NAME", help="experiments/NAME.toml, or a path to a .toml file")
+    parser.add_argument("--root", type=Path, default=Path("runs/experiments"), help="cells' workdirs go in ROOT/NAME")
+    parser.add_argument("--out", type=Path, default=Path("docs/results"), help="where NAME.md, .png, .json go")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N", help="cells to run at once (default 1)")
+    parser.add_argument("--dry-run", action="store_true", help="list the cells and their estimated cost, then stop")
+
+
+def launch(argv: list[str], log: Path) -> int:
+    """Run one cell's ``viper-run`` with its output appended to the cell's ``log.txt``."""
+    with log.open("a") as out:
+        return subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT).returncode
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(seconds)
+    return (
+        f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.jobs < 1:
+        raise ViperError(f"--jobs {args.jobs}: expected an integer >= 1")
+    experiment = load_experiment(find_experiment(args.name))
+    check_cells(experiment)
+    base = args.root / experiment.name
+    tasks: list[tuple[Cell, int, Path, list[str]]] = []
+    for cell in experiment.cells:
+        for seed in experiment.seeds:
+            workdir = base / cell.slug / f"seed{seed}"
+            tasks.append((cell, seed, workdir, command(cell, seed, workdir)))
+    done = {(c.label, s): finished(w, argv[1:]) for c, s, w, argv in tasks}
+    total = len(tasks)
+
+    if args.dry_run:
+        print(f"experiment {experiment.name}: {len(experiment.cells)} cells x {len(experiment.seeds)} seeds in {base}")
+        cost = 0.0
+        for index, (cell, seed, _workdir, argv) in enumerate(tasks, 1):
+            if done[(cell.label, seed)] is not None:
+                print(f"[{index}/{total}] {cell.label} seed {seed}: finished")
+                continue
+            finished_seeds = [n for (label, _), n in done.items() if label == cell.label and n]
+            seconds = estimate_seconds(cell, finished_seeds)
+            cost += seconds
+            print(f"[{index}/{total}] {cell.label} seed {seed}: ~{_clock(seconds)}\n    $ {shlex.join(argv)}")
+        print(f"estimated {_clock(cost)} of runs left ({_clock(cost / args.jobs)} with --jobs {args.jobs})")
+        return 0
+
+    todo = [task for task in tasks if done[(task[0].label, task[1])] is None]
+    print(f"experiment {experiment.name}: {total - len(todo)}/{total} cells finished, {len(todo)} to run", flush=True)
+    started, durations, failed = time.time(), [], []
+
+    def one(task: tuple[Cell, int, Path, list[str]]) -> None:
+        cell, seed, workdir, argv = task
+        index = tasks.index(task) + 1
+        print(f"[{index}/{total}] start {cell.label} seed {seed} ({workdir})", flush=True)
+        workdir.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(workdir / "cell.json", {"cell": cell.label, "seed": seed, "arguments": argv[1:]})
+        began = time.time()
+        code = launch(argv, workdir / "log.txt")
+        durations.append(time.time() - began)
+        numbers = finished(workdir, argv[1:]) if code == 0 else None
+        eta = sum(durations) / len(durations) * (len(todo) - len(durations)) / args.jobs
+        state = "done" if numbers is not None else f"FAILED (exit {code}; see {workdir / 'log.txt'})"
+        print(
+            f"[{index}/{total}] {state} {cell.label} seed {seed} in {_clock(durations[-1])}; "
+            f"elapsed {_clock(time.time() - started)}, ETA {_clock(eta)}",
+            flush=True,
+        )
+        done[(cell.label, seed)] = numbers if numbers is not None else {}
+        if numbers is None:
+            failed.append(f"{cell.label} seed {seed}")
+
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        list(pool.map(one, todo))
+    if failed:
+        print(f"viper-run experiment: {len(failed)} cells failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+
+    results: dict[str, list[dict[str, Any]]] = {cell.label: [] for cell in experiment.cells}
+    for cell, seed, workdir, _ in tasks:
+        results[cell.label].append({"seed": seed, "workdir": str(workdir), **read_json(workdir / "report/report.json")})
+    from viper.core.experiment_report import write_results
+
+    regenerate = f"viper-run experiment {args.name} --root {args.root} --out {args.out}"
+    page = write_results(experiment, results, args.out, regenerate)
+    print(f"results: {page}")
+    return 0

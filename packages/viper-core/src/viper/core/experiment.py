@@ -1,0 +1,265 @@
+"""Experiments: a grid of ordinary ``viper-run`` cells over pipeline options and seeds.
+
+An experiment is declared in ``experiments/NAME.toml``::
+
+    [experiment]
+    description = "VIPER reward against the task reward on reach"
+    seeds = [0, 1, 2]
+    metrics = ["fraction_of_expert", "spearman", "agent_eval_return", "run_seconds"]
+
+    [base]                      # every cell: PipelineConfig fields and SECTION.FIELD options
+    env = "lite:reach"
+    steps = 20000
+    "loop.eval_episodes" = 10
+
+    [grid]                      # the product of these axes makes the cells
+    reward = ["viper", "task"]
+    "video_model.context" = [4, 8]
+
+    [[cells]]                   # optional extra cells, each overriding base
+    reward = "viper"
+    explore = "rnd"
+    beta = 0.5
+
+A key without a dot is a ``viper-run`` flag (``random_episodes`` -> ``--random-episodes``); a
+key with one is ``--set SECTION.FIELD=VALUE``. Each (cell, seed) runs in its own workdir
+``ROOT/NAME/<cell-slug>/seed<S>``, so it is cached and resumable like any run, and a cell whose
+report is written (with the command that made it) is never started again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import json
+import re
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from viper.core.atomic import read_json
+from viper.core.errors import ConfigError
+
+#: Numbers of ``report/report.json`` an experiment can tabulate: key -> (heading, scale).
+METRICS: dict[str, tuple[str, float]] = {
+    "fraction_of_expert": ("agent % of expert", 100.0),
+    "agent_eval_return": ("agent final return", 1.0),
+    "agent_eval_success": ("agent success rate %", 100.0),
+    "spearman": ("reward Spearman vs true return", 1.0),
+    "pearson": ("reward Pearson vs true return", 1.0),
+    "spearman_per_step": ("per-step reward Spearman", 1.0),
+    "expert_return": ("expert return", 1.0),
+    "run_seconds": ("wall-clock s", 1.0),
+}
+DEFAULT_METRICS = ("fraction_of_expert", "spearman", "agent_eval_return", "run_seconds")
+
+#: PipelineConfig fields a cell may set; workdir and seed belong to the runner.
+FLAGS = ("env", "tokenizer", "model", "reward", "agent", "explore", "beta", "data", "episodes")
+FLAGS += ("random_episodes", "steps", "preset")
+TABLES = ("experiment", "base", "grid", "cells")
+
+#: Rough 2-core CPU seconds per training step, for ``--dry-run`` before any cell has finished
+#: (from the quick preset's timing in the README: tokenizer 107 s / 500 steps, video model
+#: 136 s / 500, agent 318 s / 20k env steps).
+SECONDS_PER_STEP = {"tokenizer": 0.2, "video_model": 0.27, "agent": 0.016}
+#: ... plus per expert episode (collect, score) and once per run (imports, report).
+SECONDS_PER_EPISODE, SECONDS_PER_RUN = 1.0, 30.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    """One option set of the grid (run once per seed)."""
+
+    label: str  # the options that vary, e.g. "reward=task"
+    options: dict[str, Any]  # base merged with this cell's keys
+
+    @property
+    def slug(self) -> str:
+        """Folder name: the varying options, readable, plus a hash of every option (so editing the
+        base options makes new folders instead of reusing reports of the old ones)."""
+        text = re.sub(r"[^A-Za-z0-9.=_-]+", "_", self.label.replace(" ", "_").replace(":", "-")).strip("_")
+        digest = hashlib.sha1(json.dumps(self.options, sort_keys=True).encode()).hexdigest()[:8]
+        return f"{text or 'base'}-{digest}"[:120]
+
+    def arguments(self) -> list[str]:
+        """``viper-run`` arguments of this cell (without ``--seed`` and ``--workdir``)."""
+        out: list[str] = []
+        for key, value in self.options.items():
+            if "." in key:
+                out += ["--set", f"{key}={_text(value)}"]
+            elif value is not None:
+                out += [f"--{key.replace('_', '-')}", _text(value)]
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    name: str
+    path: Path
+    description: str
+    seeds: tuple[int, ...]
+    metrics: tuple[str, ...]
+    cells: tuple[Cell, ...]
+
+
+def _text(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def find_experiment(name: str, directory: Path = Path("experiments")) -> Path:
+    """``NAME`` -> ``experiments/NAME.toml``; a path to a ``.toml`` file is taken as it is."""
+    path = Path(name) if name.endswith(".toml") else directory / f"{name}.toml"
+    if not path.is_file():
+        known = sorted(p.stem for p in directory.glob("*.toml")) if directory.is_dir() else []
+        raise ConfigError(f"experiment {name!r}: no file {path} (experiments in {directory}: {known or 'none'})")
+    return path
+
+
+def load_experiment(path: Path) -> Experiment:
+    """Parse and check an experiment file; every error names the file and the key."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    where = str(path)
+    for key in data:
+        if key not in TABLES:
+            raise ConfigError(f"{where}: unknown table [{key}]; expected {', '.join(TABLES)}")
+    head = data.get("experiment", {})
+    for key in head:
+        if key not in ("description", "seeds", "metrics"):
+            raise ConfigError(f"{where}: [experiment] {key}: unknown key; expected description, seeds, metrics")
+    seeds = head.get("seeds", [0, 1, 2])
+    if not (isinstance(seeds, list) and seeds and all(isinstance(s, int) and s >= 0 for s in seeds)):
+        raise ConfigError(f"{where}: [experiment] seeds = {seeds!r}: expected a list of integers >= 0")
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"{where}: [experiment] seeds = {seeds!r}: a seed is repeated")
+    metrics = head.get("metrics", list(DEFAULT_METRICS))
+    for metric in metrics if isinstance(metrics, list) else [metrics]:
+        if metric not in METRICS:
+            raise ConfigError(
+                f"{where}: [experiment] metrics: unknown {metric!r}; expected some of {', '.join(METRICS)}"
+            )
+    base = _options(data.get("base", {}), f"{where}: [base]")
+    grid = data.get("grid", {})
+    if not isinstance(grid, dict):
+        raise ConfigError(f"{where}: grid: expected a table [grid]")
+    for key, values in grid.items():
+        if not (isinstance(values, list) and values):
+            raise ConfigError(f"{where}: [grid] {key}: expected a non-empty list of values")
+        for value in values:
+            _options({key: value}, f"{where}: [grid]")
+    cells: list[Cell] = []
+    for combo in itertools.product(*grid.values()) if grid else []:
+        own = dict(zip(grid, combo, strict=True))
+        cells.append(Cell(_label(own), {**base, **own}))
+    extra = data.get("cells", [])
+    if not isinstance(extra, list):
+        raise ConfigError(f"{where}: cells: expected [[cells]] tables")
+    for index, own in enumerate(extra):
+        own = _options(own, f"{where}: [[cells]] #{index + 1}")
+        cells.append(Cell(_label(own), {**base, **own}))
+    if not cells:
+        cells.append(Cell("base", dict(base)))
+    slugs = [cell.slug for cell in cells]
+    for slug in slugs:
+        if slugs.count(slug) > 1:
+            raise ConfigError(f"{where}: two cells have the same options ({slug})")
+    return Experiment(path.stem, path, str(head.get("description", "")), tuple(seeds), tuple(metrics), tuple(cells))
+
+
+def _label(options: dict[str, Any]) -> str:
+    return " ".join(f"{key}={_text(value)}" for key, value in options.items()) or "base"
+
+
+def _options(table: Any, where: str) -> dict[str, Any]:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: expected a table of options")
+    for key, value in table.items():
+        section, dot, field = key.partition(".")
+        if not dot and key not in FLAGS:
+            raise ConfigError(f"{where} {key}: unknown option; expected one of {', '.join(FLAGS)} or SECTION.FIELD")
+        if dot and not (section and field):
+            raise ConfigError(f"{where} {key}: expected SECTION.FIELD")
+        if not isinstance(value, str | int | float | bool):
+            raise ConfigError(f"{where} {key} = {value!r}: expected a string, number or boolean")
+    return dict(table)
+
+
+def check_cells(experiment: Experiment) -> None:
+    """Resolve every cell as ``viper-run --check`` would, so a bad option fails before any run."""
+    import argparse
+    import contextlib
+    import io
+
+    from viper.core.commands.run import configure
+    from viper.core.commands.run import run as run_command
+
+    for cell in experiment.cells:
+        parser = argparse.ArgumentParser(prog="viper-run", exit_on_error=False)
+        configure(parser)
+        try:
+            args = parser.parse_args([*cell.arguments(), "--check"])
+        except (argparse.ArgumentError, SystemExit) as exc:
+            raise ConfigError(f"{experiment.path}: cell {cell.label}: {exc}") from exc
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                run_command(args)
+        except ConfigError as exc:
+            raise ConfigError(f"{experiment.path}: cell {cell.label}: {exc}") from exc
+
+
+def command(cell: Cell, seed: int, workdir: Path) -> list[str]:
+    """The ``viper-run`` command of one (cell, seed)."""
+    return [sys.executable, "-m", "viper.core.cli", *cell.arguments(), "--seed", str(seed), "--workdir", str(workdir)]
+
+
+def finished(workdir: Path, argv: list[str]) -> dict[str, Any] | None:
+    """The report of a run made by ``argv`` whose stages are all done, else None."""
+    report, marker = workdir / "report" / "report.json", workdir / "cell.json"
+    if not (report.is_file() and marker.is_file()) or read_json(marker).get("arguments") != argv:
+        return None
+    numbers = read_json(report)
+    for folder in numbers.get("stage_folders", {}).values():
+        stage = workdir / folder / "stage.json"
+        if not stage.is_file() or read_json(stage).get("status") != "done":
+            return None
+    return numbers
+
+
+def estimate_seconds(cell: Cell, done: Iterable[dict[str, Any]]) -> float:
+    """A cell-seed's cost: the mean wall clock of this cell's finished seeds, else a rough guess
+    from the resolved step budgets and :data:`SECONDS_PER_STEP`."""
+    seconds = [float(n["run_seconds"]) for n in done if n.get("run_seconds")]
+    if seconds:
+        return sum(seconds) / len(seconds)
+    import argparse
+
+    from viper.core.commands.run import configure
+    from viper.core.pipeline import PipelineConfig, resolve
+
+    parser = argparse.ArgumentParser()
+    configure(parser)
+    args = parser.parse_args(cell.arguments())
+    config = PipelineConfig(
+        **{f: getattr(args, f) for f in FLAGS},
+        options={k: dict(v) for k, v in _sets(args.set).items()},
+    )
+    plan = resolve(config)
+    total = SECONDS_PER_RUN + (config.episodes or config.sizes["episodes"]) * SECONDS_PER_EPISODE
+    total += (config.steps or config.sizes["steps"]) * SECONDS_PER_STEP["agent"]
+    for kind in ("tokenizer", "video_model"):
+        total += (getattr(plan.components[kind][1], "steps", 0) or 0) * SECONDS_PER_STEP[kind]
+    return total
+
+
+def _sets(items: list[str]) -> dict[str, dict[str, str]]:
+    from viper.core.config import parse_assignments
+
+    return parse_assignments(items)

@@ -1,0 +1,107 @@
+"""An experiment's results page: tables of mean ± std over seeds, a bar chart, the command."""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from viper.core.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
+from viper.core.experiment import METRICS, Experiment
+
+
+def values(rows: list[dict[str, Any]], metric: str) -> np.ndarray:
+    """One number per seed (NaN where the report has none), scaled for display."""
+    scale = METRICS[metric][1]
+    return np.array([scale * float(r[metric]) if r.get(metric) is not None else math.nan for r in rows])
+
+
+def _digits(x: np.ndarray) -> int:
+    finite = x[~np.isnan(x)]
+    return 3 if len(finite) and np.abs(finite).max() < 10 else 1
+
+
+def _summary(x: np.ndarray) -> str:
+    digits, x = _digits(x), x[~np.isnan(x)]
+    return f"{x.mean():.{digits}f} ± {x.std():.{digits}f}" if len(x) else "–"
+
+
+def markdown(experiment: Experiment, results: dict[str, list[dict[str, Any]]], regenerate: str, plot: str) -> str:
+    lines = [f"# Experiment `{experiment.name}`", ""]
+    if experiment.description:
+        lines += [experiment.description, ""]
+    lines += [
+        f"Grid file `{experiment.path}`; {len(experiment.cells)} cells × seeds {list(experiment.seeds)}; "
+        "each number is the mean ± std (population) over seeds of the cell's `report/report.json`.",
+        "",
+        "Regenerate (finished cells are read, not rerun):",
+        "",
+        f"    {regenerate}",
+        "",
+    ]
+    for metric in experiment.metrics:
+        heading = METRICS[metric][0]
+        lines += [f"## {heading} (`{metric}`)", "", "| cell | mean ± std | n | per seed |", "|---|---:|---:|---|"]
+        for cell in experiment.cells:
+            rows = results[cell.label]
+            x = values(rows, metric)
+            seeds = ", ".join(f"{r['seed']}: {v:.{_digits(x)}f}" for r, v in zip(rows, x, strict=True))
+            lines.append(f"| {cell.label} | {_summary(x)} | {int((~np.isnan(x)).sum())} | {seeds} |")
+        lines.append("")
+    lines += [f"![{experiment.name}]({plot})", ""]
+    return "\n".join(lines)
+
+
+def bar_chart(experiment: Experiment, results: dict[str, list[dict[str, Any]]]) -> bytes:
+    """One panel per metric: a bar per cell at the mean over seeds, the std as its error bar."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [cell.label for cell in experiment.cells]
+    fig, axes = plt.subplots(
+        1, len(experiment.metrics), figsize=(1.2 + 0.9 * len(labels) * len(experiment.metrics), 3.6), squeeze=False
+    )
+    for ax, metric in zip(axes[0], experiment.metrics, strict=True):
+        stats = [values(results[label], metric) for label in labels]
+        means = [np.nanmean(x) if (~np.isnan(x)).any() else 0.0 for x in stats]
+        stds = [np.nanstd(x) if (~np.isnan(x)).any() else 0.0 for x in stats]
+        ax.bar(range(len(labels)), means, yerr=stds, capsize=4, color="tab:blue", alpha=0.8)
+        ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=7)
+        ax.set_title(METRICS[metric][0], fontsize=9)
+    fig.suptitle(f"{experiment.name}: mean ± std over seeds {list(experiment.seeds)}", fontsize=9)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def write_results(experiment: Experiment, results: dict[str, list[dict[str, Any]]], out: Path, regenerate: str) -> Path:
+    """Write ``OUT/NAME.md``, ``OUT/NAME.png`` and ``OUT/NAME.json``; returns the markdown's path."""
+    out.mkdir(parents=True, exist_ok=True)
+    plot = out / f"{experiment.name}.png"
+    atomic_write_bytes(plot, bar_chart(experiment, results))
+    keep = ("seed", "workdir", *experiment.metrics, "stage_seconds", "stage_folders")
+    atomic_write_json(
+        out / f"{experiment.name}.json",
+        {
+            "experiment": experiment.name,
+            "file": str(experiment.path),
+            "command": regenerate,
+            "cells": {
+                cell.label: {
+                    "options": cell.options,
+                    "seeds": [{k: r.get(k) for k in keep} for r in results[cell.label]],
+                }
+                for cell in experiment.cells
+            },
+        },
+    )
+    page = out / f"{experiment.name}.md"
+    atomic_write_text(page, markdown(experiment, results, regenerate, plot.name))
+    return page

@@ -1,0 +1,191 @@
+"""Experiment files (parsing, checks, cell expansion) and the runner's skip logic, with the
+``viper-run`` subprocess replaced by a fake that writes a finished run's files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from viper.core.cli import main
+from viper.core.commands import experiment as command_module
+from viper.core.errors import ConfigError
+from viper.core.experiment import Cell, finished, load_experiment
+
+GRID = """
+[experiment]
+description = "d"
+seeds = [0, 1, 2]
+metrics = ["fraction_of_expert", "run_seconds"]
+
+[base]
+env = "lite:reach"
+steps = 200
+"loop.eval_episodes" = 1
+
+[grid]
+reward = ["viper", "task"]
+"video_model.steps" = [20, 40]
+
+[[cells]]
+reward = "viper"
+random_episodes = 2
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "grid") -> Path:
+    path = tmp_path / "experiments" / f"{name}.toml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_grid_product_and_extra_cells_merge_over_base(tmp_path: Path) -> None:
+    experiment = load_experiment(write(tmp_path, GRID))
+    assert experiment.seeds == (0, 1, 2) and experiment.metrics == ("fraction_of_expert", "run_seconds")
+    labels = [cell.label for cell in experiment.cells]
+    assert labels == [
+        "reward=viper video_model.steps=20",
+        "reward=viper video_model.steps=40",
+        "reward=task video_model.steps=20",
+        "reward=task video_model.steps=40",
+        "reward=viper random_episodes=2",
+    ]
+    last = experiment.cells[-1]
+    assert last.options == {
+        "env": "lite:reach",
+        "steps": 200,
+        "loop.eval_episodes": 1,
+        "reward": "viper",
+        "random_episodes": 2,
+    }
+    assert last.arguments() == [
+        "--env", "lite:reach", "--steps", "200", "--set", "loop.eval_episodes=1", "--reward", "viper",
+        "--random-episodes", "2",
+    ]  # fmt: skip
+    assert len({cell.slug for cell in experiment.cells}) == 5
+
+
+def test_slug_changes_with_any_option_so_old_reports_are_not_reused() -> None:
+    a = Cell("reward=task", {"reward": "task", "steps": 200})
+    b = Cell("reward=task", {"reward": "task", "steps": 300})
+    assert a.slug.startswith("reward=task-") and a.slug != b.slug
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[exp]\n", "unknown table [exp]"),
+        ("[experiment]\nseeds = [0, 0]\n", "seeds = [0, 0]: a seed is repeated"),
+        ("[experiment]\nseeds = 3\n", "seeds = 3: expected a list"),
+        ("[experiment]\nmetrics = ['accuracy']\n", "metrics: unknown 'accuracy'"),
+        ("[experiment]\nseed = [1]\n", "[experiment] seed: unknown key"),
+        ("[base]\nworkdir = 'x'\n", "[base] workdir: unknown option"),
+        ("[base]\n'tokenizer.' = 1\n", "[base] tokenizer.: expected SECTION.FIELD"),
+        ("[grid]\nreward = 'task'\n", "[grid] reward: expected a non-empty list"),
+        ("[grid]\n'agent.lr' = [[1]]\n", "agent.lr = [1]: expected a string, number or boolean"),
+        ("[[cells]]\nreward = 'task'\n[[cells]]\nreward = 'task'\n", "two cells have the same options"),
+        ("[experiment\n", "not valid TOML"),
+    ],
+)
+def test_bad_files_fail_naming_the_file_and_the_key(tmp_path: Path, text: str, message: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_experiment(path)
+    assert str(path) in str(info.value) and message in str(info.value)
+
+
+def fake_run(workdir: Path, seed: int) -> None:
+    """What a finished ``viper-run`` leaves: done stage folders and a report naming them."""
+    for stage in ("tokenizer-aaa", "agent-bbb"):
+        (workdir / stage).mkdir(parents=True, exist_ok=True)
+        (workdir / stage / "stage.json").write_text(json.dumps({"status": "done"}))
+    (workdir / "report").mkdir(exist_ok=True)
+    report = {
+        "fraction_of_expert": 0.5 + 0.1 * seed,
+        "spearman": 0.9,
+        "agent_eval_return": 10.0 + seed,
+        "run_seconds": 3.0,
+        "stage_folders": {"tokenizer": "tokenizer-aaa", "agent": "agent-bbb"},
+    }
+    (workdir / "report" / "report.json").write_text(json.dumps(report))
+
+
+TINY = """
+[experiment]
+seeds = [0, 1, 2]
+[base]
+steps = 200
+[grid]
+reward = ["viper", "task"]
+"""
+
+
+def test_runner_runs_each_cell_once_then_only_rewrites_the_page(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, TINY, "tiny")
+    launched: list[list[str]] = []
+
+    def launch(argv: list[str], log: Path) -> int:
+        launched.append(argv)
+        workdir = Path(argv[argv.index("--workdir") + 1])
+        fake_run(workdir, int(argv[argv.index("--seed") + 1]))
+        return 0
+
+    monkeypatch.setattr(command_module, "launch", launch)
+    flags = ["experiment", "tiny", "--root", "runs", "--out", "results", "--jobs", "2"]
+    assert main(flags) == 0
+    assert len(launched) == 6
+    progress = capsys.readouterr().out
+    assert "[6/6] start reward=task seed 2" in progress and "ETA" in progress
+    page = (tmp_path / "results" / "tiny.md").read_text()
+    assert "| reward=viper | 60.0 ± 8.2 | 3 | 0: 50.0, 1: 60.0, 2: 70.0 |" in page
+    assert "viper-run experiment tiny --root runs --out results" in page
+    assert (tmp_path / "results" / "tiny.png").read_bytes()[:4] == b"\x89PNG"
+    data = json.loads((tmp_path / "results" / "tiny.json").read_text())
+    assert [s["seed"] for s in data["cells"]["reward=task"]["seeds"]] == [0, 1, 2]
+
+    launched.clear()
+    assert main(flags) == 0
+    assert launched == []  # a finished grid recomputes nothing
+    assert "6/6 cells finished, 0 to run" in capsys.readouterr().out
+
+    assert main([*flags, "--dry-run"]) == 0
+    assert launched == [] and "[1/6] reward=viper seed 0: finished" in capsys.readouterr().out
+
+
+def test_a_failed_cell_is_reported_and_rerun_next_time(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, TINY.replace("[0, 1, 2]", "[0]"), "tiny")
+    monkeypatch.setattr(command_module, "launch", lambda argv, log: 1)
+    assert main(["experiment", "tiny", "--root", "runs", "--out", "results"]) == 1
+    assert "2 cells failed" in capsys.readouterr().err
+    assert not (tmp_path / "results").exists()
+
+
+def test_finished_needs_the_same_command_and_done_stages(tmp_path: Path) -> None:
+    argv = ["--reward", "task"]
+    assert finished(tmp_path, argv) is None
+    fake_run(tmp_path, 0)
+    (tmp_path / "cell.json").write_text(json.dumps({"arguments": argv}))
+    assert finished(tmp_path, argv)["spearman"] == 0.9
+    assert finished(tmp_path, ["--reward", "viper"]) is None
+    (tmp_path / "agent-bbb" / "stage.json").write_text(json.dumps({"status": "running"}))
+    assert finished(tmp_path, argv) is None
+
+
+def test_a_bad_option_fails_before_any_cell_starts(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "[grid]\nreward = ['viper', 'no-such-reward']\n", "bad")
+    monkeypatch.setattr(command_module, "launch", lambda argv, log: pytest.fail("a cell started"))
+    assert main(["experiment", "bad", "--root", "runs"]) == 2
+    err = capsys.readouterr().err
+    assert "bad.toml: cell reward=no-such-reward" in err and "no-such-reward" in err
+
+
+def test_unknown_experiment_lists_the_known_ones(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, TINY, "tiny")
+    assert main(["experiment", "nope"]) == 2
+    assert "experiments/nope.toml" in capsys.readouterr().err

@@ -8,10 +8,36 @@ from pathlib import Path
 
 import pytest
 
+from viper.core import ComponentSpec, PluginHost, plugins
 from viper.core.cli import main
 from viper.core.commands import experiment as command_module
 from viper.core.errors import ConfigError
 from viper.core.experiment import Cell, finished, load_experiment
+from viper.core.testing.fake_plugin import _TARGETS as FAKES
+from viper.core.testing.spec_plugin import make_plugin
+
+#: The names the cells use, resolved to viper-core's fakes: the cells are checked as
+#: ``viper-run --check`` checks them without the other packages (this session's venv has none).
+STAND_INS = {
+    "env_suites": [("lite", "env_suite")],
+    "tokenizers": [("vqgan", "tokenizer")],
+    "video_models": [("ar-transformer", "video_model")],
+    "rewards": [("viper", "reward"), ("task", "reward")],
+    "agents": [("drq", "agent")],
+}
+
+
+@pytest.fixture(autouse=True)
+def stand_in_host(monkeypatch) -> PluginHost:
+    host = PluginHost(entry_points=False)
+    hooks = {
+        f"viper_register_{kinds}": [ComponentSpec(name, FAKES[kind], f"fake {kind}") for name, kind in names]
+        for kinds, names in STAND_INS.items()
+    }
+    host.register(make_plugin(**hooks), name="stand-ins", distribution="stand-ins", version="1.0")
+    monkeypatch.setattr(plugins, "_default_host", host)
+    return host
+
 
 GRID = """
 [experiment]

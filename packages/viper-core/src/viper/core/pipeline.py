@@ -85,8 +85,9 @@ class PipelineConfig:
     """Random-policy episodes of the env to record for the tokenizer's training split only, so it
     also draws frames the expert never shows (None: the preset's; 0: none). The video model and
     rewards still read the expert data alone."""
-    steps: int | None = config_option(None, ge=1)
-    """Agent env steps (None: the preset's)."""
+    steps: int | None = config_option(None, ge=0)
+    """Agent env steps (None: the preset's; 0: no agent, the run ends with the reward's score and a
+    report of the reward alone, for grids that compare rewards by Spearman)."""
     preset: str = config_option("quick", one_of=tuple(PIPELINE_PRESETS))
     """Sizes: quick (2-core CPU) or paper (GPU)."""
     seed: int = config_option(0, ge=0)
@@ -99,6 +100,11 @@ class PipelineConfig:
         """The preset's budgets (``episodes``, ``random_episodes``, ``steps``, ``score_episodes``)
         and section ``options``."""
         return apply_preset(type(self), self.preset)
+
+    @property
+    def agent_steps(self) -> int:
+        """Agent env steps this run trains for (0: no agent stage)."""
+        return self.sizes["steps"] if self.steps is None else self.steps
 
 
 @dataclasses.dataclass
@@ -220,18 +226,21 @@ def _square_size(data: Path) -> int:
     return int(size[0])
 
 
-def run_pipeline(plan: Plan) -> dict[str, Any]:
-    """Run (or reuse) every stage of a resolved plan (see :mod:`viper.core.stages`); returns the
-    report's path, the score summary and the agent's metrics."""
-    from viper.core.stages import (
-        collect_stage,
-        fit_tokenizer,
-        fit_video_model,
-        random_stage,
-        score,
-        train_stage,
-        write_report,
-    )
+@dataclasses.dataclass
+class FittedReward:
+    """What the first four stages leave: the expert data and the score of the trained reward."""
+
+    workdir: Any  # viper.core.workdir.Workdir
+    data: Path
+    scored: Any  # viper.core.stages.ScoreResult
+
+
+def fit_reward(plan: Plan) -> FittedReward:
+    """Run (or reuse) stages 1-4 of a resolved plan: collect, tokenizer, video model, score.
+
+    The pipeline's own first half, so a benchmark of the reward alone trains exactly what
+    ``viper-run`` would (same folders: a later full run reuses them)."""
+    from viper.core.stages import collect_stage, fit_tokenizer, fit_video_model, random_stage, score
     from viper.core.stages.lifecycle import banner, report_cached
     from viper.core.stages.score import ScoreConfig
     from viper.core.workdir import Workdir
@@ -239,7 +248,6 @@ def run_pipeline(plan: Plan) -> dict[str, Any]:
     cfg = plan.config
     wd = Workdir(cfg.workdir)
     wd.write_run_config(plan.resolved())
-    started = time.time()
     options = {kind: to_dict(config) for kind, (_, config) in plan.components.items()}
     names = {kind: name for kind, (name, _) in plan.components.items()}
 
@@ -298,27 +306,48 @@ def run_pipeline(plan: Plan) -> dict[str, Any]:
     if scored.cached:
         report_cached("score", scored.directory)
     print(scored.table())
+    return FittedReward(wd, data, scored)
 
-    banner("5/6 train the agent on the chosen reward")
-    agent_options = {"agent": options["agent"], "reward": options["reward"], "loop": dict(plan.loop)}
-    if env_options:
-        agent_options["env"] = env_options
-    if plan.explore is not None:
-        agent_options["explore"] = to_dict(plan.explore)
-    steps = cfg.steps or cfg.sizes["steps"]
-    trained = train_stage(
-        wd,
-        str(plan.env),
-        names["agent"],
-        reward,
-        steps=steps,
-        seed=cfg.seed,
-        options=agent_options,
-        host=plan.host,
-        explore=cfg.explore,
-        beta=cfg.beta,
-        data=data,
-    )
+
+def run_pipeline(plan: Plan) -> dict[str, Any]:
+    """Run (or reuse) every stage of a resolved plan (see :mod:`viper.core.stages`); returns the
+    report's path, the score summary and the agent's metrics."""
+    from viper.core.stages import train_stage, write_report
+    from viper.core.stages.lifecycle import banner
+
+    cfg = plan.config
+    started = time.time()
+    fitted = fit_reward(plan)
+    wd, data, scored = fitted.workdir, fitted.data, fitted.scored
+    options = {kind: to_dict(config) for kind, (_, config) in plan.components.items()}
+    names = {kind: name for kind, (name, _) in plan.components.items()}
+    env_options = dict(cfg.options.get("env", {}))
+    reward = names["reward"]
+
+    steps = cfg.agent_steps
+    trained = None
+    if steps:
+        banner("5/6 train the agent on the chosen reward")
+        agent_options = {"agent": options["agent"], "reward": options["reward"], "loop": dict(plan.loop)}
+        if env_options:
+            agent_options["env"] = env_options
+        if plan.explore is not None:
+            agent_options["explore"] = to_dict(plan.explore)
+        trained = train_stage(
+            wd,
+            str(plan.env),
+            names["agent"],
+            reward,
+            steps=steps,
+            seed=cfg.seed,
+            options=agent_options,
+            host=plan.host,
+            explore=cfg.explore,
+            beta=cfg.beta,
+            data=data,
+        )
+    else:
+        banner("5/6 no agent (--steps 0): the report covers the reward alone")
 
     banner("6/6 report")
     report = write_report(wd, plan, scored, trained, run_seconds=time.time() - started)

@@ -1,0 +1,183 @@
+"""Does the VIPER reward rank episodes like the true return? Per task, with the quick preset.
+
+For each task, the first four stages of ``viper-run`` (collect 60 expert videos, fit the
+tokenizer, fit the video model, score) run with the ``quick`` preset's defaults, untuned, in the
+workdir ``ROOT/<suite>-<task>/seed<S>`` (:func:`viper.core.pipeline.fit_reward`: the same stages
+and folders a user's ``viper-run --env TASK --workdir DIR`` makes, so every stage is cached and an
+interrupted run resumes; a finished task costs seconds). The score stage rolls out the scripted
+expert, the expert with action noise 0.1 / 0.3 / 0.6 and a random policy (10 episodes each, the
+same reset seeds) and sums the VIPER reward over each episode. Per task the table shows the
+Spearman correlation of that episode VIPER return with the true return over all 50 episodes,
+mean true and VIPER return of expert / noisy (mean of the three levels) / random, whether the
+VIPER means order expert > noisy > random, the success rate (Meta-World), the tokenizer's
+validation PSNR and the wall-clock seconds of the four stages.
+
+    MUJOCO_GL=egl python benchmarks/reward_quality.py [--tasks metaworld:reach dmc:cartpole-swingup ...] \\
+        [--seed 0] [--root /work/runs/reward_quality] [--json benchmarks/results/reward_quality.json]
+
+Tasks run one after another; a task that fails is reported and the next one runs. Rows are merged
+into ``--json`` by (task, seed), so a run over some tasks keeps the others' rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from viper.core.atomic import atomic_write_json
+
+#: Meta-World tasks whose scripted experts succeed 100% (packages/viper-envs/README.md), then every
+#: DMC task with a scripted expert (benchmarks/experts.py).
+DEFAULT_TASKS = (
+    "metaworld:reach",
+    "metaworld:push",
+    "metaworld:drawer-close",
+    "metaworld:button-press-topdown",
+    "metaworld:door-open",
+    "metaworld:window-open",
+    "dmc:cartpole-balance",
+    "dmc:cartpole-swingup",
+    "dmc:pendulum-swingup",
+    "dmc:point_mass-easy",
+    "dmc:point_mass-hard",
+    "dmc:reacher-easy",
+    "dmc:reacher-hard",
+)
+#: The stages whose wall time a task costs (the agent stage is not run).
+STAGES = ("data", "tokenizer", "video_model", "score")
+GROUPS = ("expert", "noisy", "random")
+
+
+def group_means(policies: dict[str, Any], reward: str = "viper") -> dict[str, dict[str, float | None]]:
+    """Mean true return, reward return and success rate of expert / noisy / random, the noisy
+    group being the mean over noise levels (as ``viper.core.statistics`` orders them)."""
+    out: dict[str, dict[str, float | None]] = {}
+    for group in GROUPS:
+        rows = [row for label, row in policies.items() if label == group or label.startswith(f"{group}-")]
+        if not rows:
+            continue
+        success = [row["success_rate"] for row in rows if "success_rate" in row]
+        out[group] = {
+            "true_return": float(np.mean([row["true_return_mean"] for row in rows])),
+            "viper_return": float(np.mean([row["reward_return_mean"][reward] for row in rows])),
+            "success_rate": float(np.mean(success)) if len(success) == len(rows) else None,
+        }
+    return out
+
+
+def task_row(task: str, seed: int, summary: dict[str, Any], stages: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """One task's result from its score summary and the ``stage.json`` of each stage."""
+    groups = group_means(summary["policies"])
+    tokenizer = stages.get("tokenizer", {}).get("metrics", {})
+    video_model = stages.get("video_model", {}).get("metrics", {})
+    return {
+        "task": task,
+        "seed": seed,
+        "spearman": summary["spearman"]["viper"],
+        "pearson": summary["pearson"]["viper"],
+        "ordered": bool(summary["ordered"]["viper"]),
+        "groups": groups,
+        "policies": {
+            label: {
+                "true_return_mean": row["true_return_mean"],
+                "true_return_std": row["true_return_std"],
+                "viper_return_mean": row["reward_return_mean"]["viper"],
+                "viper_return_std": row["reward_return_std"]["viper"],
+                **({"success_rate": row["success_rate"]} if "success_rate" in row else {}),
+            }
+            for label, row in summary["policies"].items()
+        },
+        "tokenizer_psnr": tokenizer.get("val_psnr"),
+        "tokenizer_metrics": {k: v for k, v in tokenizer.items() if "psnr" in k},
+        "video_model_metrics": {k: v for k, v in video_model.items() if "bits" in k or "loss" in k},
+        "stage_seconds": {name: stages[name].get("seconds") for name in STAGES if name in stages},
+        "seconds": float(sum(stages[name].get("seconds") or 0.0 for name in STAGES if name in stages)),
+    }
+
+
+def _number(value: float | None, digits: int) -> str:
+    return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    """A markdown table of task rows (as ``task_row`` makes them; a row with ``error`` says so)."""
+    header = (
+        "| task | Spearman | VIPER expert > noisy > random | true return E / N / R | VIPER return E / N / R "
+        "| success E / N / R | tokenizer PSNR (dB) | minutes |"
+    )
+    lines = [header, "|---|---:|---|---|---|---|---:|---:|"]
+    for row in rows:
+        if "error" in row:
+            lines.append(f"| {row['task']} | failed: {row['error']} | | | | | | |")
+            continue
+        groups = row["groups"]
+
+        def triple(key: str, digits: int, groups: dict = groups) -> str:
+            return " / ".join(_number(groups.get(g, {}).get(key), digits) for g in GROUPS)
+
+        success = " / ".join(
+            "—" if groups.get(g, {}).get("success_rate") is None else f"{groups[g]['success_rate']:.0%}" for g in GROUPS
+        )
+        lines.append(
+            f"| {row['task']} | {_number(row['spearman'], 2)} | {'yes' if row['ordered'] else 'no'} "
+            f"| {triple('true_return', 0)} | {triple('viper_return', 0)} | {success} "
+            f"| {_number(row['tokenizer_psnr'], 1)} | {row['seconds'] / 60:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def run_task(task: str, seed: int, workdir: Path) -> dict[str, Any]:
+    """Fit (or reuse) the reward of ``task`` with the quick preset and read its row."""
+    from viper.core.pipeline import PipelineConfig, fit_reward, resolve
+    from viper.core.workdir import Workdir
+
+    fitted = fit_reward(resolve(PipelineConfig(env=task, workdir=str(workdir), seed=seed, preset="quick")))
+    wd = Workdir(workdir)
+    stages = {name: wd.latest_info(name) for name in STAGES}
+    return task_row(task, seed, fitted.scored.summary, stages)
+
+
+def merge(path: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows already in ``path`` with ``rows`` replacing those of the same (task, seed)."""
+    old = json.loads(path.read_text())["rows"] if path.exists() else []
+    keys = {(r["task"], r["seed"]) for r in rows}
+    return [r for r in old if (r["task"], r["seed"]) not in keys] + rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", nargs="+", default=list(DEFAULT_TASKS))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--root", type=Path, default=Path("runs/reward_quality"))
+    parser.add_argument("--json", type=Path, default=Path("benchmarks/results/reward_quality.json"))
+    args = parser.parse_args()
+
+    rows = []
+    for task in args.tasks:
+        workdir = args.root / task.replace(":", "-") / f"seed{args.seed}"
+        started = time.time()
+        print(f"=== {task} (seed {args.seed}, {workdir})", flush=True)
+        try:
+            row = run_task(task, args.seed, workdir)
+        except Exception as exc:  # one broken task must not stop the others
+            traceback.print_exc()
+            row = {"task": task, "seed": args.seed, "error": f"{type(exc).__name__}: {exc}"[:200]}
+        row["workdir"] = str(workdir)
+        print(f"=== {task}: {time.time() - started:.0f} s in this call", flush=True)
+        rows.append(row)
+        # Written after every task, so a killed run keeps what finished.
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(args.json, {"preset": "quick", "rows": merge(args.json, [row])})
+        print(format_table([row]), flush=True)
+    print(format_table(rows))
+
+
+if __name__ == "__main__":
+    main()

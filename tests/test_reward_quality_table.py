@@ -1,0 +1,70 @@
+"""benchmarks/reward_quality.py: the per-task row and table from a score summary (no training)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from viper.core.statistics import summarize
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "reward_quality.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("reward_quality", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _summary(success: bool):
+    episodes = []
+    for policy, true, viper in [
+        ("expert", 10.0, -2.0),
+        ("expert", 12.0, -1.0),
+        ("noisy-0.1", 8.0, -3.0),
+        ("noisy-0.6", 4.0, -5.0),
+        ("random", 0.0, -9.0),
+        ("random", 1.0, -8.0),
+    ]:
+        record = {"policy": policy, "seed": 0, "length": 5, "true_return": true, "reward_return": {"viper": viper}}
+        if success:
+            record["success"] = policy == "expert"
+        episodes.append(record)
+    return summarize(episodes, ["viper"], (0.1, 0.6))
+
+
+def test_groups_average_the_noise_levels(bench):
+    groups = bench.group_means(_summary(success=True)["policies"])
+    assert groups["expert"] == {"true_return": 11.0, "viper_return": -1.5, "success_rate": 1.0}
+    # Mean of the two levels' means, as viper.core.statistics orders the policies.
+    assert groups["noisy"] == {"true_return": 6.0, "viper_return": -4.0, "success_rate": 0.0}
+    assert groups["random"]["viper_return"] == -8.5
+    assert bench.group_means(_summary(success=False)["policies"])["expert"]["success_rate"] is None
+
+
+def test_row_and_table(bench):
+    stages = {
+        "data": {"seconds": 30.0},
+        "tokenizer": {"seconds": 200.0, "metrics": {"val_psnr": 31.25, "foreground_psnr": 15.0, "perplexity": 90}},
+        "video_model": {"seconds": 100.0, "metrics": {"val_bits_per_code": 1.5}},
+        "score": {"seconds": 70.0},
+    }
+    row = bench.task_row("metaworld:reach", 0, _summary(success=True), stages)
+    assert row["spearman"] == pytest.approx(1.0) and row["ordered"]
+    assert row["seconds"] == 400.0 and row["tokenizer_psnr"] == 31.25
+    assert row["tokenizer_metrics"] == {"val_psnr": 31.25, "foreground_psnr": 15.0}
+    table = bench.format_table([row, {"task": "dmc:reacher-hard", "seed": 0, "error": "RuntimeError: boom"}])
+    lines = table.splitlines()
+    assert lines[2] == "| metaworld:reach | 1.00 | yes | 11 / 6 / 0 | -2 / -4 / -8 | 100% / 0% / 0% | 31.2 | 6.7 |"
+    assert lines[3].startswith("| dmc:reacher-hard | failed: RuntimeError: boom")
+
+
+def test_merge_keeps_other_tasks(bench, tmp_path):
+    path = tmp_path / "r.json"
+    path.write_text('{"rows": [{"task": "a", "seed": 0, "x": 1}, {"task": "b", "seed": 0, "x": 1}]}')
+    merged = bench.merge(path, [{"task": "b", "seed": 0, "x": 2}])
+    assert merged == [{"task": "a", "seed": 0, "x": 1}, {"task": "b", "seed": 0, "x": 2}]

@@ -185,7 +185,7 @@ def test_a_literal_type_is_its_own_choice_constraint() -> None:
 @pytest.mark.parametrize(
     "flags, message",
     [
-        (["--steps", "-5"], "--steps -5: expected an integer >= 1"),
+        (["--steps", "-5"], "--steps -5: expected an integer >= 0"),
         (["--episodes", "0"], "--episodes 0: expected an integer >= 1"),
         (["--beta", "0", "--explore", "rnd"], "--beta 0.0: expected a number > 0"),
         (["--seed", "-1"], "--seed -1: expected an integer >= 0"),

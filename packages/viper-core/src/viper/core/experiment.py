@@ -253,7 +253,7 @@ def estimate_seconds(cell: Cell, done: Iterable[dict[str, Any]]) -> float:
     )
     plan = resolve(config)
     total = SECONDS_PER_RUN + (config.episodes or config.sizes["episodes"]) * SECONDS_PER_EPISODE
-    total += (config.steps or config.sizes["steps"]) * SECONDS_PER_STEP["agent"]
+    total += config.agent_steps * SECONDS_PER_STEP["agent"]
     for kind in ("tokenizer", "video_model"):
         total += (getattr(plan.components[kind][1], "steps", 0) or 0) * SECONDS_PER_STEP[kind]
     return total

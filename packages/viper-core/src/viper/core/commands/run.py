@@ -36,7 +36,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="random-policy episodes to record for the tokenizer's training split only, so it also draws frames "
         "the expert never shows (default from --preset: 0)",
     )
-    parser.add_argument("--steps", type=int, default=None, metavar="N", help="agent env steps (default from --preset)")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        metavar="N",
+        help="agent env steps (default from --preset; 0: no agent, the run ends with the reward's score and "
+        "its report)",
+    )
     parser.add_argument(
         "--preset",
         default=d.preset,

@@ -29,6 +29,8 @@ from viper.core.stages.report_diagnostics import report_diagnostics
 from viper.core.workdir import Workdir
 
 STAGES = ("data", "tokenizer", "video_model", "score", "agent")
+#: Sections a run without an agent (``--steps 0``) leaves out.
+AGENT_SECTIONS = ("Learning curve (true return)", "Trained agent (last evaluation episode)")
 
 
 def _stage_info(wd: Workdir, stage: str) -> dict[str, Any]:
@@ -57,8 +59,9 @@ def _copy(source: Path | None, out: Path) -> Path | None:
     return out
 
 
-def write_report(wd: Workdir, plan: Any, scored: Any, trained: dict[str, Any], run_seconds: float) -> Path:
-    """Write ``report.html``, ``report.md`` and ``report.json`` into ``WORKDIR/report``."""
+def write_report(wd: Workdir, plan: Any, scored: Any, trained: dict[str, Any] | None, run_seconds: float) -> Path:
+    """Write ``report.html``, ``report.md`` and ``report.json`` into ``WORKDIR/report``; ``trained``
+    None (a run with ``--steps 0``) reports the reward alone, its agent numbers None."""
     out = wd.path / "report"
     out.mkdir(parents=True, exist_ok=True)
     summary = scored.summary
@@ -66,14 +69,18 @@ def write_report(wd: Workdir, plan: Any, scored: Any, trained: dict[str, Any], r
     policies = summary["policies"]
     expert = policies.get("expert", {}).get("true_return_mean")
     random = policies.get("random", {}).get("true_return_mean")
-    agent_dir = Path(trained["stage_dir"])
-    evals = [r for r in read_metrics(wd.path / "metrics.jsonl", "agent", agent_dir.name) if "eval/return" in r]
+    agent_dir = Path(trained["stage_dir"]) if trained else None
+    evals = []
+    if agent_dir is not None:
+        evals = [r for r in read_metrics(wd.path / "metrics.jsonl", "agent", agent_dir.name) if "eval/return" in r]
     final = evals[-1] if evals else {}
-    final_return = float(final.get("eval/return", np.nan))
+    final_return = float(final.get("eval/return", np.nan)) if agent_dir is not None else None
     lines = {k: v for k, v in (("scripted expert", expert), ("random policy", random)) if v is not None}
 
     files: dict[str, str] = {}
-    if plot_learning_curve(wd.path / "metrics.jsonl", out / "learning_curve.png", "agent", agent_dir.name, lines):
+    if agent_dir is not None and plot_learning_curve(
+        wd.path / "metrics.jsonl", out / "learning_curve.png", "agent", agent_dir.name, lines
+    ):
         files["learning_curve"] = "learning_curve.png"
     if _copy(scored.plot, out / "reward_scatter.png"):
         files["scatter"] = "reward_scatter.png"
@@ -82,12 +89,13 @@ def write_report(wd: Workdir, plan: Any, scored: Any, trained: dict[str, Any], r
     tokenizer = _stage_info(wd, "tokenizer")
     if tokenizer and _copy(wd.path / tokenizer["folder"] / "reconstructions.png", out / "reconstructions.png"):
         files["reconstructions"] = "reconstructions.png"
-    if _rollout_gif(agent_dir, out / "agent_rollout.gif"):
+    if agent_dir is not None and _rollout_gif(agent_dir, out / "agent_rollout.gif"):
         files["rollout"] = "agent_rollout.gif"
     diagnostics = report_diagnostics(wd, plan, scored, agent_dir, out)
     files.update(diagnostics.pop("files"))
 
-    agent_config = read_json(agent_dir / "stage.json").get("config", {}) if (agent_dir / "stage.json").exists() else {}
+    agent_json = agent_dir / "stage.json" if agent_dir is not None else None
+    agent_config = read_json(agent_json).get("config", {}) if agent_json and agent_json.exists() else {}
     obs_keys = agent_config.get("agent_config", {}).get("obs_keys")
     stages = {s: _stage_info(wd, s) for s in STAGES}
     numbers = {
@@ -102,11 +110,11 @@ def write_report(wd: Workdir, plan: Any, scored: Any, trained: dict[str, Any], r
         "agent_eval_success": final.get("eval/success"),
         "expert_success": policies.get("expert", {}).get("success_rate"),
         "random_success": policies.get("random", {}).get("success_rate"),
-        "agent_eval_episodes": int(plan.loop.get("eval_episodes", 0)) or None,
-        "agent_env_steps": trained.get("env_steps"),
+        "agent_eval_episodes": (int(plan.loop.get("eval_episodes", 0)) or None) if trained else None,
+        "agent_env_steps": trained.get("env_steps") if trained else None,
         "expert_return": expert,
         "random_return": random,
-        "fraction_of_expert": (final_return / expert) if expert else None,
+        "fraction_of_expert": (final_return / expert) if expert and final_return is not None else None,
         "learning_curve": [[r["step"], r["eval/return"]] for r in evals],
         "reward": reward_name,
         "spearman": summary["spearman"].get(reward_name),
@@ -150,15 +158,21 @@ def _sections(n: dict[str, Any], plan: Any) -> list[tuple[str, list[str], str | 
         if observes and "image" not in observes
         else "The agent observes pixels, like the reward model."
     )
-    result = [
-        f"After {n['agent_env_steps']} env steps trained on the **{reward}** reward only"
-        + (f" (+ {n['beta']} x {n['explore']})" if n["explore"] else "")
-        + f", the agent's true return over {n['agent_eval_episodes']} evaluation episodes is "
-        f"**{_fmt(n['agent_eval_return'])}** (± {_fmt(n['agent_eval_return_std'])}), "
-        f"{_fmt(100 * pct if pct is not None else None, 0)}% of the scripted expert's {_fmt(n['expert_return'])}; "
-        f"a random policy gets {_fmt(n['random_return'])}.",
-        "The environment's own reward was never used for training, only for this evaluation. " + seeing,
-    ]
+    if n["agent_env_steps"] is None:
+        result = [
+            f"No agent was trained (`--steps 0`): this report covers the **{reward}** reward alone. The scripted "
+            f"expert's true return is {_fmt(n['expert_return'])}; a random policy gets {_fmt(n['random_return'])}."
+        ]
+    else:
+        result = [
+            f"After {n['agent_env_steps']} env steps trained on the **{reward}** reward only"
+            + (f" (+ {n['beta']} x {n['explore']})" if n["explore"] else "")
+            + f", the agent's true return over {n['agent_eval_episodes']} evaluation episodes is "
+            f"**{_fmt(n['agent_eval_return'])}** (± {_fmt(n['agent_eval_return_std'])}), "
+            f"{_fmt(100 * pct if pct is not None else None, 0)}% of the scripted expert's "
+            f"{_fmt(n['expert_return'])}; a random policy gets {_fmt(n['random_return'])}.",
+            "The environment's own reward was never used for training, only for this evaluation. " + seeing,
+        ]
     if n.get("agent_eval_success") is not None:
         rates = [(n["agent_eval_success"], "the agent"), (n.get("expert_success"), "the scripted expert")]
         rates.append((n.get("random_success"), "a random policy"))
@@ -193,7 +207,7 @@ def _sections(n: dict[str, Any], plan: Any) -> list[tuple[str, list[str], str | 
     timing += [f"| {s} | {n['stage_seconds'][s]} | {n['stage_folders'][s]} |" for s in n["stage_seconds"]]
     timing.append(f"| **whole run (this invocation)** | {n['run_seconds']} | |")
     config = json.dumps(plan.resolved(), indent=2, sort_keys=True, default=str)
-    return [
+    sections = [
         ("Result", result, None),
         (
             "Learning curve (true return)",
@@ -207,6 +221,9 @@ def _sections(n: dict[str, Any], plan: Any) -> list[tuple[str, list[str], str | 
         ("Stage timings", ["\n".join(timing)], None),
         ("Configuration", ["```\n" + config + "\n```"], None),
     ]
+    if n["agent_env_steps"] is None:  # no agent stage: no curve, no rollout
+        sections = [s for s in sections if s[0] not in AGENT_SECTIONS]
+    return sections
 
 
 def _diagnostic_numbers(diagnostics: dict[str, Any]) -> dict[str, Any]:

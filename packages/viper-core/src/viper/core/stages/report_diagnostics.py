@@ -29,7 +29,7 @@ from viper.core.statistics import spread, step_curve
 from viper.core.workdir import Workdir
 
 
-def report_diagnostics(wd: Workdir, plan: Any, scored: Any, agent_dir: Path, out: Path) -> dict[str, Any]:
+def report_diagnostics(wd: Workdir, plan: Any, scored: Any, agent_dir: Path | None, out: Path) -> dict[str, Any]:
     """``{"score": diagnostics with the agent, "tokenizer": foreground metrics, "notes", "files"}``;
     writes the figures into ``out``."""
     from viper.core.stages.score import write_diagnostic_plots
@@ -41,7 +41,8 @@ def report_diagnostics(wd: Workdir, plan: Any, scored: Any, agent_dir: Path, out
         notes.append("reward diagnostics: the score stage that was passed in has none")
     else:
         notes += diag.get("notes", [])
-        notes += _add_agent(wd, plan, agent_dir, diag)
+        if agent_dir is not None:  # None: a run without an agent (--steps 0)
+            notes += _add_agent(wd, plan, agent_dir, diag)
         files.update(write_diagnostic_plots(out, diag, str(plan.env)))
     tokenizer, note = _tokenizer_foreground(wd, plan, out)
     if note:

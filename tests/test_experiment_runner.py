@@ -1,4 +1,5 @@
-"""Slow: ``viper-run experiment tiny`` end to end (two real tiny cells), then again: nothing reruns."""
+"""Slow: ``viper-run experiment tiny`` end to end (two real tiny cells, the second reusing the first's
+models), then again: nothing reruns."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 def experiment(tmp_path: Path) -> subprocess.CompletedProcess:
     result = subprocess.run(
         [sys.executable, "-m", "viper.core.cli", "experiment", "tiny"]
-        + ["--root", str(tmp_path / "runs"), "--out", str(tmp_path / "results"), "--jobs", "2"],
+        + ["--root", str(tmp_path / "runs"), "--out", str(tmp_path / "results"), "--jobs", "1"],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -33,6 +34,10 @@ def test_tiny_grid_runs_end_to_end_and_a_rerun_recomputes_nothing(tmp_path: Path
     first = experiment(tmp_path)
     assert "0/2 cells finished, 2 to run" in first.stdout
     assert "done reward=viper seed 0" in first.stdout and "done reward=task seed 0" in first.stdout
+    # the second cell differs only in its reward: it fits no data, tokenizer or video model of its own
+    assert "[2/2] reuses data-" in first.stdout and "tokenizer-" in first.stdout and "video_model-" in first.stdout
+    links = sorted(p.name.split("-")[0] for p in (tmp_path / "runs" / "tiny").glob("*/seed0/*") if p.is_symlink())
+    assert links == ["data", "tokenizer", "video_model"]
     page = (tmp_path / "results" / "tiny.md").read_text()
     assert "## agent % of expert (`fraction_of_expert`)" in page and "| reward=task |" in page
     assert "viper-run experiment tiny --root" in page

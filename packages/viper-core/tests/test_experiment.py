@@ -12,7 +12,7 @@ from viper.core import ComponentSpec, PluginHost, plugins
 from viper.core.cli import main
 from viper.core.commands import experiment as command_module
 from viper.core.errors import ConfigError
-from viper.core.experiment import Cell, finished, load_experiment
+from viper.core.experiment import Cell, finished, load_experiment, share_stages
 from viper.core.testing.fake_plugin import _TARGETS as FAKES
 from viper.core.testing.spec_plugin import make_plugin
 
@@ -215,3 +215,53 @@ def test_unknown_experiment_lists_the_known_ones(tmp_path: Path, monkeypatch, ca
     write(tmp_path, TINY, "tiny")
     assert main(["experiment", "nope"]) == 2
     assert "experiments/nope.toml" in capsys.readouterr().err
+
+
+def _stage(workdir: Path, folder: str, status: str) -> Path:
+    (workdir / folder).mkdir(parents=True)
+    (workdir / folder / "stage.json").write_text(json.dumps({"status": status}))
+    return workdir / folder
+
+
+def test_cells_of_a_seed_share_finished_model_stages_only(tmp_path: Path) -> None:
+    first, second, mine = tmp_path / "a" / "seed0", tmp_path / "b" / "seed0", tmp_path / "c" / "seed0"
+    tokenizer = _stage(first, "tokenizer-111", "done")
+    _stage(first, "data-222", "done")
+    _stage(first, "agent-333", "done")  # an agent is the cell's own work
+    _stage(first, "score-444", "done")  # its config names the workdir's paths
+    _stage(second, "video_model-555", "running")  # not finished (another --jobs cell)
+    _stage(second, "tokenizer-111", "done")  # the same artifact as first's: linked once
+    (second / "report").mkdir()
+
+    linked = share_stages(mine, [first, second, mine])
+    assert linked == ["data-222", "tokenizer-111"]
+    assert (mine / "tokenizer-111").resolve() == tokenizer.resolve()
+    assert json.loads((mine / "tokenizer-111" / "stage.json").read_text())["status"] == "done"
+    assert not (mine / "video_model-555").exists() and not (mine / "agent-333").exists()
+    assert share_stages(mine, [first, second]) == []  # idempotent: nothing left to link
+
+
+def test_the_runner_links_earlier_cells_stages_unless_told_not_to(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, TINY.replace("[0, 1, 2]", "[0]"), "tiny")
+
+    def launch(argv: list[str], log: Path) -> int:
+        workdir = Path(argv[argv.index("--workdir") + 1])
+        if not (workdir / "tokenizer-abc").exists():
+            _stage(workdir, "tokenizer-abc", "done")
+        fake_run(workdir, 0)
+        return 0
+
+    monkeypatch.setattr(command_module, "launch", launch)
+    assert main(["experiment", "tiny", "--root", "runs", "--out", "results"]) == 0
+    cells = sorted((tmp_path / "runs" / "tiny").iterdir())
+    links = [c for c in cells if (c / "seed0" / "tokenizer-abc").is_symlink()]
+    out = capsys.readouterr().out
+    assert len(links) == 1 and "tokenizer-abc of other cells of seed 0" in out
+
+    for cell in cells:
+        (cell / "seed0" / "cell.json").unlink()  # rerun every cell
+        if (cell / "seed0" / "tokenizer-abc").is_symlink():
+            (cell / "seed0" / "tokenizer-abc").unlink()
+    assert main(["experiment", "tiny", "--root", "runs", "--out", "results", "--no-share"]) == 0
+    assert not any((c / "seed0" / "tokenizer-abc").is_symlink() for c in cells)

@@ -24,7 +24,10 @@ An experiment is declared in ``experiments/NAME.toml``::
 A key without a dot is a ``viper-run`` flag (``random_episodes`` -> ``--random-episodes``); a
 key with one is ``--set SECTION.FIELD=VALUE``. Each (cell, seed) runs in its own workdir
 ``ROOT/NAME/<cell-slug>/seed<S>``, so it is cached and resumable like any run, and a cell whose
-report is written (with the command that made it) is never started again.
+report is written (with the command that made it) is never started again. Before a cell runs,
+the finished data, tokenizer and video-model stages of the other cells of its seed are linked
+into its workdir (:func:`share_stages`), so a stage with the same config is fitted once per seed
+(delete a whole seed's or experiment's folders, not one cell's, or the links dangle).
 """
 
 from __future__ import annotations
@@ -231,6 +234,40 @@ def finished(workdir: Path, argv: list[str]) -> dict[str, Any] | None:
         if not stage.is_file() or read_json(stage).get("status") != "done":
             return None
     return numbers
+
+
+#: Stages whose folder name depends only on their config (not on the workdir's path), so a
+#: finished one is the same artifact in every cell of a seed that asks for that config.
+SHARED_STAGES = ("data", "random", "tokenizer", "video_model")
+
+
+def share_stages(workdir: Path, siblings: Iterable[Path]) -> list[str]:
+    """Link the finished data, tokenizer and video-model stages of ``siblings`` (other cells'
+    workdirs of the same seed) into ``workdir``; returns the linked folder names.
+
+    A stage's folder is named by the hash of its config, so the cell's own run finds a linked one
+    exactly when it would have trained the same thing, and skips it as cached: cells that differ
+    only downstream (the reward, the agent, the video model) fit their shared stages once. Stages
+    still running are not linked (``--jobs``); a cell that needs one trains its own copy."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    linked: list[str] = []
+    for sibling in siblings:
+        if not sibling.is_dir() or sibling.resolve() == workdir.resolve():
+            continue
+        for folder in sorted(sibling.iterdir()):
+            stage, _, digest = folder.name.rpartition("-")
+            target = workdir / folder.name
+            if stage not in SHARED_STAGES or not digest or target.exists() or target.is_symlink():
+                continue
+            info = folder / "stage.json"
+            try:
+                if read_json(info).get("status") != "done":
+                    continue
+            except (OSError, ValueError):
+                continue
+            target.symlink_to(folder.resolve(), target_is_directory=True)
+            linked.append(folder.name)
+    return linked
 
 
 def estimate_seconds(cell: Cell, done: Iterable[dict[str, Any]]) -> float:

@@ -26,6 +26,7 @@ from viper.core.experiment import (
     find_experiment,
     finished,
     load_experiment,
+    share_stages,
 )
 
 NAME = "experiment"
@@ -38,6 +39,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("docs/results"), help="where NAME.md, .png, .json go")
     parser.add_argument("--jobs", type=int, default=1, metavar="N", help="cells to run at once (default 1)")
     parser.add_argument("--dry-run", action="store_true", help="list the cells and their estimated cost, then stop")
+    parser.add_argument(
+        "--no-share",
+        action="store_true",
+        help="fit every cell's data, tokenizer and video model itself (default: cells of one seed reuse "
+        "finished stages with the same config through links)",
+    )
 
 
 def launch(argv: list[str], log: Path) -> int:
@@ -90,6 +97,10 @@ def run(args: argparse.Namespace) -> int:
         index = tasks.index(task) + 1
         print(f"[{index}/{total}] start {cell.label} seed {seed} ({workdir})", flush=True)
         workdir.mkdir(parents=True, exist_ok=True)
+        if not args.no_share:
+            shared = share_stages(workdir, [w for _, s, w, _ in tasks if s == seed])
+            if shared:
+                print(f"[{index}/{total}] reuses {', '.join(shared)} of other cells of seed {seed}", flush=True)
         atomic_write_json(workdir / "cell.json", {"cell": cell.label, "seed": seed, "arguments": argv[1:]})
         began = time.time()
         code = launch(argv, workdir / "log.txt")

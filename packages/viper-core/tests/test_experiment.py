@@ -265,3 +265,22 @@ def test_the_runner_links_earlier_cells_stages_unless_told_not_to(tmp_path: Path
             (cell / "seed0" / "tokenizer-abc").unlink()
     assert main(["experiment", "tiny", "--root", "runs", "--out", "results", "--no-share"]) == 0
     assert not any((c / "seed0" / "tokenizer-abc").is_symlink() for c in cells)
+
+
+def test_a_partly_finished_grid_leaves_a_page_that_says_what_is_missing(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, TINY.replace("[0, 1, 2]", "[0]"), "tiny")
+
+    def launch(argv: list[str], log: Path) -> int:  # the task cell fails, the viper cell finishes
+        if "task" in argv:
+            return 1
+        fake_run(Path(argv[argv.index("--workdir") + 1]), 0)
+        return 0
+
+    monkeypatch.setattr(command_module, "launch", launch)
+    assert main(["experiment", "tiny", "--root", "runs", "--out", "results"]) == 1
+    page = (tmp_path / "results" / "tiny.md").read_text()
+    assert "**Unfinished: 1 of 2 cell-seeds done**" in page
+    assert "| reward=viper | 50.0 ± 0.0 | 1 | 0: 50.0 |" in page and "| reward=task | – | 0 |  |" in page
+    data = json.loads((tmp_path / "results" / "tiny.json").read_text())
+    assert (data["finished"], data["expected"]) == (1, 2)

@@ -29,10 +29,15 @@ def _summary(x: np.ndarray) -> str:
     return f"{x.mean():.{digits}f} ± {x.std():.{digits}f}" if len(x) else "–"
 
 
-def markdown(experiment: Experiment, results: dict[str, list[dict[str, Any]]], regenerate: str, plot: str) -> str:
+def markdown(
+    experiment: Experiment, results: dict[str, list[dict[str, Any]]], regenerate: str, plot: str, expected: int = 0
+) -> str:
     lines = [f"# Experiment `{experiment.name}`", ""]
     if experiment.description:
         lines += [experiment.description, ""]
+    have = sum(len(rows) for rows in results.values())
+    if have < expected:
+        lines += [f"**Unfinished: {have} of {expected} cell-seeds done**; the command below runs the rest.", ""]
     lines += [
         f"Grid file `{experiment.path}`; {len(experiment.cells)} cells × seeds {list(experiment.seeds)}; "
         "each number is the mean ± std (population) over seeds of the cell's `report/report.json`.",
@@ -81,8 +86,11 @@ def bar_chart(experiment: Experiment, results: dict[str, list[dict[str, Any]]]) 
     return buffer.getvalue()
 
 
-def write_results(experiment: Experiment, results: dict[str, list[dict[str, Any]]], out: Path, regenerate: str) -> Path:
-    """Write ``OUT/NAME.md``, ``OUT/NAME.png`` and ``OUT/NAME.json``; returns the markdown's path."""
+def write_results(
+    experiment: Experiment, results: dict[str, list[dict[str, Any]]], out: Path, regenerate: str, expected: int = 0
+) -> Path:
+    """Write ``OUT/NAME.md``, ``OUT/NAME.png`` and ``OUT/NAME.json``; returns the markdown's path.
+    ``expected``: the grid's cell-seeds, so a page written before all finished says so."""
     out.mkdir(parents=True, exist_ok=True)
     plot = out / f"{experiment.name}.png"
     atomic_write_bytes(plot, bar_chart(experiment, results))
@@ -93,6 +101,8 @@ def write_results(experiment: Experiment, results: dict[str, list[dict[str, Any]
             "experiment": experiment.name,
             "file": str(experiment.path),
             "command": regenerate,
+            "finished": sum(len(rows) for rows in results.values()),
+            "expected": expected or sum(len(rows) for rows in results.values()),
             "cells": {
                 cell.label: {
                     "options": cell.options,
@@ -103,5 +113,5 @@ def write_results(experiment: Experiment, results: dict[str, list[dict[str, Any]
         },
     )
     page = out / f"{experiment.name}.md"
-    atomic_write_text(page, markdown(experiment, results, regenerate, plot.name))
+    atomic_write_text(page, markdown(experiment, results, regenerate, plot.name, expected))
     return page

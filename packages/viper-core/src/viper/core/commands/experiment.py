@@ -11,6 +11,7 @@ import argparse
 import shlex
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -92,6 +93,24 @@ def run(args: argparse.Namespace) -> int:
     print(f"experiment {experiment.name}: {total - len(todo)}/{total} cells finished, {len(todo)} to run", flush=True)
     started, durations, failed = time.time(), [], []
 
+    lock = threading.Lock()
+    regenerate = f"viper-run experiment {args.name} --root {args.root} --out {args.out}"
+
+    def write_page() -> Path | None:
+        """The results page from every finished cell-seed so far (rewritten as the grid goes, so
+        an interrupted grid leaves its partial numbers; the page says how many are missing)."""
+        from viper.core.experiment_report import write_results
+
+        with lock:
+            results: dict[str, list[dict[str, Any]]] = {cell.label: [] for cell in experiment.cells}
+            for cell, seed, workdir, _ in tasks:
+                if done[(cell.label, seed)]:
+                    report = read_json(workdir / "report/report.json")
+                    results[cell.label].append({"seed": seed, "workdir": str(workdir), **report})
+            if not any(results.values()):
+                return None
+            return write_results(experiment, results, args.out, regenerate, expected=total)
+
     def one(task: tuple[Cell, int, Path, list[str]]) -> None:
         cell, seed, workdir, argv = task
         index = tasks.index(task) + 1
@@ -116,19 +135,14 @@ def run(args: argparse.Namespace) -> int:
         done[(cell.label, seed)] = numbers if numbers is not None else {}
         if numbers is None:
             failed.append(f"{cell.label} seed {seed}")
+        else:
+            write_page()
 
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         list(pool.map(one, todo))
+    page = write_page()
     if failed:
         print(f"viper-run experiment: {len(failed)} cells failed: {', '.join(failed)}", file=sys.stderr)
         return 1
-
-    results: dict[str, list[dict[str, Any]]] = {cell.label: [] for cell in experiment.cells}
-    for cell, seed, workdir, _ in tasks:
-        results[cell.label].append({"seed": seed, "workdir": str(workdir), **read_json(workdir / "report/report.json")})
-    from viper.core.experiment_report import write_results
-
-    regenerate = f"viper-run experiment {args.name} --root {args.root} --out {args.out}"
-    page = write_results(experiment, results, args.out, regenerate)
     print(f"results: {page}")
     return 0

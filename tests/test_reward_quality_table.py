@@ -55,11 +55,14 @@ def test_row_and_table(bench):
     }
     row = bench.task_row("metaworld:reach", 0, _summary(success=True), stages)
     assert row["spearman"] == pytest.approx(1.0) and row["ordered"]
+    assert row["spearman_without_random"] == pytest.approx(1.0)
     assert row["seconds"] == 400.0 and row["tokenizer_psnr"] == 31.25
     assert row["tokenizer_metrics"] == {"val_psnr": 31.25, "foreground_psnr": 15.0}
     table = bench.format_table([row, {"task": "dmc:reacher-hard", "seed": 0, "error": "RuntimeError: boom"}])
     lines = table.splitlines()
-    assert lines[2] == "| metaworld:reach | 1.00 | yes | 11 / 6 / 0 | -2 / -4 / -8 | 100% / 0% / 0% | 31.2 | 6.7 |"
+    assert (
+        lines[2] == "| metaworld:reach | 1.00 | 1.00 | yes | 11 / 6 / 0 | -2 / -4 / -8 | 100% / 0% / 0% | 31.2 | 6.7 |"
+    )
     assert lines[3].startswith("| dmc:reacher-hard | failed: RuntimeError: boom")
 
 

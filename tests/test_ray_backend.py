@@ -100,7 +100,9 @@ def test_ray_workers_give_the_local_loops_numbers(tmp_path, ray_cluster, monkeyp
 
 def test_a_killed_worker_is_replaced_and_training_goes_on(tmp_path, ray_cluster, monkeypatch) -> None:
     """Worker 1 (envs 2 and 3) is killed before the 15th step: its envs restart with first frames,
-    their unfinished episodes (5 of 10 steps) are dropped, and the run finishes every step."""
+    their unfinished episodes (4-5 of 10 steps) are dropped, and the run finishes every step.
+    ``ray.kill`` is asynchronous: the 15th step may still reach the worker, so the death shows at
+    the 15th or the 16th step; the checks follow the step that saw it."""
     step = RayVectorEnv.step
     calls, seen = [0], []
 
@@ -119,10 +121,12 @@ def test_a_killed_worker_is_replaced_and_training_goes_on(tmp_path, ray_cluster,
     assert result["env_steps"] == 100 and len(agent.steps) == 25 and seen[-1] == 1
     first = np.stack([s.is_first for s in agent.steps])
     last = np.stack([s.is_last for s in agent.steps])
+    restarted = seen.index(1) + 1  # agent.steps[t] is what step call t returned
+    assert restarted in (15, 16)
     np.testing.assert_array_equal(np.flatnonzero(first[:, 0]), [0, 11, 22])  # untouched envs: autoreset
-    np.testing.assert_array_equal(np.flatnonzero(first[:, 2]), [0, 11, 15])  # restarted at step 15
+    np.testing.assert_array_equal(np.flatnonzero(first[:, 2]), [0, 11, restarted])  # restarted there
     np.testing.assert_array_equal(np.flatnonzero(last[:, 2]), [10])  # the cut episode never ends
-    assert agent.steps[15].reward[2:].tolist() == [0.0, 0.0]  # first frames carry no reward
+    assert agent.steps[restarted].reward[2:].tolist() == [0.0, 0.0]  # first frames carry no reward
     # Envs 0-1 finish 2 episodes each; envs 2-3 one each (the one cut at step 15 is not counted).
     assert result["episodes"] == 2 * 2 + 2 * 1
     assert {row["train/length"] for row in log if "train/length" in row} == {10.0}

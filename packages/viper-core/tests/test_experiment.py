@@ -284,3 +284,40 @@ def test_a_partly_finished_grid_leaves_a_page_that_says_what_is_missing(tmp_path
     assert "| reward=viper | 50.0 ± 0.0 | 1 | 0: 50.0 |" in page and "| reward=task | – | 0 |  |" in page
     data = json.loads((tmp_path / "results" / "tiny.json").read_text())
     assert (data["finished"], data["expected"]) == (1, 2)
+
+
+def test_setup_commands_run_before_the_cells_and_a_failing_one_stops_the_grid(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    setup = 'setup = ["collect --env lite:push --episodes 3 --out data/two --resume"]\n'
+    write(tmp_path, TINY.replace("[0, 1, 2]", "[0]").replace("[experiment]\n", "[experiment]\n" + setup), "tiny")
+    launched: list[list[str]] = []
+
+    def launch(argv: list[str], log: Path) -> int:
+        launched.append(argv[3:])  # past `python -m viper.core.cli`
+        if "--workdir" in argv:
+            fake_run(Path(argv[argv.index("--workdir") + 1]), 0)
+        return 0
+
+    monkeypatch.setattr(command_module, "launch", launch)
+    assert main(["experiment", "tiny", "--root", "runs", "--out", "results", "--dry-run"]) == 0
+    assert launched == [] and "setup: viper-run collect --env lite:push" in capsys.readouterr().out
+    assert main(["experiment", "tiny", "--root", "runs", "--out", "results"]) == 0
+    assert launched[0] == ["collect", "--env", "lite:push", "--episodes", "3", "--out", "data/two", "--resume"]
+    assert len(launched) == 3  # setup, then the two cells
+    launched.clear()
+    assert main(["experiment", "tiny", "--root", "runs", "--out", "results"]) == 0
+    assert launched == []  # nothing left to run: no setup either
+
+    for cell in (tmp_path / "runs" / "tiny").glob("*/seed0/cell.json"):
+        cell.unlink()
+    monkeypatch.setattr(command_module, "launch", lambda argv, log: 1)
+    assert main(["experiment", "tiny", "--root", "runs", "--out", "results"]) == 2
+    assert "setup command `viper-run collect --env lite:push" in capsys.readouterr().err
+
+
+def test_setup_must_be_a_list_of_commands(tmp_path: Path) -> None:
+    path = write(tmp_path, '[experiment]\nsetup = "collect"\n[base]\nsteps = 1\n', "bad")
+    with pytest.raises(ConfigError, match=r"bad.toml: \[experiment\] setup = 'collect': expected a list"):
+        load_experiment(path)

@@ -6,6 +6,9 @@ An experiment is declared in ``experiments/NAME.toml``::
     description = "VIPER reward against the task reward on reach"
     seeds = [0, 1, 2]
     metrics = ["fraction_of_expert", "spearman", "agent_eval_return", "run_seconds"]
+    setup = [                   # optional: viper-run commands run before the cells, every time
+        "collect --env lite:push --episodes 60 --out runs/data/two --resume",   # (so idempotent)
+    ]
 
     [base]                      # every cell: PipelineConfig fields and SECTION.FIELD options
     env = "lite:reach"
@@ -37,6 +40,7 @@ import hashlib
 import itertools
 import json
 import re
+import shlex
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -105,6 +109,7 @@ class Experiment:
     seeds: tuple[int, ...]
     metrics: tuple[str, ...]
     cells: tuple[Cell, ...]
+    setup: tuple[tuple[str, ...], ...] = ()  # viper-run commands (argument lists) run before any cell
 
 
 def _text(value: Any) -> str:
@@ -136,8 +141,8 @@ def load_experiment(path: Path) -> Experiment:
             raise ConfigError(f"{where}: unknown table [{key}]; expected {', '.join(TABLES)}")
     head = data.get("experiment", {})
     for key in head:
-        if key not in ("description", "seeds", "metrics"):
-            raise ConfigError(f"{where}: [experiment] {key}: unknown key; expected description, seeds, metrics")
+        if key not in ("description", "seeds", "metrics", "setup"):
+            raise ConfigError(f"{where}: [experiment] {key}: unknown key; expected description, seeds, metrics, setup")
     seeds = head.get("seeds", [0, 1, 2])
     if not (isinstance(seeds, list) and seeds and all(isinstance(s, int) and s >= 0 for s in seeds)):
         raise ConfigError(f"{where}: [experiment] seeds = {seeds!r}: expected a list of integers >= 0")
@@ -174,7 +179,13 @@ def load_experiment(path: Path) -> Experiment:
     for slug in slugs:
         if slugs.count(slug) > 1:
             raise ConfigError(f"{where}: two cells have the same options ({slug})")
-    return Experiment(path.stem, path, str(head.get("description", "")), tuple(seeds), tuple(metrics), tuple(cells))
+    setup = head.get("setup", [])
+    if not (isinstance(setup, list) and all(isinstance(c, str) and c.strip() for c in setup)):
+        raise ConfigError(f"{where}: [experiment] setup = {setup!r}: expected a list of viper-run commands (strings)")
+    commands = tuple(tuple(shlex.split(c.removeprefix("viper-run").strip())) for c in setup)
+    return Experiment(
+        path.stem, path, str(head.get("description", "")), tuple(seeds), tuple(metrics), tuple(cells), commands
+    )
 
 
 def _label(options: dict[str, Any]) -> str:

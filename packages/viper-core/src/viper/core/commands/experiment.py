@@ -54,6 +54,17 @@ def launch(argv: list[str], log: Path) -> int:
         return subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT).returncode
 
 
+def run_setup(commands: tuple[tuple[str, ...], ...], log: Path) -> None:
+    """Run the experiment's setup commands (e.g. ``collect ... --resume`` of a shared dataset)
+    before any cell; each must be idempotent, as it runs again whenever cells are left to run."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    for argv in commands:
+        print(f"setup: viper-run {shlex.join(argv)}", flush=True)
+        code = launch([sys.executable, "-m", "viper.core.cli", *argv], log)
+        if code != 0:
+            raise ViperError(f"setup command `viper-run {shlex.join(argv)}` failed (exit {code}); see {log}")
+
+
 def _clock(seconds: float) -> str:
     seconds = int(seconds)
     return (
@@ -77,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.dry_run:
         print(f"experiment {experiment.name}: {len(experiment.cells)} cells x {len(experiment.seeds)} seeds in {base}")
+        for argv in experiment.setup:
+            print(f"setup: viper-run {shlex.join(argv)}")
         cost = 0.0
         for index, (cell, seed, _workdir, argv) in enumerate(tasks, 1):
             if done[(cell.label, seed)] is not None:
@@ -90,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     todo = [task for task in tasks if done[(task[0].label, task[1])] is None]
+    if todo:
+        run_setup(experiment.setup, base / "setup.log")
     print(f"experiment {experiment.name}: {total - len(todo)}/{total} cells finished, {len(todo)} to run", flush=True)
     started, durations, failed = time.time(), [], []
 

@@ -70,6 +70,7 @@ def slow(session: nox.Session) -> None:
     install_all(session)
     session.install(*FIXTURES)
     session.install("packages/viper-rewards[sb3]")  # examples/sb3_sac.py (torch is pinned above)
+    session.install("packages/viper-core[ray]")  # tests/test_ray_backend.py is collected here too
     folders = [f"packages/{p}/tests" for p in PACKAGES] + ["tests"]
     # exit status 5: no test selected (no slow test left after -k, say)
     session.run(

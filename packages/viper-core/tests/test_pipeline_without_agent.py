@@ -29,7 +29,11 @@ def test_steps_zero_trains_no_agent_and_reports_the_reward(tmp_path: Path) -> No
     assert "Learning curve" not in markdown and "Trained agent" not in markdown
 
 
-def test_the_cli_accepts_steps_zero(capsys) -> None:
-    from viper.core import cli
+def test_the_cli_accepts_steps_zero(monkeypatch, capsys) -> None:
+    from viper.core import cli, plugins
 
-    assert cli.main(["--steps", "0", "--check"]) == 0
+    monkeypatch.setattr(plugins, "_default_host", fake_host())  # viper-core alone: the fake components
+    fakes = ["--env", "fake:reach", "--tokenizer", "fake", "--model", "fake", "--reward", "fake", "--agent", "fake"]
+    assert cli.main(["--steps", "0", "--check", *fakes]) == 0
+    assert cli.main(["--steps", "-1", "--check", *fakes]) == 2
+    assert capsys.readouterr().err.strip() == "viper-run: error: --steps -1: expected an integer >= 0"

@@ -79,8 +79,11 @@ def run(args: argparse.Namespace) -> int:
     check_cells(experiment)
     base = args.root / experiment.name
     tasks: list[tuple[Cell, int, Path, list[str]]] = []
-    for cell in experiment.cells:
-        for seed in experiment.seeds:
+    # Seed-major: every cell of seed 0 first, so its cells reuse each other's finished stages and an
+    # interrupted grid has whole seeds to compare (with --jobs N, cells of one seed that start
+    # together fit their own copies of what they would have shared).
+    for seed in experiment.seeds:
+        for cell in experiment.cells:
             workdir = base / cell.slug / f"seed{seed}"
             tasks.append((cell, seed, workdir, command(cell, seed, workdir)))
     done = {(c.label, s): finished(w, argv[1:]) for c, s, w, argv in tasks}

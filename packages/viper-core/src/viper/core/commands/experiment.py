@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from viper.core.atomic import atomic_write_json, read_json
+from viper.core.atomic import atomic_write_json
 from viper.core.errors import ViperError
 from viper.core.experiment import (
     Cell,
@@ -122,8 +122,8 @@ def run(args: argparse.Namespace) -> int:
         with lock:
             results: dict[str, list[dict[str, Any]]] = {cell.label: [] for cell in experiment.cells}
             for cell, seed, workdir, _ in tasks:
-                if done[(cell.label, seed)]:
-                    report = read_json(workdir / "report/report.json")
+                report = done[(cell.label, seed)]  # finished() already read the cell's report.json
+                if report:
                     results[cell.label].append({"seed": seed, "workdir": str(workdir), **report})
             if not any(results.values()):
                 return None

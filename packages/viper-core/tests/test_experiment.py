@@ -12,7 +12,7 @@ from viper.core import ComponentSpec, PluginHost, plugins
 from viper.core.cli import main
 from viper.core.commands import experiment as command_module
 from viper.core.errors import ConfigError
-from viper.core.experiment import Cell, finished, load_experiment, share_stages
+from viper.core.experiment import Cell, finished, load_experiment, metric, share_stages
 from viper.core.testing.fake_plugin import _TARGETS as FAKES
 from viper.core.testing.spec_plugin import make_plugin
 
@@ -321,3 +321,14 @@ def test_setup_must_be_a_list_of_commands(tmp_path: Path) -> None:
     path = write(tmp_path, '[experiment]\nsetup = "collect"\n[base]\nsteps = 1\n', "bad")
     with pytest.raises(ConfigError, match=r"bad.toml: \[experiment\] setup = 'collect': expected a list"):
         load_experiment(path)
+
+
+def test_reward_return_metrics_come_from_the_score_table() -> None:
+    report = {
+        "spearman": 0.9,
+        "score_table": {"expert": {"true_return": 80.0, "reward_return": -2757.0}, "random": {"reward_return": -4e3}},
+    }
+    assert metric(report, "spearman") == 0.9
+    assert metric(report, "expert_reward_return") == -2757.0
+    assert metric(report, "random_reward_return") == -4e3
+    assert metric({"spearman": 0.5}, "expert_reward_return") is None  # a report without a score table

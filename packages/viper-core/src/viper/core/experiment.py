@@ -58,9 +58,22 @@ METRICS: dict[str, tuple[str, float]] = {
     "pearson": ("reward Pearson vs true return", 1.0),
     "spearman_per_step": ("per-step reward Spearman", 1.0),
     "expert_return": ("expert return", 1.0),
+    # The reward's own sums (the score table's), which only compare between cells that share a
+    # reward model: e.g. task A's expert episodes under the model conditioned on A vs on B.
+    "expert_reward_return": ("expert episodes' summed reward", 1.0),
+    "random_reward_return": ("random episodes' summed reward", 1.0),
     "run_seconds": ("wall-clock s", 1.0),
 }
 DEFAULT_METRICS = ("fraction_of_expert", "spearman", "agent_eval_return", "run_seconds")
+
+
+def metric(report: dict[str, Any], name: str) -> float | None:
+    """``name``'s number in a cell's report.json (None where the run has none)."""
+    if name.endswith("_reward_return"):
+        policy = name.removesuffix("_reward_return")
+        return report.get("score_table", {}).get(policy, {}).get("reward_return")
+    return report.get(name)
+
 
 #: PipelineConfig fields a cell may set; workdir and seed belong to the runner.
 FLAGS = ("env", "tokenizer", "model", "reward", "agent", "explore", "beta", "data", "episodes")

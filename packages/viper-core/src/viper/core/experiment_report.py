@@ -10,13 +10,13 @@ from typing import Any
 import numpy as np
 
 from viper.core.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
-from viper.core.experiment import METRICS, Experiment
+from viper.core.experiment import METRICS, Experiment, metric
 
 
-def values(rows: list[dict[str, Any]], metric: str) -> np.ndarray:
+def values(rows: list[dict[str, Any]], name: str) -> np.ndarray:
     """One number per seed (NaN where the report has none), scaled for display."""
-    scale = METRICS[metric][1]
-    return np.array([scale * float(r[metric]) if r.get(metric) is not None else math.nan for r in rows])
+    scale, numbers = METRICS[name][1], [metric(r, name) for r in rows]
+    return np.array([scale * float(x) if x is not None else math.nan for x in numbers])
 
 
 def _digits(x: np.ndarray) -> int:
@@ -47,12 +47,12 @@ def markdown(
         f"    {regenerate}",
         "",
     ]
-    for metric in experiment.metrics:
-        heading = METRICS[metric][0]
-        lines += [f"## {heading} (`{metric}`)", "", "| cell | mean ± std | n | per seed |", "|---|---:|---:|---|"]
+    for name in experiment.metrics:
+        heading = METRICS[name][0]
+        lines += [f"## {heading} (`{name}`)", "", "| cell | mean ± std | n | per seed |", "|---|---:|---:|---|"]
         for cell in experiment.cells:
             rows = results[cell.label]
-            x = values(rows, metric)
+            x = values(rows, name)
             seeds = ", ".join(f"{r['seed']}: {v:.{_digits(x)}f}" for r, v in zip(rows, x, strict=True))
             lines.append(f"| {cell.label} | {_summary(x)} | {int((~np.isnan(x)).sum())} | {seeds} |")
         lines.append("")
@@ -71,13 +71,13 @@ def bar_chart(experiment: Experiment, results: dict[str, list[dict[str, Any]]]) 
     fig, axes = plt.subplots(
         1, len(experiment.metrics), figsize=(1.2 + 0.9 * len(labels) * len(experiment.metrics), 3.6), squeeze=False
     )
-    for ax, metric in zip(axes[0], experiment.metrics, strict=True):
-        stats = [values(results[label], metric) for label in labels]
+    for ax, name in zip(axes[0], experiment.metrics, strict=True):
+        stats = [values(results[label], name) for label in labels]
         means = [np.nanmean(x) if (~np.isnan(x)).any() else 0.0 for x in stats]
         stds = [np.nanstd(x) if (~np.isnan(x)).any() else 0.0 for x in stats]
         ax.bar(range(len(labels)), means, yerr=stds, capsize=4, color="tab:blue", alpha=0.8)
         ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=7)
-        ax.set_title(METRICS[metric][0], fontsize=9)
+        ax.set_title(METRICS[name][0], fontsize=9)
     fig.suptitle(f"{experiment.name}: mean ± std over seeds {list(experiment.seeds)}", fontsize=9)
     fig.tight_layout()
     buffer = io.BytesIO()
@@ -94,7 +94,7 @@ def write_results(
     out.mkdir(parents=True, exist_ok=True)
     plot = out / f"{experiment.name}.png"
     atomic_write_bytes(plot, bar_chart(experiment, results))
-    keep = ("seed", "workdir", *experiment.metrics, "stage_seconds", "stage_folders")
+    keep = ("seed", "workdir", "stage_seconds", "stage_folders")
     atomic_write_json(
         out / f"{experiment.name}.json",
         {
@@ -106,7 +106,10 @@ def write_results(
             "cells": {
                 cell.label: {
                     "options": cell.options,
-                    "seeds": [{k: r.get(k) for k in keep} for r in results[cell.label]],
+                    "seeds": [
+                        {**{k: r.get(k) for k in keep}, **{m: metric(r, m) for m in experiment.metrics}}
+                        for r in results[cell.label]
+                    ],
                 }
                 for cell in experiment.cells
             },

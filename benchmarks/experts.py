@@ -18,18 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT_TASKS = [
-    "lite:reach",
-    "lite:push",
-    "lite:balance",
-    "dmc:cartpole-balance",
-    "dmc:cartpole-swingup",
-    "dmc:pendulum-swingup",
-    "dmc:point_mass-easy",
-    "dmc:point_mass-hard",
-    "dmc:reacher-easy",
-    "dmc:reacher-hard",
-]
+
+def default_tasks() -> list[str]:
+    """Every task of the lite and dmc suites that has a scripted expert."""
+    from viper.core.components import load_suite
+
+    return [f"{suite}:{task}" for suite in ("lite", "dmc") for task in load_suite(suite).expert_tasks()]
+
+
 SEED = 1000
 
 
@@ -76,7 +72,9 @@ def save_strip(frames: list[np.ndarray], path: Path, count: int = 10) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tasks", nargs="+", default=DEFAULT_TASKS, metavar="SUITE:TASK")
+    parser.add_argument(
+        "--tasks", nargs="+", default=None, metavar="SUITE:TASK", help="default: every task with a scripted expert"
+    )
     parser.add_argument("--episodes", type=int, default=10)
     parser.add_argument("--out", default="benchmarks/out", help="folder for the PNG strips")
     parser.add_argument("--no-strips", action="store_true")
@@ -87,7 +85,7 @@ def main() -> None:
     out = Path(args.out)
     print(f"{args.episodes} episodes per policy, seeds {SEED}..{SEED + args.episodes - 1}")
     print(f"{'task':26s} {'expert return':>17s} {'random return':>17s} {'time':>7s}  strip")
-    for name in args.tasks:
+    for name in args.tasks or default_tasks():
         env_name = parse_env(name, option="--tasks")
         suite = load_suite(env_name.suite)
         start = time.perf_counter()

@@ -46,12 +46,14 @@ class TinySuite(TableSuite):
         "masked": Task(
             lambda config, size, seed: Tiny(config.width, size), mask=lambda size: np.ones((size, size), bool)
         ),
+        "scripted": Task(lambda config, size, seed: Tiny(config.width, size), expert=lambda env: "a policy"),
     }
 
 
 def test_the_table_gives_tasks_make_expert_and_mask() -> None:
     suite = TinySuite()
-    assert suite.tasks() == ["flat", "masked"]
+    assert suite.tasks() == ["flat", "masked", "scripted"]
+    assert suite.expert_tasks() == ["scripted"]
     env = suite.make("flat", seed=4, size=8, width="5")  # strings from --set env.width=5 are converted
     assert (env.width, env.size, env.seeded) == (5, 8, 4)
     assert suite.expert("flat", env) is None and suite.image_mask("flat") is None
@@ -61,7 +63,7 @@ def test_the_table_gives_tasks_make_expert_and_mask() -> None:
 def test_unknown_tasks_and_options_and_bad_values_say_what_is_valid() -> None:
     suite = TinySuite()
     for call in (lambda: suite.make("hilly"), lambda: suite.expert("hilly", None), lambda: suite.image_mask("hilly")):
-        with pytest.raises(ConfigError, match="tiny: unknown task 'hilly'; tasks: flat, masked"):
+        with pytest.raises(ConfigError, match="tiny: unknown task 'hilly'; tasks: flat, masked, scripted"):
             call()
     with pytest.raises(ConfigError, match="tiny:flat: unknown option 'height'; options: size, width"):
         suite.make("flat", height=2)

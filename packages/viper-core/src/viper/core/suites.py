@@ -97,6 +97,10 @@ class TableSuite:
     def tasks(self) -> list[str]:
         return list(self.table())
 
+    def expert_tasks(self) -> list[str]:
+        """The tasks that have a scripted expert (the ones whose expert videos need no agent)."""
+        return [name for name, row in self.table().items() if row.expert is not None]
+
     def make(self, task: str, *, seed: int | None = None, size: int = 64, **options: Any) -> gymnasium.Env:
         row = self.task(task)
         config = self.options(task, options)

@@ -83,3 +83,42 @@ def test_help_documents_every_command(capsys) -> None:
         assert name in out
     for option in ("--env", "--tokenizer", "--model", "--reward", "--agent", "--workdir", "--preset", "--set"):
         assert option in out
+
+
+def test_env_variants_and_labels_share_a_task_and_resume_apart(tmp_path) -> None:
+    from viper.core.testing import fake_host
+
+    fakes, out = fake_host(), tmp_path / "d"
+    collect("fake:reach", 2, out, host=fakes, size=16)
+    # A second "body" of the same task (an env option) and another task filed under "reach".
+    collect("fake:reach", 3, out, host=fakes, size=16, resume=True, env_options={"speed": "1.0"})
+    collect("fake:steer", 1, out, host=fakes, size=16, resume=True, label="reach")
+    collect("fake:reach", 3, out, host=fakes, size=16, resume=True, env_options={"speed": "1.0"})  # done already
+    collect("fake:reach", 3, out, host=fakes, size=16, resume=True)  # tops up the plain ones only
+    ds = VideoDataset(out)
+    assert ds.tasks == ["reach"]
+    keys = [e.key for e in ds.episodes]
+    assert keys == [
+        "seed-0",
+        "seed-1",
+        *(f"fake:reach[speed=1.0]/seed-{i}" for i in range(3)),
+        "fake:steer[]/seed-0",
+        "seed-2",
+    ]
+    slow = ds.load(ds.episodes[2])["frames"]
+    fast = ds.load(ds.episodes[0])["frames"]
+    assert slow.shape != fast.shape or not np.array_equal(slow, fast)  # same seed, another env variant
+
+
+def test_collect_checks_env_options_and_label_before_writing(tmp_path, capsys) -> None:
+    from viper.core.testing import fake_host
+
+    with pytest.raises(ConfigError, match=r"--set env.speed=0.0: expected a number > 0"):
+        collect("fake:reach", 1, tmp_path / "d", host=fake_host(), env_options={"speed": "0"})
+    with pytest.raises(DatasetError, match=r"--label 'a b': expected letters"):
+        collect("fake:reach", 1, tmp_path / "d", host=fake_host(), label="a b")
+    assert not (tmp_path / "d").exists()
+    assert 0 != cli.main(
+        ["collect", "--env", "fake:reach", "--episodes", "1", "--out", str(tmp_path / "d"), "--set", "agent.lr=1"]
+    )
+    assert not (tmp_path / "d").exists()

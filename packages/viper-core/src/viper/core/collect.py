@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from viper.core.components import EnvName, literal_options, parse_env, resolve_env
-from viper.core.dataset import DatasetWriter
+from viper.core.components import EnvName, check_env_options, literal_options, parse_env, resolve_env
+from viper.core.dataset import DatasetWriter, check_task_name
 from viper.core.errors import ConfigError, ContractError
 from viper.core.plugins import PluginHost
 from viper.core.progress import progress_bar
@@ -122,6 +122,14 @@ def run_episode(env: Any, policy: Any, seed: int | None = None, max_steps: int |
     )
 
 
+def _variant(name: EnvName, label: str, env_options: Mapping[str, Any] | None) -> str:
+    """The episode-key prefix of a collection that is not the task's plain one ("" if it is)."""
+    if not env_options and label == name.task:
+        return ""
+    options = ",".join(f"{k}={v}" for k, v in sorted((env_options or {}).items()))
+    return f"{name}[{options}]/"
+
+
 def collect(
     env: str | EnvName,
     episodes: int,
@@ -135,12 +143,17 @@ def collect(
     progress: bool = True,
     host: PluginHost | None = None,
     env_options: Mapping[str, Any] | None = None,
+    label: str | None = None,
 ) -> DatasetWriter:
     """Record ``episodes`` episodes of ``policy`` on ``env`` into the dataset folder ``out``.
 
     With ``resume=True`` an existing dataset is topped up to ``episodes`` episodes of this task;
     episode ``i`` always uses seed ``seed + i``, so a resumed collection equals an uninterrupted one.
-    ``env_options`` (``--set env.FIELD=VALUE``) go to the suite's ``make``.
+    ``env_options`` (``--set env.FIELD=VALUE``) go to the suite's ``make``. ``label``: the task name
+    the episodes are filed under (what a task-conditioned model is conditioned on; default the
+    env's task), e.g. ``reach`` for a second body reaching. Episodes made with env options or
+    another label are counted apart from the task's plain ones when resuming, so one dataset can
+    hold the same label from several env variants.
     """
     name = parse_env(env) if isinstance(env, str) else env
     if episodes < 1:
@@ -148,6 +161,8 @@ def collect(
     if policy not in ("expert", "random") and not policy.startswith("agent:"):
         raise ConfigError(f"--policy {policy!r}: expected 'expert', 'random' or 'agent:WORKDIR'")
     name, suite = resolve_env(name, host)
+    label = check_task_name(label, "--label") if label is not None else name.task
+    check_env_options(name, suite, env_options or {})
     if policy.startswith("agent:"):
         from viper.core.trained_agent import TrainedAgent
 
@@ -159,17 +174,18 @@ def collect(
     instance = suite.make(name.task, seed=seed, size=size, **literal_options(env_options or {}))
     try:
         actor = make_policy(policy, suite, name.task, instance, seed=seed, noise=noise, host=host)
-        done = writer.count(name.task)
+        variant = _variant(name, label, env_options)
+        done = writer.count(label, variant=variant)
         bar = progress_bar(total=episodes, initial=min(done, episodes), desc=f"collect {name} ({policy})", unit="ep")
         returns = []
         for i in range(done, episodes):
             episode = run_episode(instance, actor, seed=seed + i)
             writer.add(
-                name.task,
+                label,
                 episode.frames,
                 task_reward=episode.task_reward,
                 actions=episode.actions,
-                key=f"seed-{seed + i}",
+                key=f"{variant}seed-{seed + i}",
             )
             returns.append(episode.episode_return)
             bar.update(1)

@@ -56,9 +56,9 @@ class EpisodeInfo:
         return out
 
 
-def _check_task_name(task: str) -> str:
+def check_task_name(task: str, option: str = "task name") -> str:
     if not isinstance(task, str) or not _TASK_NAME.match(task):
-        raise DatasetError(f"task name {task!r}: expected letters, digits, '_', '-' or '.' (it names a folder)")
+        raise DatasetError(f"{option} {task!r}: expected letters, digits, '_', '-' or '.' (it names a folder)")
     return task
 
 
@@ -87,6 +87,13 @@ def _validate_optional(arrays: dict[str, np.ndarray], length: int, where: str) -
         a = arrays["actions"]
         if a.ndim < 1 or a.shape[0] != length:
             raise DatasetError(f"{where}: 'actions' must have {length} rows (one per frame), got shape {list(a.shape)}")
+
+
+def key_variant(key: str) -> str:
+    """The collection an episode key belongs to: ``"lite:reach[body=square]/seed-3"`` ->
+    ``"lite:reach[body=square]/"``; keys of the task's plain collection (``"seed-3"``) -> ``""``."""
+    end = key.find("]/")
+    return key[: end + 2] if end >= 0 else ""
 
 
 class DatasetWriter:
@@ -148,8 +155,14 @@ class DatasetWriter:
     def __len__(self) -> int:
         return len(self.manifest["episodes"])
 
-    def count(self, task: str | None = None) -> int:
-        return sum(1 for e in self.manifest["episodes"] if task is None or e["task"] == task)
+    def count(self, task: str | None = None, *, variant: str | None = None) -> int:
+        """Episodes of ``task`` (all tasks: None); with ``variant``, only that collection's (its
+        key prefix, e.g. ``lite:reach[body=square]/``; ``""``: the plain ones)."""
+        return sum(
+            1
+            for e in self.manifest["episodes"]
+            if (task is None or e["task"] == task) and (variant is None or key_variant(e.get("key", "")) == variant)
+        )
 
     def has(self, task: str, key: str) -> bool:
         """Whether an episode with this source key was already written (for resumable imports)."""
@@ -166,7 +179,7 @@ class DatasetWriter:
         split: str = "",
     ) -> EpisodeInfo:
         """Write one episode; returns its manifest entry."""
-        _check_task_name(task)
+        check_task_name(task)
         if split not in ("", "train", "val"):
             raise DatasetError(f"split {split!r}: expected 'train', 'val' or ''")
         where = f"episode {len(self)} of task {task!r}"
@@ -238,7 +251,7 @@ class VideoDataset:
         for i, entry in enumerate(manifest.get("episodes", [])):
             try:
                 info = EpisodeInfo(
-                    task=_check_task_name(entry["task"]),
+                    task=check_task_name(entry["task"]),
                     file=str(entry["file"]),
                     length=int(entry["length"]),
                     key=str(entry.get("key", "")),

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from viper.core.dataset import DatasetWriter, _check_task_name
+from viper.core.dataset import DatasetWriter, check_task_name
 from viper.core.errors import ConfigError, DatasetError
 
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".gif", ".mkv", ".avi", ".mov", ".m4v")
@@ -336,7 +336,7 @@ def import_videos(
         if not task:
             raise ConfigError("--task: required with --format videos (the task name the videos show)")
         try:
-            _check_task_name(task)
+            check_task_name(task)
         except DatasetError as exc:
             raise ConfigError(f"--task: {exc}") from exc
         sources = find_videos(src, task)

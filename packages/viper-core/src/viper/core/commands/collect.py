@@ -7,6 +7,8 @@ import argparse
 import numpy as np
 
 from viper.core.collect import collect
+from viper.core.config import parse_assignments
+from viper.core.errors import ConfigError
 
 NAME = "collect"
 HELP = "record scripted-expert, random or trained-agent episodes of SUITE:TASK into a dataset folder"
@@ -31,9 +33,27 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resume", action="store_true", help="top up an existing dataset in --out instead of refusing it"
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="env.FIELD=VALUE",
+        help="env option (repeatable), e.g. --set env.body=square (see `viper-run plugins --env lite:reach`)",
+    )
+    parser.add_argument(
+        "--label",
+        default=None,
+        metavar="TASK",
+        help="file the episodes under this task name (default the env's task): what a task-conditioned "
+        "video model is conditioned on, e.g. --env lite:reach --set env.body=square --label reach",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    options = parse_assignments(args.set)
+    other = sorted(set(options) - {"env"})
+    if other:
+        raise ConfigError(f"--set {other[0]}.*: collect takes env options only (--set env.FIELD=VALUE)")
     writer = collect(
         args.env,
         args.episodes,
@@ -43,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         size=args.size,
         resume=args.resume,
+        env_options=options.get("env", {}),
+        label=args.label,
     )
     returns = [e["return"] for e in writer.manifest["episodes"] if "return" in e]
     print(

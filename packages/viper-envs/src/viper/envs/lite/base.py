@@ -7,6 +7,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from viper.envs.lite.bodies import BODIES
+
 
 def tolerance(x: np.ndarray | float, bound: float, margin: float) -> float:
     """1 inside ``[0, bound]``, then a Gaussian fall-off reaching 0.1 at ``bound + margin``
@@ -31,7 +33,11 @@ class LiteEnv(gym.Env):
     episode_length = 100
 
     def __init__(
-        self, size: int = 64, render_mode: str | None = "rgb_array", episode_length: int | None = None
+        self,
+        size: int = 64,
+        render_mode: str | None = "rgb_array",
+        episode_length: int | None = None,
+        body: str | None = None,
     ) -> None:
         if size < 16:
             raise ValueError(f"size {size}: lite tasks render at least 16x16 frames")
@@ -39,6 +45,7 @@ class LiteEnv(gym.Env):
         self.render_mode = render_mode
         if episode_length is not None:  # checked by the suite's LiteConfig
             self.episode_length = int(episode_length)
+        self.body = BODIES[body or "disk"]  # the tasks that take `body` draw and move with it
         self.observation_space = gym.spaces.Dict(
             {
                 "image": gym.spaces.Box(0, 255, (self.size, self.size, 3), np.uint8),

@@ -7,7 +7,6 @@ import numpy as np
 from viper.envs.lite import render
 from viper.envs.lite.base import LiteEnv, tolerance
 
-AGENT_COLOR = (245, 130, 40)
 BLOCK_COLOR = (90, 150, 255)
 GOAL_COLOR = (70, 210, 100)
 
@@ -16,7 +15,7 @@ class Push(LiteEnv):
     """A velocity-controlled pusher (orange disk) must shove a block (blue square) onto a goal
     pad (green ring). The block moves only when pushed.
 
-    * action: ``float32[2]``, the pusher's velocity;
+    * action: ``float32[2]``, the pusher's velocity (times the body's speed, see ``env.body``);
     * state: ``[pusher_x, pusher_y, block_x, block_y, goal_x, goal_y]`` followed by the offsets
       pusher-to-block and block-to-goal (4 more numbers);
     * reward: 1 while the block's centre is within ``RADIUS`` of the goal's, smooth fall-off
@@ -47,7 +46,7 @@ class Push(LiteEnv):
         render.ring(self._background, gy, gx, self.px(0.14), max(1.0, self.size / 40), GOAL_COLOR)
 
     def _advance(self, action: np.ndarray) -> None:
-        self.pusher = np.clip(self.pusher + self.SPEED * action, -0.95, 0.95)
+        self.pusher = np.clip(self.pusher + self.speed * action, -0.95, 0.95)
         contact = self.PUSHER + self.BLOCK
         offset = self.block - self.pusher
         distance = float(np.linalg.norm(offset))
@@ -59,6 +58,10 @@ class Push(LiteEnv):
             distance = float(np.linalg.norm(offset))
             if distance < contact:
                 self.pusher = self.block - offset / max(distance, 1e-9) * contact
+
+    @property
+    def speed(self) -> float:
+        return self.SPEED * self.body.speed
 
     def distance(self) -> float:
         return float(np.linalg.norm(self.block - self.goal))
@@ -82,7 +85,7 @@ class Push(LiteEnv):
         half = self.px(self.BLOCK)
         render.box(frame, by, bx, half, half, BLOCK_COLOR)
         py, px = self.to_pixels(self.pusher)
-        render.disk(frame, py, px, self.px(self.PUSHER), AGENT_COLOR)
+        self.body.draw(frame, py, px, self.px(self.PUSHER))
         return frame
 
 
@@ -110,7 +113,7 @@ class PushExpert:
         if along < -0.5 * contact and abs(lateral) < 0.03:
             # behind the block and lined up: push toward the goal, correcting sideways drift,
             # slowing down so the block stops on the goal
-            move = direction * min(1.0, gap / Push.SPEED) - normal * lateral * 10.0
+            move = direction * min(1.0, gap / self.env.speed) - normal * lateral * 10.0
             norm = float(np.linalg.norm(move))
             return (move / max(norm, 1.0)).astype(np.float32)
         if along > -0.3 * contact:
@@ -123,4 +126,4 @@ class PushExpert:
         norm = float(np.linalg.norm(move))
         if norm < 1e-9:
             return np.zeros(2, np.float32)
-        return (move / norm * min(1.0, norm / Push.SPEED)).astype(np.float32)
+        return (move / norm * min(1.0, norm / self.env.speed)).astype(np.float32)

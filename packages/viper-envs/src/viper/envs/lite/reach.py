@@ -6,8 +6,9 @@ import numpy as np
 
 from viper.envs.lite import render
 from viper.envs.lite.base import LiteEnv, tolerance
+from viper.envs.lite.bodies import BODIES
 
-AGENT_COLOR = (245, 130, 40)
+AGENT_COLOR = BODIES["disk"].color
 TARGET_COLOR = (70, 210, 100)
 
 
@@ -15,7 +16,7 @@ class Reach(LiteEnv):
     """A velocity-controlled point (orange) must reach and stay on a target (green ring).
 
     * action: ``float32[2]`` in ``[-1, 1]``, the point's velocity (``SPEED`` arena units a step
-      at full deflection);
+      at full deflection, times the body's speed: ``--set env.body=square`` is slower);
     * state: ``[point_x, point_y, target_x, target_y, to_target_x, to_target_y]`` (the offset to
       the target, as DMC's reacher observes ``to_target``);
     * reward: 1 while the point's centre is inside the target ring (``RADIUS``), falling off
@@ -40,7 +41,11 @@ class Reach(LiteEnv):
         render.ring(self._background, ty, tx, self.px(self.RADIUS), max(1.0, self.size / 40), TARGET_COLOR)
 
     def _advance(self, action: np.ndarray) -> None:
-        self.point = np.clip(self.point + self.SPEED * action, -0.95, 0.95)
+        self.point = np.clip(self.point + self.speed * action, -0.95, 0.95)
+
+    @property
+    def speed(self) -> float:
+        return self.SPEED * self.body.speed
 
     def distance(self) -> float:
         return float(np.linalg.norm(self.point - self.target))
@@ -60,7 +65,7 @@ class Reach(LiteEnv):
     def _draw(self) -> np.ndarray:
         frame = self._background.copy()
         py, px = self.to_pixels(self.point)
-        render.disk(frame, py, px, self.px(0.09), AGENT_COLOR)
+        self.body.draw(frame, py, px, self.px(0.09))
         return frame
 
 
@@ -79,5 +84,5 @@ class ReachExpert:
         distance = float(np.linalg.norm(delta))
         if distance < 1e-6:
             return np.zeros(2, np.float32)
-        speed = min(1.0, distance / Reach.SPEED)
+        speed = min(1.0, distance / self.env.speed)
         return (delta / distance * speed).astype(np.float32)

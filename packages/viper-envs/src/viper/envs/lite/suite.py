@@ -13,6 +13,7 @@ from viper.core.errors import ConfigError
 from viper.core.suites import TableSuite, Task, config_values
 from viper.envs.lite.balance import Balance, BalanceExpert
 from viper.envs.lite.base import LiteEnv
+from viper.envs.lite.bodies import BODIES
 from viper.envs.lite.push import Push, PushExpert
 from viper.envs.lite.reach import Reach, ReachExpert
 from viper.envs.lite.reach_two import ReachTwo, ReachTwoExpert
@@ -30,10 +31,13 @@ class LiteConfig(Options):
     step: float | None = option(None, gt=0, le=0.5, keyed_default=False)
     """zigzag only: the point's move per step and axis in arena units (0.25: one 8x8 code cell at
     64x64); None keeps the task's own 0.1."""
+    body: str | None = option(None, one_of=tuple(BODIES), keyed_default=False)
+    """reach and push only: the controlled body, ``disk`` (orange, the default) or ``square``
+    (violet, 0.6x the speed): a second embodiment for cross-embodiment experiments."""
 
 
 #: Options of :class:`LiteConfig` that only some tasks take (task names per option).
-TASK_OPTIONS = {"step": ("zigzag",)}
+TASK_OPTIONS = {"step": ("zigzag",), "body": ("reach", "push")}
 
 
 def _maker(env_cls: type[LiteEnv]) -> Callable[[LiteConfig, int, int | None], gym.Env]:

@@ -35,7 +35,7 @@ def test_tiny_grid_runs_end_to_end_and_a_rerun_recomputes_nothing(tmp_path: Path
     assert "0/2 cells finished, 2 to run" in first.stdout
     assert "done reward=viper seed 0" in first.stdout and "done reward=task seed 0" in first.stdout
     # the second cell differs only in its reward: it fits no data, tokenizer or video model of its own
-    assert "[2/2] reuses data-" in first.stdout and "tokenizer-" in first.stdout and "video_model-" in first.stdout
+    assert "[2/2] linked data-" in first.stdout and "tokenizer-" in first.stdout and "video_model-" in first.stdout
     links = sorted(p.name.split("-")[0] for p in (tmp_path / "runs" / "tiny").glob("*/seed0/*") if p.is_symlink())
     assert links == ["data", "tokenizer", "video_model"]
     page = (tmp_path / "results" / "tiny.md").read_text()

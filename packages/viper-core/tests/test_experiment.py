@@ -93,6 +93,13 @@ def test_grid_product_and_extra_cells_merge_over_base(tmp_path: Path) -> None:
     assert len({cell.slug for cell in experiment.cells}) == 5
 
 
+def test_a_named_cell_shows_its_name_and_still_runs_its_options(tmp_path: Path) -> None:
+    text = "[base]\nenv = 'lite:reach'\n[[cells]]\nname = 'oracle'\nreward = 'task'\n[[cells]]\nreward = 'viper'\n"
+    experiment = load_experiment(write(tmp_path, text))
+    assert [cell.label for cell in experiment.cells] == ["oracle", "reward=viper"]
+    assert experiment.cells[0].arguments() == ["--env", "lite:reach", "--reward", "task"]
+
+
 def test_slug_changes_with_any_option_so_old_reports_are_not_reused() -> None:
     a = Cell("reward=task", {"reward": "task", "steps": 200})
     b = Cell("reward=task", {"reward": "task", "steps": 300})
@@ -113,6 +120,7 @@ def test_slug_changes_with_any_option_so_old_reports_are_not_reused() -> None:
         ("[grid]\n'agent.lr' = [[1]]\n", "agent.lr = [1]: expected a string, number or boolean"),
         ("[[cells]]\nreward = 'task'\n[[cells]]\nreward = 'task'\n", "two cells have the same options"),
         ("[experiment\n", "not valid TOML"),
+        ("[[cells]]\nname = 3\nreward = 'task'\n", "[[cells]] #1 name = 3: expected a non-empty string"),
     ],
 )
 def test_bad_files_fail_naming_the_file_and_the_key(tmp_path: Path, text: str, message: str) -> None:
@@ -257,7 +265,7 @@ def test_the_runner_links_earlier_cells_stages_unless_told_not_to(tmp_path: Path
     cells = sorted((tmp_path / "runs" / "tiny").iterdir())
     links = [c for c in cells if (c / "seed0" / "tokenizer-abc").is_symlink()]
     out = capsys.readouterr().out
-    assert len(links) == 1 and "tokenizer-abc of other cells of seed 0" in out
+    assert len(links) == 1 and "tokenizer-abc from other cells of seed 0" in out
 
     for cell in cells:
         (cell / "seed0" / "cell.json").unlink()  # rerun every cell

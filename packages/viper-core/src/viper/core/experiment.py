@@ -20,6 +20,7 @@ An experiment is declared in ``experiments/NAME.toml``::
     "video_model.context" = [4, 8]
 
     [[cells]]                   # optional extra cells, each overriding base
+    name = "viper + rnd"        # optional: the cell's row in the tables (default: its options)
     reward = "viper"
     explore = "rnd"
     beta = 0.5
@@ -184,8 +185,13 @@ def load_experiment(path: Path) -> Experiment:
     if not isinstance(extra, list):
         raise ConfigError(f"{where}: cells: expected [[cells]] tables")
     for index, own in enumerate(extra):
-        own = _options(own, f"{where}: [[cells]] #{index + 1}")
-        cells.append(Cell(_label(own), {**base, **own}))
+        here = f"{where}: [[cells]] #{index + 1}"
+        own = dict(own) if isinstance(own, dict) else own
+        name = own.pop("name", None) if isinstance(own, dict) else None
+        if name is not None and not (isinstance(name, str) and name.strip()):
+            raise ConfigError(f"{here} name = {name!r}: expected a non-empty string")
+        own = _options(own, here)
+        cells.append(Cell(name.strip() if name else _label(own), {**base, **own}))
     if not cells:
         cells.append(Cell("base", dict(base)))
     slugs = [cell.slug for cell in cells]

@@ -137,7 +137,10 @@ def run(args: argparse.Namespace) -> int:
         if not args.no_share:
             shared = share_stages(workdir, [w for _, s, w, _ in tasks if s == seed])
             if shared:
-                print(f"[{index}/{total}] reuses {', '.join(shared)} of other cells of seed {seed}", flush=True)
+                print(
+                    f"[{index}/{total}] linked {', '.join(shared)} from other cells of seed {seed} (used where its config matches)",
+                    flush=True,
+                )
         atomic_write_json(workdir / "cell.json", {"cell": cell.label, "seed": seed, "arguments": argv[1:]})
         began = time.time()
         code = launch(argv, workdir / "log.txt")

@@ -35,6 +35,8 @@ def cell_command(args: argparse.Namespace, seed: int, reward: str, workdir: Path
         command += ["--steps", str(args.steps)]
     if args.random_episodes is not None:
         command += ["--random-episodes", str(args.random_episodes)]
+    if args.episodes is not None:
+        command += ["--episodes", str(args.episodes)]
     if args.explore:
         command += ["--explore", args.explore, "--beta", str(args.beta)]
     for setting in args.set:
@@ -73,6 +75,7 @@ def main() -> None:
     parser.add_argument("--rewards", nargs="+", default=["viper", "task"])
     parser.add_argument("--steps", type=int, default=None, help="agent env steps (default: the preset's)")
     parser.add_argument("--random-episodes", type=int, default=None, help="random-policy episodes for the tokenizer")
+    parser.add_argument("--episodes", type=int, default=None, help="expert episodes (default: the preset's)")
     parser.add_argument("--explore", default=None)
     parser.add_argument("--beta", type=float, default=0.5)
     parser.add_argument("--set", action="append", default=[], help="SECTION.FIELD=VALUE for every cell")
@@ -95,6 +98,7 @@ def main() -> None:
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
         cell = {"env": args.env, "agent": args.agent, "reward": reward, "seed": seed, "set": args.set}
         cell["random_episodes"] = args.random_episodes
+        cell["episodes"] = args.episodes
         cell |= {"explore": args.explore, "beta": args.beta if args.explore else None, "tag": args.tag}
         cell |= read_cell(workdir)
         with results.open("a") as out:

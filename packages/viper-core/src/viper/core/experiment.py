@@ -59,6 +59,7 @@ METRICS: dict[str, tuple[str, float]] = {
     "pearson": ("reward Pearson vs true return", 1.0),
     "spearman_per_step": ("per-step reward Spearman", 1.0),
     "expert_return": ("expert return", 1.0),
+    "random_return": ("random policy's return", 1.0),
     # The reward's own sums (the score table's), which only compare between cells that share a
     # reward model: e.g. task A's expert episodes under the model conditioned on A vs on B.
     "expert_reward_return": ("expert episodes' summed reward", 1.0),

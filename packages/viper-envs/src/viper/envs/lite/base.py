@@ -31,6 +31,7 @@ class LiteEnv(gym.Env):
     state_dim = 0
     action_dim = 2
     episode_length = 100
+    SPEED = 0.0  # arena units a step at full action; tasks with a controlled body set it
 
     def __init__(
         self,
@@ -92,6 +93,12 @@ class LiteEnv(gym.Env):
         """Arena coordinates (x right, y up) to pixel (row, col)."""
         half = self.size / 2
         return float(half - xy[1] * (half - 1)), float(half + xy[0] * (half - 1))
+
+    @property
+    def speed(self) -> float:
+        """The controlled body's move per step at full action: the task's ``SPEED`` times the
+        body's (reach and push move with it)."""
+        return self.SPEED * self.body.speed
 
     def px(self, length: float) -> float:
         """An arena length in pixels."""

@@ -59,10 +59,6 @@ class Push(LiteEnv):
             if distance < contact:
                 self.pusher = self.block - offset / max(distance, 1e-9) * contact
 
-    @property
-    def speed(self) -> float:
-        return self.SPEED * self.body.speed
-
     def distance(self) -> float:
         return float(np.linalg.norm(self.block - self.goal))
 

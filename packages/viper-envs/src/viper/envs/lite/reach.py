@@ -43,10 +43,6 @@ class Reach(LiteEnv):
     def _advance(self, action: np.ndarray) -> None:
         self.point = np.clip(self.point + self.speed * action, -0.95, 0.95)
 
-    @property
-    def speed(self) -> float:
-        return self.SPEED * self.body.speed
-
     def distance(self) -> float:
         return float(np.linalg.norm(self.point - self.target))
 

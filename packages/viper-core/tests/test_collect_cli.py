@@ -115,4 +115,5 @@ def test_collect_checks_env_options_and_label_before_writing(tmp_path, capsys) -
     assert 0 != cli.main(
         ["collect", "--env", "fake:reach", "--episodes", "1", "--out", str(tmp_path / "d"), "--set", "agent.lr=1"]
     )
+    assert "collect takes env options only" in capsys.readouterr().err
     assert not (tmp_path / "d").exists()

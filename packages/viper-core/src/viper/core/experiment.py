@@ -187,11 +187,10 @@ def load_experiment(path: Path) -> Experiment:
         raise ConfigError(f"{where}: cells: expected [[cells]] tables")
     for index, own in enumerate(extra):
         here = f"{where}: [[cells]] #{index + 1}"
-        own = dict(own) if isinstance(own, dict) else own
-        name = own.pop("name", None) if isinstance(own, dict) else None
+        own = _options(own, here, extra=("name",))
+        name = own.pop("name", None)
         if name is not None and not (isinstance(name, str) and name.strip()):
             raise ConfigError(f"{here} name = {name!r}: expected a non-empty string")
-        own = _options(own, here)
         cells.append(Cell(name.strip() if name else _label(own), {**base, **own}))
     if not cells:
         cells.append(Cell("base", dict(base)))
@@ -212,10 +211,13 @@ def _label(options: dict[str, Any]) -> str:
     return " ".join(f"{key}={_text(value)}" for key, value in options.items()) or "base"
 
 
-def _options(table: Any, where: str) -> dict[str, Any]:
+def _options(table: Any, where: str, extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``table`` checked as cell options (a copy); ``extra`` keys pass unchecked (``name``)."""
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: expected a table of options")
     for key, value in table.items():
+        if key in extra:
+            continue
         section, dot, field = key.partition(".")
         if not dot and key not in FLAGS:
             raise ConfigError(f"{where} {key}: unknown option; expected one of {', '.join(FLAGS)} or SECTION.FIELD")

@@ -24,6 +24,7 @@ from viper.core.diagnostics import (
     episode_diagnostics,
     load_episodes,
     reward_along_episode,
+    reward_by_direction,
     reward_by_distance,
     save_episodes,
     tokenizer_foreground,
@@ -155,6 +156,23 @@ def test_episode_diagnostics_with_and_without_goal_distance():
     assert any("goal_distance" in n for n in diag["notes"]) and any("no model" in n for n in diag["notes"])
 
 
+def test_reward_by_direction_separates_steps_toward_the_goal_from_steps_away():
+    rng = np.random.default_rng(0)
+    distances = np.abs(np.cumsum(rng.normal(0.0, 0.1, 400))) + 0.5  # a random walk: both directions
+    moved = np.diff(distances)
+    # Reward 1 for a step closer, -1 for a step away: the gap must be 2 in every bin.
+    rewards = np.concatenate([[0.0], np.where(moved < 0, 1.0, -1.0)])
+    episodes = [_episode("random", np.zeros(400), distances)]
+    table = reward_by_direction(episodes, {"signed": [rewards], "blind": [np.full(400, -3.0)]}, bins=4)
+    assert table["signed"]["gap"] == pytest.approx(2.0)
+    assert all(t == 1.0 for t in table["signed"]["toward"]) and all(a == -1.0 for a in table["signed"]["away"])
+    assert table["blind"]["gap"] == pytest.approx(0.0)  # a reward blind to direction
+    assert sum(table["signed"]["toward_count"]) + sum(table["signed"]["away_count"]) <= 399
+    assert reward_by_direction([_episode("random", [0.0, 0.0])], {"r": [np.zeros(2)]}) is None
+    diag = episode_diagnostics(episodes, {"signed": [rewards]}, None, None)
+    assert diag["by_direction"]["signed"]["gap"] == pytest.approx(2.0)
+
+
 def test_run_episode_keeps_goal_distance_only_when_the_env_reports_it():
     with_goal = run_episode(GoalDotEnv(16), DotExpert(), seed=0)
     assert with_goal.goal_distance is not None and len(with_goal.goal_distance) == len(with_goal.frames)
@@ -183,7 +201,8 @@ def test_diagnostic_figures_are_pngs(tmp_path):
     curve = step_curve([np.array([1.0, 2.0]), np.array([2.0, 3.0])])
     along = plot_reward_along_episode(tmp_path / "a.png", {"r": {"expert": curve, "agent": curve}}, "t")
     table = binned_means(np.linspace(0, 1, 50), np.linspace(0, -1, 50), 5)
-    by_distance = plot_reward_by_distance(tmp_path / "d.png", {"r": table}, "t")
+    split = {"r": {"x": [0.2, 0.6], "toward": [-1.0, -2.0], "away": [-1.5, -2.5], "gap": 0.5}}
+    by_distance = plot_reward_by_distance(tmp_path / "d.png", {"r": table}, "t", split)
     groups = {"expert": np.array([1.0, 1.2]), "random": np.array([3.0, 2.5]), "agent": np.array([1.5])}
     bits = plot_frame_scores(tmp_path / "b.png", groups, "bits per code", "t")
     frames = np.zeros((2, 4, 4, 3), np.uint8)

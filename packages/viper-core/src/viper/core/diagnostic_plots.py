@@ -43,13 +43,27 @@ def plot_reward_along_episode(path: Path, curves: dict[str, dict[str, dict[str, 
     return write_png(path, fig)
 
 
-def plot_reward_by_distance(path: Path, tables: dict[str, dict[str, list[float]]], title: str) -> Path:
-    """One panel per reward: mean (± std) reward in each distance bin against the bin's mean distance."""
+def plot_reward_by_distance(
+    path: Path,
+    tables: dict[str, dict[str, list[float]]],
+    title: str,
+    directions: dict[str, dict[str, Any]] | None = None,
+) -> Path:
+    """One panel per reward: mean (± std) reward in each distance bin against the bin's mean
+    distance; with ``directions`` (:func:`viper.core.diagnostics.reward_by_direction`) also the
+    mean of the steps that moved toward the goal and of those that moved away."""
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(tables), figsize=(4.6 * len(tables), 3.4), dpi=120, squeeze=False)
     for ax, (reward, table) in zip(axes[0], tables.items()):
         x, mean, std = (np.asarray(table[k]) for k in ("x", "mean", "std"))
-        ax.errorbar(x, mean, yerr=std, marker="o", ms=4, capsize=3)
+        ax.errorbar(x, mean, yerr=std, marker="o", ms=4, capsize=3, label="all steps")
+        split = (directions or {}).get(reward)
+        if split:
+            gap = split.get("gap")
+            note = "" if gap is None else f" (gap {gap:+.3g})"
+            ax.plot(split["x"], split["toward"], "g^--", ms=4, label="steps toward the goal" + note)
+            ax.plot(split["x"], split["away"], "rv:", ms=4, label="steps away from it")
+            ax.legend(fontsize=7, loc="best")
         ax.set_title(f"{title}: {reward} by distance to goal", fontsize=10)
         ax.set_xlabel("distance to goal (env units)")
         ax.set_ylabel(f"mean {reward} reward")

@@ -2,7 +2,9 @@
 
 * the reward along an episode: per reward and policy, mean ± std at each step ``t = 1..T``;
 * the reward by distance to the goal, for suites whose envs put the optional
-  ``info["goal_distance"]`` (env units) in every step's info (others are skipped with a note);
+  ``info["goal_distance"]`` (env units) in every step's info (others are skipped with a note),
+  and split by direction: steps that brought the agent closer against steps that took it
+  away, at the same distance (a reward can fall with distance and still not say which way to go);
 * per-frame bits per code under the video model (``-log p(frame) / (ln 2 * codes per frame)``,
   frame ``t`` given its context), or a score model's per-frame score in its own units;
 * the tokenizer's reconstruction error on the pixels that matter: PSNR over the foreground
@@ -72,6 +74,42 @@ def reward_by_distance(
     return {
         r: binned_means(distance, np.concatenate([v[1:] for v in values]), bins) for r, values in per_frame.items()
     }, None
+
+
+def reward_by_direction(
+    episodes: list[dict[str, Any]], per_frame: dict[str, list[np.ndarray]], bins: int = DISTANCE_BINS
+) -> dict[str, dict[str, Any]] | None:
+    """Per reward, within quantile bins of the distance before each step: the mean reward of steps
+    that moved toward the goal and of steps that moved away (steps that kept the distance within
+    1% of the bin's mean distance are left out), and ``gap``, the count-weighted mean of
+    ``toward - away`` over bins holding at least 5 steps of each. None without ``goal_distance``."""
+    if not episodes or any(e.get("goal_distance") is None for e in episodes):
+        return None
+    before = np.concatenate([np.asarray(e["goal_distance"][:-1], np.float64) for e in episodes])
+    after = np.concatenate([np.asarray(e["goal_distance"][1:], np.float64) for e in episodes])
+    edges = np.unique(np.quantile(before, np.linspace(0.0, 1.0, bins + 1)))
+    which = np.clip(np.searchsorted(edges, before, side="right") - 1, 0, max(len(edges) - 2, 0))
+    out: dict[str, dict[str, Any]] = {}
+    for reward, values in per_frame.items():
+        y = np.concatenate([np.asarray(v[1:], np.float64) for v in values])
+        table: dict[str, Any] = {"x": [], "toward": [], "away": [], "toward_count": [], "away_count": []}
+        gaps, weights = [], []
+        for b in np.unique(which):
+            rows = which == b
+            still = 0.01 * max(float(before[rows].mean()), 1e-12)
+            toward, away = rows & (after < before - still), rows & (after > before + still)
+            means = [float(y[m].mean()) if m.any() else float("nan") for m in (toward, away)]
+            table["x"].append(float(before[rows].mean()))
+            table["toward"].append(means[0])
+            table["away"].append(means[1])
+            table["toward_count"].append(int(toward.sum()))
+            table["away_count"].append(int(away.sum()))
+            if toward.sum() >= 5 and away.sum() >= 5:
+                gaps.append(means[0] - means[1])
+                weights.append(int(toward.sum() + away.sum()))
+        table["gap"] = float(np.average(gaps, weights=weights)) if gaps else None
+        out[reward] = table
+    return out
 
 
 @dataclasses.dataclass
@@ -151,6 +189,7 @@ def episode_diagnostics(
     return {
         "along_episode": reward_along_episode(episodes, per_frame),
         "by_distance": by_distance,
+        "by_direction": reward_by_direction(episodes, per_frame) if by_distance else None,
         "frame_scores": frames,
         "notes": notes,
     }

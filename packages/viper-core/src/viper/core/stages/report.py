@@ -233,11 +233,19 @@ def _diagnostic_numbers(diagnostics: dict[str, Any]) -> dict[str, Any]:
     return {
         "along_episode": score.get("along_episode"),
         "by_distance": score.get("by_distance"),
+        "by_direction": score.get("by_direction"),
         "frame_scores": None if not frames else {k: frames[k] for k in ("quantity", "likelihood", "summary")},
         "agent_episodes": score.get("agent_episodes"),
         "tokenizer_foreground": diagnostics["tokenizer"],
         "notes": diagnostics["notes"],
     }
+
+
+def _direction_gaps(by_direction: dict[str, Any] | None) -> str:
+    gaps = {r: t.get("gap") for r, t in (by_direction or {}).items() if t.get("gap") is not None}
+    if not gaps:
+        return ""
+    return " Gaps: " + ", ".join(f"{r} {_fmt(g, 3)}" for r, g in gaps.items()) + "."
 
 
 def _diagnostic_sections(n: dict[str, Any]) -> list[tuple[str, list[str], str | None]]:
@@ -269,7 +277,11 @@ def _diagnostic_sections(n: dict[str, Any]) -> list[tuple[str, list[str], str | 
                 [
                     "Every scored step's reward (all policies together) averaged within 10 quantile bins of the "
                     'env\'s `info["goal_distance"]` (error bars: ± 1 std). It should fall steadily as the distance '
-                    "grows: a flat stretch is a range of distances where the reward does not say which way to go."
+                    "grows: a flat stretch is a range of distances where the reward does not say which way to go. "
+                    "The triangles split each bin's steps by direction: those that brought the agent closer (green) "
+                    "and those that took it away (red). The gap (toward minus away, averaged over bins) is what an "
+                    "agent far from the goal can learn from; near zero, moving toward the goal earns no more than "
+                    "moving away." + _direction_gaps(d.get("by_direction"))
                 ],
                 files["by_distance"],
             )

@@ -249,7 +249,9 @@ def write_diagnostic_plots(directory: Path, diagnostics: dict[str, Any], title: 
     """The diagnostics' PNGs in ``directory``; returns ``{figure: file name}`` of those drawn."""
     files = {"along_episode": plot_reward_along_episode(directory / ALONG_FILE, diagnostics["along_episode"], title)}
     if diagnostics.get("by_distance"):
-        files["by_distance"] = plot_reward_by_distance(directory / DISTANCE_FILE, diagnostics["by_distance"], title)
+        files["by_distance"] = plot_reward_by_distance(
+            directory / DISTANCE_FILE, diagnostics["by_distance"], title, diagnostics.get("by_direction")
+        )
     frames = diagnostics.get("frame_scores")
     if frames:
         values = {p: np.asarray(v) for p, v in frames["values"].items()}

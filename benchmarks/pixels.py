@@ -1,0 +1,165 @@
+"""Pixels: an agent that observes only the 64x64 frames learns from the VIPER reward, on a CPU.
+
+The quick preset's agent reads the env's low-dimensional ``state``; the paper's agents see
+pixels. This runs the drq agent on ``image`` alone (conv encoder + random-shift augmentation,
+3 stacked frames) with sizes a 2-core CPU can train in about an hour, once on the VIPER reward
+and once on the task reward (the oracle: same agent, same budget), and draws both evaluation
+curves in one figure beside the scripted expert's and the random policy's returns.
+
+Each cell is an ordinary cached ``viper-run`` in ``ROOT/<env>/seed<S>``, the workdir layout of
+``agent_returns.py``: with the same ``--root`` the reward's stages (collect, tokenizer, video
+model, score) are shared with that script's cells and only the agent stage is new. An
+interrupted run resumes from the agent's last checkpoint; a finished one is only read.
+
+    python benchmarks/pixels.py [--env lite:reach] [--seeds 0] [--rewards viper task] \\
+        [--steps 20000] [--set agent.batch_size=64 ...] [--root runs/agent_returns] [--dry-run]
+
+Writes ``--out``/pixels-<env>.json (every cell's curve and final figures) and .png (the curves).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from agent_returns import cell_command, read_cell  # noqa: E402
+
+#: The drq agent from pixels, sized for a CPU: SAC (``algorithm=drq``, which learns where the
+#: quick preset's DrQ-v2 parked, benchmarks/README.md) with DrQ's 50-unit trunk after the conv
+#: encoder, 3-step targets and one update per 2 env steps (DrQ-v2's) at a batch of 128 (DrQ-v2:
+#: 256) so that ~20k steps fit in an hour. Every field overrides the quick preset's state-agent
+#: setting of the same name; ``--set`` wins over these.
+PIXEL_AGENT = {
+    "obs_keys": "image",
+    "algorithm": "drq",
+    "feature_dim": 50,
+    "hidden": 256,
+    "batch_size": 128,
+    "frame_stack": 3,
+    "nstep": 3,
+    "update_every": 2,
+    "critic_tau": 0.01,
+    "init_temperature": 0.1,
+    "lr": 3e-4,
+}
+
+
+def pixel_settings(extra: list[str]) -> list[str]:
+    """``--set`` strings: :data:`PIXEL_AGENT`, then ``extra`` (later ones win in ``viper-run``)."""
+    return [f"agent.{key}={value}" for key, value in PIXEL_AGENT.items()] + list(extra)
+
+
+def eval_curve(workdir: Path, agent_stage: str) -> list[dict]:
+    """``[{step, return, std}]`` of one agent stage's evaluations, from the workdir's metrics."""
+    from viper.core.metrics import read_metrics
+
+    records = read_metrics(workdir / "metrics.jsonl", "agent", agent_stage)
+    return [
+        {"step": r["step"], "return": r["eval/return"], "std": r.get("eval/return_std", 0.0)}
+        for r in records
+        if "eval/return" in r
+    ]
+
+
+def random_return(workdir: Path) -> float | None:
+    """The random policy's mean true return in the workdir's score stage, if it scored one."""
+    latest = json.loads((workdir / "latest.json").read_text())
+    score = json.loads((workdir / latest["score"] / "score.json").read_text())
+    policy = score.get("policies", {}).get("random")
+    return None if policy is None else float(policy["true_return_mean"])
+
+
+def plot(cells: list[dict], env: str, out: Path) -> None:
+    from viper.core.media import _pyplot, write_png
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 3.4), dpi=120)
+    colors = {"viper": "tab:blue", "task": "tab:orange"}
+    for cell in cells:
+        steps = [p["step"] for p in cell["curve"]]
+        mean = [p["return"] for p in cell["curve"]]
+        style = "-" if cell["seed"] == cells[0]["seed"] else "--"
+        color = colors.get(cell["reward"], None)
+        ax.plot(steps, mean, style, marker="o", ms=3, color=color, label=f"{cell['reward']} seed {cell['seed']}")
+    expert = cells[0]["expert_return"]
+    ax.axhline(expert, color="tab:green", linestyle="--", label=f"scripted expert ({expert:.1f})")
+    if cells[0].get("random_return") is not None:
+        ax.axhline(cells[0]["random_return"], color="tab:red", linestyle=":", label="random policy")
+    ax.set_xlabel("env steps")
+    ax.set_ylabel("eval return (true)")
+    ax.set_title(f"{env}: drq from 64x64 pixels only", fontsize=9)
+    ax.legend(fontsize=7, loc="best")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    write_png(out, fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--env", default="lite:reach")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--rewards", nargs="+", default=["viper", "task"])
+    parser.add_argument("--steps", type=int, default=20_000, help="agent env steps per cell")
+    parser.add_argument("--set", action="append", default=[], help="SECTION.FIELD=VALUE on top of the pixel agent")
+    parser.add_argument("--root", type=Path, default=Path("runs/agent_returns"))
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--dry-run", action="store_true", help="list the cells and stop")
+    args = parser.parse_args()
+    if args.steps < 1:
+        parser.error(f"--steps {args.steps}: expected a positive number of env steps")
+
+    # cell_command reads these agent_returns.py options; the pixel settings travel as --set.
+    run_args = argparse.Namespace(
+        env=args.env, agent="drq", steps=args.steps, random_episodes=None, episodes=None, explore=None,
+        set=pixel_settings(args.set),
+    )  # fmt: skip
+    base = args.root / args.env.replace(":", "-")
+    cells = []
+    start = time.time()
+    todo = [(reward, seed) for reward in args.rewards for seed in args.seeds]
+    for index, (reward, seed) in enumerate(todo, 1):
+        workdir = base / f"seed{seed}"
+        command = cell_command(run_args, seed, reward, workdir)
+        print(f"[{index}/{len(todo)}] $ {' '.join(command)}", file=sys.stderr, flush=True)
+        if args.dry_run:
+            continue
+        began = time.time()
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        cell = {"env": args.env, "reward": reward, "seed": seed, "steps": args.steps, "set": run_args.set}
+        cell |= read_cell(workdir)
+        cell["curve"] = eval_curve(workdir, cell["agent_stage"])
+        cell["random_return"] = random_return(workdir)
+        cells.append(cell)
+        pct = 100 * cell["eval_return"] / cell["expert_return"]
+        print(
+            f"    {reward} seed {seed}: {cell['eval_return']:.1f} = {pct:.0f}% of the expert's "
+            f"{cell['expert_return']:.1f} (agent stage {cell['seconds']:.0f} s; this call {time.time() - began:.0f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
+    if args.dry_run:
+        return
+    name = f"pixels-{args.env.replace(':', '-')}"
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"{name}.json").write_text(json.dumps(cells, indent=1) + "\n")
+    plot(cells, args.env, args.out / f"{name}.png")
+    print(f"\n{args.env}, drq from pixels, {args.steps} env steps: final eval return, % of the expert\n")
+    print("| reward | seed | % of expert | return | best eval | agent stage |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for c in cells:
+        pct = 100 * c["eval_return"] / c["expert_return"]
+        best = c["eval_return_best"]
+        best_text = "" if best is None else f"{100 * best / c['expert_return']:.0f}%"
+        print(
+            f"| {c['reward']} | {c['seed']} | {pct:.0f}% | {c['eval_return']:.1f} | {best_text} | {c['seconds']:.0f} s |"
+        )
+    print(f"\nwall time {time.time() - start:.0f} s; curves: {args.out / name}.png")
+
+
+if __name__ == "__main__":
+    main()

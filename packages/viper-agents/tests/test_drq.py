@@ -39,6 +39,18 @@ def test_pixels_with_frame_stack() -> None:
         assert math.isfinite(metrics[key]), key
 
 
+def test_conv_channels_narrow_the_image_encoder() -> None:
+    env = PointEnv()
+    wide, narrow = make(env), make(env, conv_channels=8)
+    assert wide.encoder.size == 32 * 1 * 1 and narrow.encoder.size == 8 * 1 * 1  # 16x16: 7 - 6 = 1
+    assert all(m.out_channels == 8 for m in narrow.encoder.convnet if isinstance(m, torch.nn.Conv2d))
+    rollout(narrow, PointEnv, 20)
+    assert math.isfinite(narrow.train()["critic_loss"])
+    assert "conv_channels" not in to_dict(DrQConfig()) and to_dict(DrQConfig(conv_channels=16))["conv_channels"] == 16
+    with pytest.raises(ConfigError, match=r"agent.conv_channels=0"):
+        DrQConfig(conv_channels=0)
+
+
 def test_state_observations_need_no_pixels() -> None:
     env = PointEnv(with_image=False)
     agent = make(env, obs_keys=("state",))

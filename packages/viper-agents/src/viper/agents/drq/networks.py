@@ -25,24 +25,24 @@ def _init(module: nn.Module) -> None:
 
 
 class Encoder(nn.Module):
-    """Images: four 3x3 convs (32 channels, the first with stride 2) + ReLU, flattened.
+    """Images: four 3x3 convs (``channels`` each, 32 in DrQ; the first with stride 2) + ReLU, flattened.
     Vectors: one hidden ReLU layer, or the vector itself with ``state_hidden=0``. Both feed the
     actor's and the critic's trunks."""
 
-    def __init__(self, spec: ObsSpec, frame_stack: int, state_hidden: int) -> None:
+    def __init__(self, spec: ObsSpec, frame_stack: int, state_hidden: int, channels: int = 32) -> None:
         super().__init__()
         self.spec = spec
         self.size = 0
         if spec.images:
-            height, width, channels = spec.image_shape()
+            height, width, image_channels = spec.image_shape()
             self.convnet = nn.Sequential(
-                nn.Conv2d(channels * frame_stack, 32, 3, stride=2), nn.ReLU(),
-                nn.Conv2d(32, 32, 3, stride=1), nn.ReLU(),
-                nn.Conv2d(32, 32, 3, stride=1), nn.ReLU(),
-                nn.Conv2d(32, 32, 3, stride=1), nn.ReLU(),
+                nn.Conv2d(image_channels * frame_stack, channels, 3, stride=2), nn.ReLU(),
+                nn.Conv2d(channels, channels, 3, stride=1), nn.ReLU(),
+                nn.Conv2d(channels, channels, 3, stride=1), nn.ReLU(),
+                nn.Conv2d(channels, channels, 3, stride=1), nn.ReLU(),
             )  # fmt: skip
             side = lambda n: (n - 3) // 2 + 1 - 6  # noqa: E731
-            self.size += 32 * side(height) * side(width)
+            self.size += channels * side(height) * side(width)
         if spec.vectors:
             if state_hidden:
                 self.mlp = nn.Sequential(nn.Linear(spec.vector_size, state_hidden), nn.ReLU())

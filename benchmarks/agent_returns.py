@@ -44,6 +44,21 @@ def cell_command(args: argparse.Namespace, seed: int, reward: str, workdir: Path
     return command
 
 
+def run_cells(args: argparse.Namespace, rewards: list[str], seeds: list[int], root: Path, dry_run: bool):
+    """Runs the ``viper-run`` of each (reward, seed) cell in ``ROOT/<env>/seed<S>`` in turn,
+    printing its command first; yields ``(reward, seed, workdir)`` once each has finished (a dry
+    run only prints)."""
+    base = root / args.env.replace(":", "-")
+    cells = [(reward, seed) for reward in rewards for seed in seeds]
+    for index, (reward, seed) in enumerate(cells, 1):
+        workdir = base / f"seed{seed}"
+        command = cell_command(args, seed, reward, workdir)
+        print(f"[{index}/{len(cells)}] $ {' '.join(command)}", file=sys.stderr, flush=True)
+        if not dry_run:
+            subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+            yield reward, seed, workdir
+
+
 def read_cell(workdir: Path) -> dict:
     """The finished run's agent return and the expert's, from the stage folders ``latest.json`` names."""
     latest = json.loads((workdir / "latest.json").read_text())
@@ -84,18 +99,10 @@ def main() -> None:
     parser.add_argument("--dry-run", action="store_true", help="list the cells and stop")
     args = parser.parse_args()
 
-    base = args.root / args.env.replace(":", "-")
-    results = base / "results.jsonl"
-    cells = [(reward, seed) for reward in args.rewards for seed in args.seeds]
+    results = args.root / args.env.replace(":", "-") / "results.jsonl"
     rows: dict[str, list[dict]] = {}
     start = time.time()
-    for index, (reward, seed) in enumerate(cells, 1):
-        workdir = base / f"seed{seed}"
-        command = cell_command(args, seed, reward, workdir)
-        print(f"[{index}/{len(cells)}] $ {' '.join(command)}", file=sys.stderr, flush=True)
-        if args.dry_run:
-            continue
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    for reward, seed, workdir in run_cells(args, args.rewards, args.seeds, args.root, args.dry_run):
         cell = {"env": args.env, "agent": args.agent, "reward": reward, "seed": seed, "set": args.set}
         cell["random_episodes"] = args.random_episodes
         cell["episodes"] = args.episodes

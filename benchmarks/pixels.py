@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from agent_returns import cell_command, read_cell  # noqa: E402
+from agent_returns import read_cell, run_cells  # noqa: E402
 
 #: The drq agent from pixels, sized for a CPU: SAC (``algorithm=drq``, which learns where the
 #: quick preset's DrQ-v2 parked, benchmarks/README.md) with DrQ's encoder at half its width (16
@@ -120,18 +119,9 @@ def main() -> None:
         env=args.env, agent="drq", steps=args.steps, random_episodes=None, episodes=None, explore=None,
         set=pixel_settings(args.set),
     )  # fmt: skip
-    base = args.root / args.env.replace(":", "-")
     cells = []
-    start = time.time()
-    todo = [(reward, seed) for reward in args.rewards for seed in args.seeds]
-    for index, (reward, seed) in enumerate(todo, 1):
-        workdir = base / f"seed{seed}"
-        command = cell_command(run_args, seed, reward, workdir)
-        print(f"[{index}/{len(todo)}] $ {' '.join(command)}", file=sys.stderr, flush=True)
-        if args.dry_run:
-            continue
-        began = time.time()
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    start = began = time.time()
+    for reward, seed, workdir in run_cells(run_args, args.rewards, args.seeds, args.root, args.dry_run):
         cell = {"env": args.env, "reward": reward, "seed": seed, "steps": args.steps, "set": run_args.set}
         cell |= read_cell(workdir)
         cell["curve"] = eval_curve(workdir, cell["agent_stage"])
@@ -144,6 +134,7 @@ def main() -> None:
             file=sys.stderr,
             flush=True,
         )
+        began = time.time()
     if args.dry_run:
         return
     name = f"pixels-{args.env.replace(':', '-')}"

@@ -1,7 +1,9 @@
-"""Fixtures shared by the cross-package tests: one run of the main job per session."""
+"""Fixtures shared by the cross-package tests: one run of the main job per session, and the
+benchmark scripts loaded as modules."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -13,6 +15,20 @@ import pytest
 
 VIPER_RUN = [sys.executable, "-m", "viper.core.cli"]
 ENV = {**os.environ, "VIPER_PROGRESS": "0"}
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture(scope="session")
+def load_benchmark():
+    """``load_benchmark("pixels")``: ``benchmarks/pixels.py`` as a module (the scripts are not a package)."""
+
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
 
 
 @pytest.fixture(scope="session")

@@ -127,6 +127,24 @@ def test_checkpoint_roundtrip_and_refusals(tmp_path, algorithm) -> None:
         make(env).load(tmp_path / "ckpt")
 
 
+def test_a_checkpoint_older_than_a_config_field_loads_while_that_field_holds_its_default(tmp_path) -> None:
+    import json
+
+    env = PointEnv()
+    a = make(env)
+    rollout(a, PointEnv, 12)
+    a.save(tmp_path / "ckpt")
+    meta_path = tmp_path / "ckpt" / "agent.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["config"]["conv_channels"]  # as written before the field existed
+    meta_path.write_text(json.dumps(meta))
+    b = make(env)
+    b.load(tmp_path / "ckpt")
+    assert b.env_steps == a.env_steps > 0
+    with pytest.raises(WorkdirError, match="another drq config .*conv_channels"):
+        make(env, conv_channels=8).load(tmp_path / "ckpt")
+
+
 def test_nan_loss_raises_before_changing_parameters(monkeypatch) -> None:
     env = PointEnv()
     agent = make(env)

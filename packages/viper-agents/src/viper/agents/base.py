@@ -170,6 +170,9 @@ class TorchAgent(abc.ABC):
             optimizers=learned.optimizers,
             generators={"torch": self.generator},
             rngs={"replay": self.rng},
+            config_defaults={
+                f.name: f.default for f in dataclasses.fields(self.config) if f.default is not dataclasses.MISSING
+            },
         )
 
     def save(self, directory: Path) -> None:
@@ -180,7 +183,7 @@ class TorchAgent(abc.ABC):
     def load(self, directory: Path) -> None:
         directory = Path(directory)
         state = self._state()
-        check_meta(directory, state.agent, state.config)
+        check_meta(directory, state.agent, state.config, state.config_defaults)
         replay = Replay(self.replay_spec(), self.config.replay_capacity)
         replay.load(directory / "replay")  # read before changing anything
         counters = load_state(directory, state)

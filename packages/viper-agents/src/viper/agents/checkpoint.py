@@ -41,6 +41,9 @@ class AgentState:
     optimizers: dict[str, torch.optim.Optimizer]
     generators: dict[str, torch.Generator]
     rngs: dict[str, np.random.Generator]
+    config_defaults: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """Each config field's declared default: a checkpoint written before a field existed loads
+    when ours holds that default (an option added later does not orphan older runs)."""
 
 
 def save_state(directory: Path, state: AgentState, counters: dict[str, Any]) -> None:
@@ -81,7 +84,7 @@ def load_state(directory: Path, state: AgentState) -> dict[str, Any]:
     """Restore into ``state`` everything :func:`save_state` wrote; returns the counters. Nothing
     is modified unless every file reads and matches."""
     modules, optimizers, generators, rngs = state.modules, state.optimizers, state.generators, state.rngs
-    meta = check_meta(directory, state.agent, state.config)
+    meta = check_meta(directory, state.agent, state.config, state.config_defaults)
     meta_path = directory / "agent.json"
     weights = _read(directory / "weights.safetensors")
     optim_tensors = _read(directory / "optim.safetensors")
@@ -165,14 +168,19 @@ def _optimizer_state(
     return {"state": entries, "param_groups": info["param_groups"]}
 
 
-def check_meta(directory: Path, agent: str, config: dict[str, Any]) -> dict[str, Any]:
-    """Read ``agent.json`` and check it was written by ``agent`` with ``config``."""
+def check_meta(
+    directory: Path, agent: str, config: dict[str, Any], defaults: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Read ``agent.json`` and check it was written by ``agent`` with ``config``; a field the
+    checkpoint lacks counts as its value in ``defaults`` (fields added since it was written)."""
     meta_path = directory / "agent.json"
     meta = read_header(meta_path, FORMAT, VERSION, what=f"a {FORMAT} v{VERSION} checkpoint", kind="agent checkpoint")
     if meta.get("agent") != agent:
         raise WorkdirError(f"{meta_path}: checkpoint of agent {meta.get('agent')!r}, not {agent!r}")
     ours = json.loads(json.dumps(config, default=str))
-    theirs = meta.get("config") or {}
+    theirs = dict(meta.get("config") or {})
+    known = json.loads(json.dumps(defaults or {}, default=str))
+    theirs |= {k: known[k] for k in set(ours) - set(theirs) if k in known}
     if theirs != ours:
         diff = sorted(k for k in set(ours) | set(theirs) if theirs.get(k) != ours.get(k))
         raise WorkdirError(f"{meta_path}: checkpoint made with another {agent} config (differs in {', '.join(diff)})")

@@ -30,7 +30,16 @@ from viper.core.dataset import apply_mask
 from viper.core.diagnostic_plots import write_foreground_figure
 from viper.core.errors import ViperError
 from viper.core.protocols import frame_scores, has_likelihood, score_units
-from viper.core.statistics import binned_means, bits_per_code, foreground_mask, median_frame, psnr, spread, step_curve
+from viper.core.statistics import (
+    binned_means,
+    bits_per_code,
+    foreground_mask,
+    median_frame,
+    psnr,
+    quantile_bins,
+    spread,
+    step_curve,
+)
 
 EVAL_EPISODES_FILE = "eval_episodes.npz"
 FOREGROUND_FILE = "foreground.png"
@@ -87,8 +96,7 @@ def reward_by_direction(
         return None
     before = np.concatenate([np.asarray(e["goal_distance"][:-1], np.float64) for e in episodes])
     after = np.concatenate([np.asarray(e["goal_distance"][1:], np.float64) for e in episodes])
-    edges = np.unique(np.quantile(before, np.linspace(0.0, 1.0, bins + 1)))
-    which = np.clip(np.searchsorted(edges, before, side="right") - 1, 0, max(len(edges) - 2, 0))
+    which = quantile_bins(before, bins)
     out: dict[str, dict[str, Any]] = {}
     for reward, values in per_frame.items():
         y = np.concatenate([np.asarray(v[1:], np.float64) for v in values])

@@ -160,6 +160,13 @@ def step_curve(series: Sequence[np.ndarray]) -> dict[str, list[float]]:
     return {"mean": mean.tolist(), "std": std.tolist(), "count": count.astype(int).tolist()}
 
 
+def quantile_bins(x: np.ndarray, bins: int) -> np.ndarray:
+    """Each value's bin index among ``bins`` quantile bins of ``x`` (equal counts; ties may merge
+    bins, so some indices can be unused)."""
+    edges = np.unique(np.quantile(x, np.linspace(0.0, 1.0, bins + 1)))
+    return np.clip(np.searchsorted(edges, x, side="right") - 1, 0, max(len(edges) - 2, 0))
+
+
 def binned_means(x: np.ndarray, y: np.ndarray, bins: int = 10) -> dict[str, list[float]]:
     """``y`` averaged within quantile bins of ``x`` (equal counts per bin; ties may merge bins):
     each bin's edges, mean ``x``, mean and std of ``y`` and count."""
@@ -170,8 +177,7 @@ def binned_means(x: np.ndarray, y: np.ndarray, bins: int = 10) -> dict[str, list
     x, y = x[keep], y[keep]
     if not len(x):
         return {"lo": [], "hi": [], "x": [], "mean": [], "std": [], "count": []}
-    edges = np.unique(np.quantile(x, np.linspace(0.0, 1.0, bins + 1)))
-    which = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, max(len(edges) - 2, 0))
+    which = quantile_bins(x, bins)
     out: dict[str, list[float]] = {"lo": [], "hi": [], "x": [], "mean": [], "std": [], "count": []}
     for b in np.unique(which):
         rows = which == b

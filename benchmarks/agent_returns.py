@@ -60,7 +60,8 @@ def run_cells(args: argparse.Namespace, rewards: list[str], seeds: list[int], ro
 
 
 def read_cell(workdir: Path) -> dict:
-    """The finished run's agent return and the expert's, from the stage folders ``latest.json`` names."""
+    """The finished run's agent return, the expert's and the random policy's (None if it was not
+    scored), from the stage folders ``latest.json`` names."""
     latest = json.loads((workdir / "latest.json").read_text())
     agent = json.loads((workdir / latest["agent"] / "stage.json").read_text())
     score = json.loads((workdir / latest["score"] / "score.json").read_text())
@@ -70,6 +71,7 @@ def read_cell(workdir: Path) -> dict:
         "eval_return": agent["metrics"]["eval_return"],
         "eval_return_best": agent["metrics"].get("eval_return_best"),
         "expert_return": expert,
+        "random_return": (score["policies"].get("random") or {}).get("true_return_mean"),
         "seconds": agent["seconds"],
     }
 

@@ -67,14 +67,6 @@ def eval_curve(workdir: Path, agent_stage: str) -> list[dict]:
     ]
 
 
-def random_return(workdir: Path) -> float | None:
-    """The random policy's mean true return in the workdir's score stage, if it scored one."""
-    latest = json.loads((workdir / "latest.json").read_text())
-    score = json.loads((workdir / latest["score"] / "score.json").read_text())
-    policy = score.get("policies", {}).get("random")
-    return None if policy is None else float(policy["true_return_mean"])
-
-
 def plot(cells: list[dict], env: str, out: Path) -> None:
     from viper.core.media import _pyplot, write_png
 
@@ -125,7 +117,6 @@ def main() -> None:
         cell = {"env": args.env, "reward": reward, "seed": seed, "steps": args.steps, "set": run_args.set}
         cell |= read_cell(workdir)
         cell["curve"] = eval_curve(workdir, cell["agent_stage"])
-        cell["random_return"] = random_return(workdir)
         cells.append(cell)
         pct = 100 * cell["eval_return"] / cell["expert_return"]
         print(

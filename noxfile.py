@@ -71,11 +71,16 @@ def slow(session: nox.Session) -> None:
     session.install(*FIXTURES)
     session.install("packages/viper-rewards[sb3]")  # examples/sb3_sac.py (torch is pinned above)
     session.install("packages/viper-core[ray]")  # tests/test_ray_backend.py is collected here too
-    folders = [f"packages/{p}/tests" for p in PACKAGES] + ["tests"]
+    session.install("pytest-xdist")
+    # tests/ first: the main job's group (~13 min of the ~35 min) is handed out first, so the
+    # other worker works through the rest meanwhile (most slow tests use one core).
+    folders = ["tests"] + [f"packages/{p}/tests" for p in PACKAGES]
+    parallel = ["-n", "2", "--dist", "loadgroup"]  # groups: tests/conftest.py
     # exit status 5: no test selected (no slow test left after -k, say)
     session.run(
-        "pytest", *folders, "-m", "slow", "-q", "-rs", "--durations=5", *session.posargs, env=ENV, success_codes=[0, 5]
-    )
+        "pytest", *folders, "-m", "slow", *parallel, "-q", "-rs", "--durations=10", *session.posargs,
+        env=ENV, success_codes=[0, 5],
+    )  # fmt: skip
 
 
 @nox.session

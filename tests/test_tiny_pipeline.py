@@ -29,7 +29,7 @@ TINY = [
     "--set",
     "tokenizer.steps=30",
     "--set",
-    "video_model.steps=400",
+    "video_model.steps=120",
     "--set",
     "video_model.checkpoint_every=20",
     "--set",

@@ -64,6 +64,11 @@ METRICS: dict[str, tuple[str, float]] = {
     # reward model: e.g. task A's expert episodes under the model conditioned on A vs on B.
     "expert_reward_return": ("expert episodes' summed reward", 1.0),
     "random_reward_return": ("random episodes' summed reward", 1.0),
+    # The reward model's own quality, no agent needed: how much more a step toward the goal earns
+    # than a step away (score.json's by_direction gap; envs with info["goal_distance"] only) and
+    # the video model's bits per code on held-out expert clips (lower: it generalises better).
+    "direction_gap": ("reward gap toward vs away from the goal (nats)", 1.0),
+    "val_bits_per_code": ("video model held-out bits per code", 1.0),
     "run_seconds": ("wall-clock s", 1.0),
 }
 DEFAULT_METRICS = ("fraction_of_expert", "spearman", "agent_eval_return", "run_seconds")
@@ -74,6 +79,11 @@ def metric(report: dict[str, Any], name: str) -> float | None:
     if name.endswith("_reward_return"):
         policy = name.removesuffix("_reward_return")
         return report.get("score_table", {}).get(policy, {}).get("reward_return")
+    if name == "direction_gap":
+        by_direction = (report.get("diagnostics") or {}).get("by_direction") or {}
+        return (by_direction.get(report.get("reward")) or {}).get("gap")
+    if name == "val_bits_per_code":
+        return (report.get("video_model_metrics") or {}).get("val_bits_per_code")
     return report.get(name)
 
 

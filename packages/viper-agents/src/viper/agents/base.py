@@ -183,10 +183,10 @@ class TorchAgent(abc.ABC):
     def load(self, directory: Path) -> None:
         directory = Path(directory)
         state = self._state()
-        check_meta(directory, state.agent, state.config, state.config_defaults)
+        meta = check_meta(directory, state.agent, state.config, state.config_defaults)
         replay = Replay(self.replay_spec(), self.config.replay_capacity)
         replay.load(directory / "replay")  # read before changing anything
-        counters = load_state(directory, state)
+        counters = load_state(directory, state, meta)
         self.replay = replay
         self.env_steps = int(counters.get("env_steps", 0))
         self.updates = int(counters.get("updates", 0))

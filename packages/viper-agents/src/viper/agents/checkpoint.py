@@ -80,11 +80,13 @@ def save_state(directory: Path, state: AgentState, counters: dict[str, Any]) -> 
     )
 
 
-def load_state(directory: Path, state: AgentState) -> dict[str, Any]:
+def load_state(directory: Path, state: AgentState, meta: dict[str, Any] | None = None) -> dict[str, Any]:
     """Restore into ``state`` everything :func:`save_state` wrote; returns the counters. Nothing
-    is modified unless every file reads and matches."""
+    is modified unless every file reads and matches. ``meta``: what :func:`check_meta` already
+    returned for this directory (read and checked here when None)."""
     modules, optimizers, generators, rngs = state.modules, state.optimizers, state.generators, state.rngs
-    meta = check_meta(directory, state.agent, state.config, state.config_defaults)
+    if meta is None:
+        meta = check_meta(directory, state.agent, state.config, state.config_defaults)
     meta_path = directory / "agent.json"
     weights = _read(directory / "weights.safetensors")
     optim_tensors = _read(directory / "optim.safetensors")

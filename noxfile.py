@@ -1,6 +1,6 @@
 """Sessions: per-package tests in isolation, integration, slow tests, lint, and the demo.
 
-    nox                      # everything CI runs: lint, tests (each package), integration, slow (~30 min)
+    nox                      # everything CI runs: lint, tests (each package), integration, slow (~35-45 min)
     nox -s demo              # the main job on the embedded default (lite:reach)
     nox -s "tests(package='viper-core')"
 
@@ -72,10 +72,12 @@ def slow(session: nox.Session) -> None:
     session.install("packages/viper-rewards[sb3]")  # examples/sb3_sac.py (torch is pinned above)
     session.install("packages/viper-core[ray]")  # tests/test_ray_backend.py is collected here too
     session.install("pytest-xdist")
-    # tests/ first: the main job's group (~13 min of the ~35 min) is handed out first, so the
-    # other worker works through the rest meanwhile (most slow tests use one core).
+    # Two workers, one module at a time each: a module's tests share its fixtures (the main job,
+    # ~15 min, is used only in tests/test_main_job.py). tests/ first, so that module is handed out
+    # early and the other worker works through the rest meanwhile (most slow tests use one core).
+    # (Not --dist loadgroup: pytest-xdist 3.8 cannot set its group suffix on pytest 9.2's node ids.)
     folders = ["tests"] + [f"packages/{p}/tests" for p in PACKAGES]
-    parallel = ["-n", "2", "--dist", "loadgroup"]  # groups: tests/conftest.py
+    parallel = ["-n", "2", "--dist", "loadfile"]
     # exit status 5: no test selected (no slow test left after -k, say)
     session.run(
         "pytest", *folders, "-m", "slow", *parallel, "-q", "-rs", "--durations=10", *session.posargs,

@@ -31,15 +31,6 @@ def load_benchmark():
     return load
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under ``pytest -n`` (the slow nox session), tests that share a fixture wider than a test
-    must run on one worker, or each worker would build it again: every user of the main job goes
-    to one group (it costs ~13 min), every other module to its own (module-scoped workdirs)."""
-    for item in items:
-        group = "main_job" if "main_job" in getattr(item, "fixturenames", ()) else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
-
-
 @pytest.fixture(scope="session")
 def main_job(tmp_path_factory) -> tuple[Path, dict, float, str]:
     workdir = tmp_path_factory.mktemp("main") / "run"

@@ -171,6 +171,13 @@ def test_reward_by_direction_separates_steps_toward_the_goal_from_steps_away():
     assert reward_by_direction([_episode("random", [0.0, 0.0])], {"r": [np.zeros(2)]}) is None
     diag = episode_diagnostics(episodes, {"signed": [rewards]}, None, None)
     assert diag["by_direction"]["signed"]["gap"] == pytest.approx(2.0)
+    # A reward that tells the way only near the goal: signed when the step starts below the median
+    # distance (the farther two of four quantile bins begin there), flat beyond.
+    before = np.concatenate([[0.0], distances[:-1]])
+    near = np.where(before < np.median(distances[:-1]), rewards, 0.0)
+    table = reward_by_direction(episodes, {"near": [near]}, bins=4)["near"]
+    assert table["gap_far"] == pytest.approx(0.0) and table["gap"] > 0.5
+    assert reward_by_direction(episodes, {"signed": [rewards]}, bins=4)["signed"]["gap_far"] == pytest.approx(2.0)
 
 
 def test_run_episode_keeps_goal_distance_only_when_the_env_reports_it():

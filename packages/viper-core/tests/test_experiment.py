@@ -345,10 +345,11 @@ def test_reward_return_metrics_come_from_the_score_table() -> None:
 def test_reward_model_metrics_come_from_the_diagnostics_and_the_video_model() -> None:
     report = {
         "reward": "viper",
-        "diagnostics": {"by_direction": {"viper": {"gap": 7.5}, "task": {"gap": 0.4}}},
+        "diagnostics": {"by_direction": {"viper": {"gap": 7.5, "gap_far": 2.1}, "task": {"gap": 0.4}}},
         "video_model_metrics": {"train_bits_per_code": 0.3, "val_bits_per_code": 1.2},
     }
     assert metric(report, "direction_gap") == 7.5  # the run's own reward, not the task reward
+    assert metric(report, "direction_gap_far") == 2.1
     assert metric(report, "val_bits_per_code") == 1.2
     # An env without goal_distance stores by_direction None; a score-only model has no bits.
     assert metric({"reward": "viper", "diagnostics": {"by_direction": None}}, "direction_gap") is None

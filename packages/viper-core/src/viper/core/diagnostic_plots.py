@@ -59,8 +59,8 @@ def plot_reward_by_distance(
         ax.errorbar(x, mean, yerr=std, marker="o", ms=4, capsize=3, label="all steps")
         split = (directions or {}).get(reward)
         if split:
-            gap = split.get("gap")
-            note = "" if gap is None else f" (gap {gap:+.3g})"
+            gap, far = split.get("gap"), split.get("gap_far")
+            note = "" if gap is None else f" (gap {gap:+.3g}" + ("" if far is None else f", far half {far:+.3g}") + ")"
             ax.plot(split["x"], split["toward"], "g^--", ms=4, label="steps toward the goal" + note)
             ax.plot(split["x"], split["away"], "rv:", ms=4, label="steps away from it")
             ax.legend(fontsize=7, loc="best")

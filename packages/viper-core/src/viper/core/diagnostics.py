@@ -91,7 +91,9 @@ def reward_by_direction(
     """Per reward, within quantile bins of the distance before each step: the mean reward of steps
     that moved toward the goal and of steps that moved away (steps that kept the distance within
     1% of the bin's mean distance are left out), and ``gap``, the count-weighted mean of
-    ``toward - away`` over bins holding at least 5 steps of each. None without ``goal_distance``."""
+    ``toward - away`` over bins holding at least 5 steps of each; ``gap_far``, the same over the
+    farther half of the bins (where a reward that only recognises the goal stops telling the way).
+    None without ``goal_distance``."""
     if not episodes or any(e.get("goal_distance") is None for e in episodes):
         return None
     before = np.concatenate([np.asarray(e["goal_distance"][:-1], np.float64) for e in episodes])
@@ -101,8 +103,9 @@ def reward_by_direction(
     for reward, values in per_frame.items():
         y = np.concatenate([np.asarray(v[1:], np.float64) for v in values])
         table: dict[str, Any] = {"x": [], "toward": [], "away": [], "toward_count": [], "away_count": []}
-        gaps, weights = [], []
-        for b in np.unique(which):
+        gaps, weights, far = [], [], []
+        occupied = np.unique(which)
+        for b in occupied:
             rows = which == b
             still = 0.01 * max(float(before[rows].mean()), 1e-12)
             toward, away = rows & (after < before - still), rows & (after > before + still)
@@ -115,7 +118,11 @@ def reward_by_direction(
             if toward.sum() >= 5 and away.sum() >= 5:
                 gaps.append(means[0] - means[1])
                 weights.append(int(toward.sum() + away.sum()))
+                far.append(b >= occupied[len(occupied) // 2])
         table["gap"] = float(np.average(gaps, weights=weights)) if gaps else None
+        far_gaps = [g for g, f in zip(gaps, far, strict=True) if f]
+        far_weights = [w for w, f in zip(weights, far, strict=True) if f]
+        table["gap_far"] = float(np.average(far_gaps, weights=far_weights)) if far_gaps else None
         out[reward] = table
     return out
 

@@ -68,6 +68,7 @@ METRICS: dict[str, tuple[str, float]] = {
     # than a step away (score.json's by_direction gap; envs with info["goal_distance"] only) and
     # the video model's bits per code on held-out expert clips (lower: it generalises better).
     "direction_gap": ("reward gap toward vs away from the goal (nats)", 1.0),
+    "direction_gap_far": ("that gap in the farther half of the distances (nats)", 1.0),
     "val_bits_per_code": ("video model held-out bits per code", 1.0),
     "run_seconds": ("wall-clock s", 1.0),
 }
@@ -79,9 +80,9 @@ def metric(report: dict[str, Any], name: str) -> float | None:
     if name.endswith("_reward_return"):
         policy = name.removesuffix("_reward_return")
         return report.get("score_table", {}).get(policy, {}).get("reward_return")
-    if name == "direction_gap":
+    if name in ("direction_gap", "direction_gap_far"):
         by_direction = (report.get("diagnostics") or {}).get("by_direction") or {}
-        return (by_direction.get(report.get("reward")) or {}).get("gap")
+        return (by_direction.get(report.get("reward")) or {}).get(name.replace("direction_", ""))
     if name == "val_bits_per_code":
         return (report.get("video_model_metrics") or {}).get("val_bits_per_code")
     return report.get(name)

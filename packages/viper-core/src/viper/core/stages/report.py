@@ -245,7 +245,15 @@ def _direction_gaps(by_direction: dict[str, Any] | None) -> str:
     gaps = {r: t.get("gap") for r, t in (by_direction or {}).items() if t.get("gap") is not None}
     if not gaps:
         return ""
-    return " Gaps: " + ", ".join(f"{r} {_fmt(g, 3)}" for r, g in gaps.items()) + "."
+    far = {r: t.get("gap_far") for r, t in (by_direction or {}).items()}
+    return (
+        " Gaps: "
+        + ", ".join(
+            f"{r} {_fmt(g, 3)}" + ("" if far[r] is None else f" ({_fmt(far[r], 3)} far from the goal)")
+            for r, g in gaps.items()
+        )
+        + "."
+    )
 
 
 def _diagnostic_sections(n: dict[str, Any]) -> list[tuple[str, list[str], str | None]]:

@@ -115,13 +115,13 @@ def _number(value: float | None, digits: int) -> str:
 def format_table(rows: list[dict[str, Any]]) -> str:
     """A markdown table of task rows (as ``task_row`` makes them; a row with ``error`` says so)."""
     header = (
-        "| task | Spearman | without random | VIPER expert > noisy > random | true return E / N / R | VIPER return E / N / R "
+        "| task | expert videos | Spearman | without random | VIPER expert > noisy > random | true return E / N / R | VIPER return E / N / R "
         "| success E / N / R | tokenizer PSNR (dB) | minutes |"
     )
-    lines = [header, "|---|---:|---:|---|---|---|---|---:|---:|"]
+    lines = [header, "|---|---:|---:|---:|---|---|---|---|---:|---:|"]
     for row in rows:
         if "error" in row:
-            lines.append(f"| {row['task']} | failed: {row['error']} | | | | | | | |")
+            lines.append(f"| {row['task']} | {row.get('episodes', 60)} | failed: {row['error']} | | | | | | | |")
             continue
         groups = row["groups"]
 
@@ -132,7 +132,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
             "—" if groups.get(g, {}).get("success_rate") is None else f"{groups[g]['success_rate']:.0%}" for g in GROUPS
         )
         lines.append(
-            f"| {row['task']} | {_number(row['spearman'], 2)} | {_number(row.get('spearman_without_random'), 2)} "
+            f"| {row['task']} | {row.get('episodes', 60)} | {_number(row['spearman'], 2)} | {_number(row.get('spearman_without_random'), 2)} "
             f"| {'yes' if row['ordered'] else 'no'} "
             f"| {triple('true_return', 0)} | {triple('viper_return', 0)} | {success} "
             f"| {_number(row['tokenizer_psnr'], 1)} | {row['seconds'] / 60:.1f} |"
@@ -140,42 +140,55 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def run_task(task: str, seed: int, workdir: Path) -> dict[str, Any]:
-    """Fit (or reuse) the reward of ``task`` with the quick preset and read its row."""
+def run_task(task: str, seed: int, workdir: Path, episodes: int | None = None) -> dict[str, Any]:
+    """Fit (or reuse) the reward of ``task`` with the quick preset (``episodes`` expert videos,
+    default the preset's) and read its row."""
     from viper.core.pipeline import PipelineConfig, fit_reward, resolve
     from viper.core.workdir import Workdir
 
-    fitted = fit_reward(resolve(PipelineConfig(env=task, workdir=str(workdir), seed=seed, preset="quick")))
+    plan = resolve(PipelineConfig(env=task, workdir=str(workdir), seed=seed, preset="quick", episodes=episodes))
+    fitted = fit_reward(plan)
     wd = Workdir(workdir)
     stages = {name: wd.latest_info(name) for name in STAGES}
-    return task_row(task, seed, fitted.scored.summary, stages)
+    row = task_row(task, seed, fitted.scored.summary, stages)
+    row["episodes"] = episodes or plan.config.sizes["episodes"]
+    return row
 
 
 def merge(path: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows already in ``path`` with ``rows`` replacing those of the same (task, seed)."""
+    """Rows already in ``path`` with ``rows`` replacing those of the same (task, seed, expert
+    episodes; rows written before episodes were recorded had the quick preset's 60)."""
+
+    def key(row: dict[str, Any]) -> tuple:
+        return row["task"], row["seed"], row.get("episodes", 60)
+
     old = json.loads(path.read_text())["rows"] if path.exists() else []
-    keys = {(r["task"], r["seed"]) for r in rows}
-    return [r for r in old if (r["task"], r["seed"]) not in keys] + rows
+    keys = {key(r) for r in rows}
+    return [r for r in old if key(r) not in keys] + rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", nargs="+", default=None, help="default: see default_tasks()")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--episodes", type=int, default=None, help="expert videos (default: the quick preset's)")
     parser.add_argument("--root", type=Path, default=Path("runs/reward_quality"))
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/reward_quality.json"))
     args = parser.parse_args()
 
     rows = []
     for task in args.tasks or default_tasks():
-        workdir = args.root / task.replace(":", "-") / f"seed{args.seed}"
+        name = task.replace(":", "-") + ("" if args.episodes is None else f"-ep{args.episodes}")
+        workdir = args.root / name / f"seed{args.seed}"
         started = time.time()
         print(f"=== {task} (seed {args.seed}, {workdir})", flush=True)
         try:
-            row = run_task(task, args.seed, workdir)
+            row = run_task(task, args.seed, workdir, args.episodes)
         except Exception as exc:  # one broken task must not stop the others
             traceback.print_exc()
             row = {"task": task, "seed": args.seed, "error": f"{type(exc).__name__}: {exc}"[:200]}
+            if args.episodes is not None:
+                row["episodes"] = args.episodes
         row["workdir"] = str(workdir)
         print(f"=== {task}: {time.time() - started:.0f} s in this call", flush=True)
         rows.append(row)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from viper.core.statistics import summarize
@@ -50,12 +52,14 @@ def test_row_and_table(bench):
     assert row["spearman_without_random"] == pytest.approx(1.0)
     assert row["seconds"] == 400.0 and row["tokenizer_psnr"] == 31.25
     assert row["tokenizer_metrics"] == {"val_psnr": 31.25, "foreground_psnr": 15.0}
-    table = bench.format_table([row, {"task": "dmc:reacher-hard", "seed": 0, "error": "RuntimeError: boom"}])
-    lines = table.splitlines()
+    failed = {"task": "dmc:reacher-hard", "seed": 0, "episodes": 120, "error": "RuntimeError: boom"}
+    lines = bench.format_table([row, failed]).splitlines()
+    # A row without "episodes" was written before the option existed, with the preset's 60.
     assert (
-        lines[2] == "| metaworld:reach | 1.00 | 1.00 | yes | 11 / 6 / 0 | -2 / -4 / -8 | 100% / 0% / 0% | 31.2 | 6.7 |"
+        lines[2]
+        == "| metaworld:reach | 60 | 1.00 | 1.00 | yes | 11 / 6 / 0 | -2 / -4 / -8 | 100% / 0% / 0% | 31.2 | 6.7 |"
     )
-    assert lines[3].startswith("| dmc:reacher-hard | failed: RuntimeError: boom")
+    assert lines[3].startswith("| dmc:reacher-hard | 120 | failed: RuntimeError: boom")
 
 
 def test_merge_keeps_other_tasks(bench, tmp_path):
@@ -63,3 +67,6 @@ def test_merge_keeps_other_tasks(bench, tmp_path):
     path.write_text('{"rows": [{"task": "a", "seed": 0, "x": 1}, {"task": "b", "seed": 0, "x": 1}]}')
     merged = bench.merge(path, [{"task": "b", "seed": 0, "x": 2}])
     assert merged == [{"task": "a", "seed": 0, "x": 1}, {"task": "b", "seed": 0, "x": 2}]
+    # Another number of expert videos is another row, not a replacement.
+    more = {"task": "a", "seed": 0, "episodes": 120, "x": 3}
+    assert bench.merge(path, [more]) == [*json.loads(path.read_text())["rows"], more]

@@ -1,8 +1,8 @@
 """Does the VIPER reward rank episodes like the true return? Per task, with the quick preset.
 
-For each task, the first four stages of ``viper-run`` (collect 60 expert videos, fit the
-tokenizer, fit the video model, score) run with the ``quick`` preset's defaults, untuned, in the
-workdir ``ROOT/<suite>-<task>/seed<S>`` (:func:`viper.core.pipeline.fit_reward`: the same stages
+For each task, the first four stages of ``viper-run`` (collect ``--episodes`` expert videos, by
+default the quick preset's 60; fit the tokenizer, fit the video model, score) run with the
+``quick`` preset's defaults, untuned, in the workdir ``ROOT/<suite>-<task>[-ep<N>]/seed<S>`` (:func:`viper.core.pipeline.fit_reward`: the same stages
 and folders a user's ``viper-run --env TASK --workdir DIR`` makes, so every stage is cached and an
 interrupted run resumes; a finished task costs seconds). The score stage rolls out the scripted
 expert, the expert with action noise 0.1 / 0.3 / 0.6 and a random policy (10 episodes each, the
@@ -13,10 +13,10 @@ VIPER means order expert > noisy > random, the success rate (Meta-World), the to
 validation PSNR and the wall-clock seconds of the four stages.
 
     MUJOCO_GL=egl python benchmarks/reward_quality.py [--tasks metaworld:reach dmc:cartpole-swingup ...] \\
-        [--seed 0] [--root /work/runs/reward_quality] [--json benchmarks/results/reward_quality.json]
+        [--seed 0] [--episodes N] [--root /work/runs/reward_quality] [--json benchmarks/results/reward_quality.json]
 
 Tasks run one after another; a task that fails is reported and the next one runs. Rows are merged
-into ``--json`` by (task, seed), so a run over some tasks keeps the others' rows.
+into ``--json`` by (task, seed, episodes), so a run over some tasks keeps the others' rows.
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
 For each task, the first four stages of ``viper-run`` (collect ``--episodes`` expert videos, by
 default the quick preset's 60; fit the tokenizer, fit the video model, score) run with the
-``quick`` preset's defaults, untuned, in the workdir ``ROOT/<suite>-<task>[-ep<N>]/seed<S>`` (:func:`viper.core.pipeline.fit_reward`: the same stages
-and folders a user's ``viper-run --env TASK --workdir DIR`` makes, so every stage is cached and an
-interrupted run resumes; a finished task costs seconds). The score stage rolls out the scripted
+``quick`` preset's defaults, untuned, in the workdir ``ROOT/<suite>-<task>[-ep<N>]/seed<S>``
+(:func:`viper.core.pipeline.fit_reward`: the same stages and folders a user's ``viper-run --env
+TASK --workdir DIR`` makes, so every stage is cached and an interrupted run resumes; a finished
+task costs seconds). The score stage rolls out the scripted
 expert, the expert with action noise 0.1 / 0.3 / 0.6 and a random policy (10 episodes each, the
 same reset seeds) and sums the VIPER reward over each episode. Per task the table shows the
 Spearman correlation of that episode VIPER return with the true return over all 50 episodes,

@@ -277,6 +277,57 @@ def test_report_adds_the_agents_kept_episodes_and_notes_what_is_missing(host, tm
     assert scored.summary["diagnostics"]["along_episode"]["dotx"].keys() == {"expert", "noisy-0.5", "random"}
 
 
+@pytest.mark.parametrize("true_reward", [False, True])
+def test_report_notes_an_agent_the_reward_rates_above_truly_better_policies(host, tmp_path, true_reward):
+    """Expert frames with the true reward zeroed stand for an agent that found behaviour the
+    reward overrates: it scores like the expert, above the noisy and random policies, while its
+    true return is 0. With its true reward kept it is the expert, and nothing is flagged."""
+    from types import SimpleNamespace
+
+    from viper.core.components import parse_env
+    from viper.core.stages.report import _diagnostic_numbers, _diagnostic_sections
+    from viper.core.stages.report_diagnostics import report_diagnostics
+    from viper.core.testing.dot_suite import DotSuite
+    from viper.core.workdir import Workdir
+
+    host.register(
+        make_plugin(viper_register_rewards=[ComponentSpec("dotx", "viper.core.testing.dot_suite:DotReward")]),
+        name="dotx",
+    )
+    config = ScoreConfig(env="dots:right", episodes=3, rewards=("dotx",), noise=(0.5,), size=16, videos=0)
+    scored = score(tmp_path / "wd", config, host=host, progress=False)
+    episodes = []
+    for seed in (0, 1):
+        episode = run_episode(DotEnv(16), DotExpert(), seed=seed)
+        task_reward = episode.task_reward if true_reward else np.zeros_like(episode.task_reward)
+        episodes.append({"frames": episode.frames, "task_reward": task_reward})
+    agent_dir = tmp_path / "agent"
+    save_episodes(agent_dir / "eval_episodes.npz", episodes)
+    plan = SimpleNamespace(
+        components={"reward": ("dotx", None)},
+        suite=DotSuite(),
+        env=parse_env("dots:right"),
+        host=host,
+        config=SimpleNamespace(data=None),
+    )
+    out = tmp_path / "report"
+    out.mkdir()
+    diagnostics = report_diagnostics(Workdir(tmp_path / "wd"), plan, scored, agent_dir, out)
+    agent = diagnostics["score"]["agent_episodes"]
+    expert = scored.summary["policies"]["expert"]
+    assert agent["reward"] == "dotx"
+    assert agent["reward_return_mean"] == pytest.approx(expert["reward_return_mean"]["dotx"], rel=0.2)
+    flagged = [n for n in diagnostics["notes"] if "rates the trained agent" in n]
+    if true_reward:
+        assert agent["overrated_against"] == [] and not flagged
+    else:
+        assert {"noisy-0.5", "random"} <= set(agent["overrated_against"])
+        assert len(flagged) == 1 and "noisy-0.5" in flagged[0] and "--explore" in flagged[0]
+    numbers = {"diagnostics": _diagnostic_numbers(diagnostics), "files": diagnostics["files"]}
+    text = " ".join(" ".join(paragraphs) for _, paragraphs, _ in _diagnostic_sections(numbers))
+    assert "dotx return of" in text and ("which truly do better" in text) is not true_reward
+
+
 def test_a_score_stage_from_before_the_diagnostics_is_scored_again(host, tmp_path):
     host.register(
         make_plugin(viper_register_rewards=[ComponentSpec("dotx", "viper.core.testing.dot_suite:DotReward")]),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +140,14 @@ def write_report(wd: Workdir, plan: Any, scored: Any, trained: dict[str, Any] | 
     atomic_write_json(out / "report.json", numbers)
     atomic_write_text(out / "report.md", _markdown(numbers, plan))
     atomic_write_text(out / "report.html", _html(numbers, plan))
+    agent = (diagnostics["score"] or {}).get("agent_episodes") or {}
+    if agent.get("overrated_against"):  # the one finding a user must not have to dig for
+        print(
+            f"warning: the {agent['reward']} reward rates the trained agent (true return "
+            f"{_fmt(agent['true_return_mean'])}) above {', '.join(agent['overrated_against'])}, which truly do "
+            f"better: it exploits behaviour the reward overrates; see {out / 'report.html'}",
+            file=sys.stderr,
+        )
     return out / "report.html"
 
 
@@ -262,7 +271,19 @@ def _diagnostic_sections(n: dict[str, Any]) -> list[tuple[str, list[str], str | 
     agent = d.get("agent_episodes")
     kept = (
         f" The agent's {agent['episodes']} kept episodes have a true return of {_fmt(agent['true_return_mean'])} "
-        f"± {_fmt(agent['true_return_std'])}."
+        f"± {_fmt(agent['true_return_std'])}"
+        + (
+            f" and a {agent['reward']} return of {_fmt(agent['reward_return_mean'])} (the score table's reward)"
+            if agent.get("reward_return_mean") is not None
+            else ""
+        )
+        + "."
+        + (
+            f" **The reward rates them above {', '.join(agent['overrated_against'])}, which truly do better**: "
+            "the agent found behaviour the reward overrates (see the notes)."
+            if agent.get("overrated_against")
+            else ""
+        )
         if agent
         else ""
     )

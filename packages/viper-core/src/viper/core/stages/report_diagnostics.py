@@ -42,7 +42,7 @@ def report_diagnostics(wd: Workdir, plan: Any, scored: Any, agent_dir: Path | No
     else:
         notes += diag.get("notes", [])
         if agent_dir is not None:  # None: a run without an agent (--steps 0)
-            notes += _add_agent(wd, plan, agent_dir, diag)
+            notes += _add_agent(wd, plan, agent_dir, diag, scored.summary)
         files.update(write_diagnostic_plots(out, diag, str(plan.env)))
     tokenizer, note = _tokenizer_foreground(wd, plan, out)
     if note:
@@ -52,7 +52,7 @@ def report_diagnostics(wd: Workdir, plan: Any, scored: Any, agent_dir: Path | No
     return {"score": diag, "tokenizer": tokenizer, "notes": notes, "files": files}
 
 
-def _add_agent(wd: Workdir, plan: Any, agent_dir: Path, diag: dict[str, Any]) -> list[str]:
+def _add_agent(wd: Workdir, plan: Any, agent_dir: Path, diag: dict[str, Any], summary: dict[str, Any]) -> list[str]:
     """Put the agent's final evaluation episodes into ``diag`` as policy ``agent``; returns notes."""
     path = agent_dir / EVAL_EPISODES_FILE
     if not path.exists():
@@ -75,6 +75,7 @@ def _add_agent(wd: Workdir, plan: Any, agent_dir: Path, diag: dict[str, Any]) ->
         reward = build_reward(name, context, to_dict(config), plan.host)
         values = score_episodes({name: reward}, episodes, 16, progress=False)[name]
         diag["along_episode"].setdefault(name, {})["agent"] = step_curve([v[1:] for v in values])
+        notes += _overrated(name, episodes, context, summary, diag["agent_episodes"], plan.host)
     except ViperError as exc:
         notes.append(f"trained agent: could not relabel its episodes with {name} ({exc})")
         context = None
@@ -88,6 +89,49 @@ def _add_agent(wd: Workdir, plan: Any, agent_dir: Path, diag: dict[str, Any]) ->
         frames["values"]["agent"] = agent
         frames["summary"]["agent"] = spread(agent)
     return notes
+
+
+#: How much truly better (share of the expert-to-random span of true returns) a scored policy must
+#: be than the agent before the reward rating the agent above it counts as overrating.
+OVERRATED_MARGIN = 0.1
+
+
+def _overrated(
+    name: str, episodes: list[dict[str, Any]], context: Any, summary: dict[str, Any], agent: dict[str, Any], host: Any
+) -> list[str]:
+    """Score the agent's episodes with the score stage's own ``name`` reward (its options, so the
+    numbers sit beside the score table's) into ``agent["reward_return_mean"]``; a note when the
+    reward rates the agent above a scored policy whose true return is clearly higher: the agent
+    found behaviour the reward overrates (e.g. holding still where the expert's videos start)."""
+    from viper.core.stages.score import score_episodes
+
+    policies = {p: row for p, row in summary.get("policies", {}).items() if name in row.get("reward_return_mean", {})}
+    if "expert" not in policies or "random" not in policies:
+        return []
+    reward = build_reward(name, context, (summary.get("options") or {}).get(name), host)
+    values = score_episodes({name: reward}, episodes, 16, progress=False)[name]
+    agent["reward"] = name
+    agent["reward_return_mean"] = float(np.mean([v[1:].sum() for v in values]))
+    span = policies["expert"]["true_return_mean"] - policies["random"]["true_return_mean"]
+    margin = OVERRATED_MARGIN * abs(span)
+    beaten = [
+        (p, row)
+        for p, row in policies.items()
+        if row["true_return_mean"] > agent["true_return_mean"] + margin
+        and agent["reward_return_mean"] > row["reward_return_mean"][name]
+    ]
+    agent["overrated_against"] = [p for p, _ in beaten]
+    if not beaten:
+        return []
+    shown = ", ".join(
+        f"{p} ({row['reward_return_mean'][name]:.4g} at true {row['true_return_mean']:.4g})" for p, row in beaten
+    )
+    return [
+        f"the {name} reward rates the trained agent's episodes ({agent['reward_return_mean']:.4g} at true return "
+        f"{agent['true_return_mean']:.4g}) above policies that truly do better: {shown}; the agent exploits "
+        "behaviour the reward overrates (watch its rollout); an exploration bonus (--explore rnd --beta B) or more "
+        "expert videos may get it past"
+    ]
 
 
 def _tokenizer_foreground(wd: Workdir, plan: Any, out: Path) -> tuple[dict[str, Any] | None, str | None]:

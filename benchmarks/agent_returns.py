@@ -11,7 +11,8 @@ episodes, 10 by default) as % of the scripted expert's mean return in the score 
     python benchmarks/agent_returns.py --env lite:reach --agent drq --seeds 0 1 2 \\
         --rewards viper task [--set agent.lr=3e-4 ...] [--root runs/agent_returns] [--dry-run]
 
-Prints one row per (reward, options) with mean ± std over seeds and each seed's figure, and
+Prints one row per (reward, options) with mean ± std over seeds and each seed's figure, the
+success rate where the env reports one (Meta-World) and the agent stage's wall minutes, and
 writes every cell's numbers to ``ROOT/<env>/results.jsonl`` (one line per finished cell).
 """
 
@@ -66,12 +67,18 @@ def read_cell(workdir: Path) -> dict:
     agent = json.loads((workdir / latest["agent"] / "stage.json").read_text())
     score = json.loads((workdir / latest["score"] / "score.json").read_text())
     expert = expert_return(score)
+    report = workdir / "report" / "report.json"
+    numbers = json.loads(report.read_text()) if report.exists() else {}
+    # The report is rewritten by every run in this workdir: only this cell's own run counts.
+    own = numbers.get("stage_folders", {}).get("agent") == latest["agent"]
     return {
         "agent_stage": latest["agent"],
         "eval_return": agent["metrics"]["eval_return"],
         "eval_return_best": agent["metrics"].get("eval_return_best"),
         "expert_return": expert,
         "random_return": (score["policies"].get("random") or {}).get("true_return_mean"),
+        "eval_success": numbers.get("agent_eval_success") if own else None,
+        "expert_success": (score["policies"].get("expert") or {}).get("success_rate"),
         "seconds": agent["seconds"],
     }
 
@@ -124,13 +131,20 @@ def main() -> None:
         return
     label = " ".join([args.tag, *args.set]).strip() or "defaults"
     print(f"\n{args.env}, {args.agent}, {label}: final eval return, % of the expert (mean ± std over seeds)\n")
-    print("| reward | % of expert | return | per seed |")
-    print("|---|---:|---:|---|")
+    success = all(c.get("eval_success") is not None for cells_of in rows.values() for c in cells_of)
+    print("| reward | % of expert | return |" + " success |" * success + " per seed | CPU minutes |")
+    print("|---|---:|---:|" + "---:|" * success + "---|---:|")
     for reward, cells_of in rows.items():
         pct = np.array([100 * c["eval_return"] / c["expert_return"] for c in cells_of])
         ret = np.array([c["eval_return"] for c in cells_of])
         seeds = ", ".join(f"{c['seed']}: {p:.0f}%" for c, p in zip(cells_of, pct, strict=True))
-        print(f"| {reward} | {pct.mean():.0f} ± {pct.std():.0f} | {ret.mean():.1f} ± {ret.std():.1f} | {seeds} |")
+        rate = np.array([100 * (c.get("eval_success") or 0.0) for c in cells_of])
+        shown = f" {rate.mean():.0f} ± {rate.std():.0f}% |" if success else ""
+        minutes = np.mean([c["seconds"] for c in cells_of]) / 60
+        print(
+            f"| {reward} | {pct.mean():.0f} ± {pct.std():.0f} | {ret.mean():.1f} ± {ret.std():.1f} |{shown} {seeds} "
+            f"| {minutes:.0f} |"
+        )
     print(f"\nwall time {time.time() - start:.0f} s")
 
 

@@ -68,4 +68,4 @@ def test_the_collect_command_takes_an_agent_policy(trained: Path, tmp_path: Path
     assert cli.main([*argv, "--policy", f"agent:{trained}"]) == 0
     assert "wrote 1 episodes" in capsys.readouterr().out and len(_episodes(out)) == 1
     assert cli.main([*argv, "--policy", "agent"]) == 2
-    assert "expected 'expert', 'random' or 'agent:WORKDIR'" in capsys.readouterr().err
+    assert "expected 'expert', 'random', 'idle' or 'agent:WORKDIR'" in capsys.readouterr().err

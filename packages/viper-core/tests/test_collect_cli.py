@@ -41,6 +41,26 @@ def test_collect_random_policy_is_seeded(tmp_path, host) -> None:
     assert np.array_equal(a.load(a.episodes[1])["actions"], b.load(b.episodes[1])["actions"])
 
 
+def test_collect_idle_policy_never_moves(tmp_path, host) -> None:
+    import gymnasium as gym
+
+    from viper.core.collect import IdlePolicy
+
+    collect("dots:right", 2, tmp_path / "d", policy="idle", host=host, size=16)
+    ds = VideoDataset(tmp_path / "d")
+    episode = ds.load(ds.episodes[0])
+    assert ds.manifest["source"]["policy"] == "idle"
+    assert (episode["actions"] == 0).all()
+    assert (episode["frames"] == episode["frames"][:1]).all()  # the dot stays where it started
+
+    class Env:
+        action_space = gym.spaces.Box(0.5, 1.0, (2,), np.float32)
+
+    assert IdlePolicy(Env()).act({}).tolist() == [0.5, 0.5]  # zero clipped into the bounds
+    Env.action_space = gym.spaces.Discrete(4)
+    assert IdlePolicy(Env()).act({}) == 0
+
+
 def test_collect_bad_input(tmp_path, host) -> None:
     with pytest.raises(ConfigError, match=r"--env 'dots': expected SUITE:TASK"):
         collect("dots", 1, tmp_path / "d", host=host)

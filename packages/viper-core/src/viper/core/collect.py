@@ -30,6 +30,27 @@ class RandomPolicy:
         return self.space.sample()
 
 
+class IdlePolicy:
+    """Does nothing: the zero action (Box spaces, clipped into the bounds) or action 0 (discrete
+    spaces; Atari's NOOP). A probe of rewards that rate stillness: what the agent gets for not
+    trying."""
+
+    def __init__(self, env: Any) -> None:
+        space = env.action_space
+        if hasattr(space, "low"):
+            self.action = np.clip(np.zeros(space.shape, space.dtype), space.low, space.high).astype(space.dtype)
+        elif hasattr(space, "nvec"):
+            self.action = np.zeros(space.shape, space.dtype)
+        else:
+            self.action = 0
+
+    def reset(self) -> None:
+        pass
+
+    def act(self, obs: dict[str, np.ndarray]) -> Any:
+        return self.action
+
+
 class NoisyPolicy:
     """Wraps a policy: with probability ``noise`` per step a random action replaces its action,
     and continuous actions also get Gaussian noise of scale ``noise`` (clipped to the bounds)."""
@@ -58,8 +79,9 @@ class NoisyPolicy:
 def make_policy(
     kind: str, suite: Any, task: str, env: Any, seed: int = 0, noise: float = 0.0, host: PluginHost | None = None
 ) -> Any:
-    """``expert`` (the suite's scripted expert), ``random`` or ``agent:WORKDIR`` (the agent that
-    ``viper-run train`` trained there, in evaluation mode); ``noise`` perturbs the expert or agent."""
+    """``expert`` (the suite's scripted expert), ``random``, ``idle`` (the zero / no-op action) or
+    ``agent:WORKDIR`` (the agent that ``viper-run train`` trained there, in evaluation mode);
+    ``noise`` perturbs the expert or agent."""
     if kind.startswith("agent:"):
         from viper.core.trained_agent import TrainedAgent
 
@@ -67,6 +89,8 @@ def make_policy(
         return NoisyPolicy(agent, env, noise, seed) if noise > 0 else agent
     if kind == "random":
         return RandomPolicy(env, seed)
+    if kind == "idle":
+        return IdlePolicy(env)
     if kind == "expert":
         expert = suite.expert(task, env)
         if expert is None:
@@ -74,7 +98,7 @@ def make_policy(
                 f"--policy expert: suite {suite.name!r} has no scripted expert for {task!r}; use --policy random"
             )
         return NoisyPolicy(expert, env, noise, seed) if noise > 0 else expert
-    raise ConfigError(f"--policy {kind!r}: expected 'expert', 'random' or 'agent:WORKDIR'")
+    raise ConfigError(f"--policy {kind!r}: expected 'expert', 'random', 'idle' or 'agent:WORKDIR'")
 
 
 @dataclasses.dataclass
@@ -158,8 +182,8 @@ def collect(
     name = parse_env(env) if isinstance(env, str) else env
     if episodes < 1:
         raise ConfigError(f"--episodes {episodes}: expected at least 1")
-    if policy not in ("expert", "random") and not policy.startswith("agent:"):
-        raise ConfigError(f"--policy {policy!r}: expected 'expert', 'random' or 'agent:WORKDIR'")
+    if policy not in ("expert", "random", "idle") and not policy.startswith("agent:"):
+        raise ConfigError(f"--policy {policy!r}: expected 'expert', 'random', 'idle' or 'agent:WORKDIR'")
     name, suite = resolve_env(name, host)
     label = check_task_name(label, "--label") if label is not None else name.task
     check_env_options(name, suite, env_options or {})

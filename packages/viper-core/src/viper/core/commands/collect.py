@@ -11,7 +11,7 @@ from viper.core.config import parse_assignments
 from viper.core.errors import ConfigError
 
 NAME = "collect"
-HELP = "record scripted-expert, random or trained-agent episodes of SUITE:TASK into a dataset folder"
+HELP = "record scripted-expert, random, idle or trained-agent episodes of SUITE:TASK into a dataset folder"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -21,8 +21,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--policy",
         default="expert",
-        metavar="expert|random|agent:WORKDIR",
-        help="who acts: the suite's scripted expert (default), uniform random actions, or the agent "
+        metavar="expert|random|idle|agent:WORKDIR",
+        help="who acts: the suite's scripted expert (default), uniform random actions, the zero / no-op action "
+        "(idle), or the agent "
         "`viper-run train --workdir WORKDIR` trained (evaluation mode, on the env it trained on)",
     )
     parser.add_argument(

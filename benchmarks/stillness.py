@@ -1,0 +1,125 @@
+"""Does the reward rate doing nothing, or the trained agent, like the expert?
+
+The score stage ranks the expert, noisy experts and a random policy; an agent can still find
+behaviour outside that set which the reward rates like the expert: holding still is the usual
+one, since a frame that does not change is easy to predict and every expert video has still
+stretches (its start, its end). For a finished workdir this rolls out the scripted expert, the
+``idle`` policy (the zero / no-op action) and a random policy on the same reset seeds, adds the
+agent's kept evaluation episodes (the newest agent stage's ``eval_episodes.npz``, or
+``--agent STAGE``), scores all of them with the workdir's reward and prints, per policy, the mean
+true return, the mean reward return and its **position** between random (0) and the expert (1):
+near 1 for a policy that does not do the task means the reward cannot tell it from the expert.
+
+    MUJOCO_GL=egl python benchmarks/stillness.py --workdir runs/arm-reach/seed0 --env arm:reach \\
+        [--episodes 5] [--reward viper] [--agent agent-xxxx] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from viper.core.atomic import atomic_write_json
+from viper.core.collect import make_policy, run_episode
+from viper.core.components import resolve_env
+from viper.core.diagnostics import EVAL_EPISODES_FILE, load_episodes
+from viper.core.errors import ConfigError, WorkdirError
+from viper.core.plugins import get_host
+from viper.core.rewarding import build_reward, expert_dataset, reward_context
+from viper.core.stages.score import score_episodes
+from viper.core.workdir import Workdir
+
+POLICIES = ("expert", "idle", "random")
+
+
+def rollouts(suite: Any, task: str, episodes: int, seed: int, size: int) -> list[dict[str, Any]]:
+    """``episodes`` episodes of each of :data:`POLICIES`, episode ``i`` reset with ``seed + 10_000 + i``
+    (the score stage's seeds, so the expert and random rows match its table)."""
+    out = []
+    for p, kind in enumerate(POLICIES):
+        env = suite.make(task, seed=seed, size=size)
+        try:
+            policy = make_policy(kind, suite, task, env, seed=seed + 1000 * p)
+            for i in range(episodes):
+                episode = run_episode(env, policy, seed=seed + 10_000 + i)
+                out.append({"policy": kind, "frames": episode.frames, "task_reward": episode.task_reward})
+        finally:
+            env.close()
+    return out
+
+
+def agent_episodes(wd: Workdir, stage: str | None) -> list[dict[str, Any]]:
+    """The kept evaluation episodes of agent stage ``stage`` (default: the newest), or none."""
+    try:
+        directory = wd.path / stage if stage else wd.latest("agent")
+    except WorkdirError:  # no agent stage in this workdir
+        return []
+    path = directory / EVAL_EPISODES_FILE
+    if stage and not path.exists():
+        raise ConfigError(f"--agent {stage}: no {EVAL_EPISODES_FILE} in {directory}")
+    return load_episodes(path) if path.exists() else []
+
+
+def summarize(episodes: list[dict[str, Any]], values: list[np.ndarray]) -> dict[str, dict[str, float]]:
+    rows: dict[str, dict[str, float]] = {}
+    for policy in dict.fromkeys(e["policy"] for e in episodes):
+        picked = [(e, v) for e, v in zip(episodes, values) if e["policy"] == policy]
+        returns = np.array([v[1:].sum() for _, v in picked])
+        rows[policy] = {
+            "episodes": len(picked),
+            "true_return": float(np.mean([e["task_reward"][1:].sum() for e, _ in picked])),
+            "reward_return": float(returns.mean()),
+            "reward_return_std": float(returns.std()),
+            "reward_per_step": float(np.mean([v[1:].mean() for _, v in picked])),
+        }
+    low, high = rows["random"]["reward_return"], rows["expert"]["reward_return"]
+    for row in rows.values():
+        row["position"] = (row["reward_return"] - low) / (high - low) if high != low else float("nan")
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workdir", type=Path, required=True, help="a workdir with a fitted reward")
+    parser.add_argument("--env", required=True, help="SUITE:TASK the reward was fitted for")
+    parser.add_argument("--episodes", type=int, default=5, help="episodes per policy (default 5)")
+    parser.add_argument("--reward", default="viper", help="reward component to score (default viper)")
+    parser.add_argument("--agent", default=None, help="agent stage folder (default: the newest)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--size", type=int, default=64, help="frame size the reward was fitted on (default 64)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the table here")
+    args = parser.parse_args()
+    if args.episodes < 1:
+        raise SystemExit(f"--episodes {args.episodes}: expected at least 1")
+    if not args.workdir.is_dir():
+        raise SystemExit(f"--workdir {args.workdir}: not a folder")
+
+    host = get_host()
+    name, suite = resolve_env(args.env, host)
+    wd = Workdir(args.workdir)
+    context = reward_context(
+        wd, suite, name.task, size=args.size, seed=args.seed, host=host, expert_data=expert_dataset(wd, None)
+    )
+    reward = build_reward(args.reward, context, None, host)  # before any rollout: fails fast
+    episodes = rollouts(suite, name.task, args.episodes, args.seed, args.size) + agent_episodes(wd, args.agent)
+    values = score_episodes({args.reward: reward}, episodes, 8, progress=True)[args.reward]
+    rows = summarize(episodes, values)
+
+    print(f"\n{args.env}, {args.workdir}: {args.reward} return; position 0 = random, 1 = expert\n")
+    print(f"| policy | episodes | true return | {args.reward} return | per step | position |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for policy, row in rows.items():
+        print(
+            f"| {policy} | {row['episodes']} | {row['true_return']:.1f} | {row['reward_return']:.0f} "
+            f"± {row['reward_return_std']:.0f} | {row['reward_per_step']:.2f} | {row['position']:.2f} |"
+        )
+    if args.json:
+        atomic_write_json(args.json, {"env": args.env, "workdir": str(args.workdir), "rows": rows})
+        print(f"\nwrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()

@@ -238,14 +238,29 @@ def test_score_stores_diagnostics_and_notes_what_is_missing(host, tmp_path):
     assert cached.cached and cached.summary["diagnostics"] == diag
 
 
-def test_report_adds_the_agents_kept_episodes_and_notes_what_is_missing(host, tmp_path):
+def _report_dots(host, scored, workdir, agent_dir, out):
+    """The report's diagnostics of a dots:right workdir scored with ``dotx``, written into ``out``."""
     from types import SimpleNamespace
 
     from viper.core.components import parse_env
-    from viper.core.stages.report import _diagnostic_numbers, _diagnostic_sections
     from viper.core.stages.report_diagnostics import report_diagnostics
     from viper.core.testing.dot_suite import DotSuite
     from viper.core.workdir import Workdir
+
+    plan = SimpleNamespace(
+        components={"reward": ("dotx", None)},
+        suite=DotSuite(),
+        env=parse_env("dots:right"),
+        host=host,
+        config=SimpleNamespace(data=None),
+    )
+    out.mkdir()
+    return report_diagnostics(Workdir(workdir), plan, scored, agent_dir, out)
+
+
+def test_report_adds_the_agents_kept_episodes_and_notes_what_is_missing(host, tmp_path):
+
+    from viper.core.stages.report import _diagnostic_numbers, _diagnostic_sections
 
     host.register(
         make_plugin(viper_register_rewards=[ComponentSpec("dotx", "viper.core.testing.dot_suite:DotReward")]),
@@ -256,16 +271,8 @@ def test_report_adds_the_agents_kept_episodes_and_notes_what_is_missing(host, tm
     agent_dir = tmp_path / "agent"
     agent = RecordingAgent(None, None, gym.spaces.Box(-1, 1, (1,), np.float32), 0)
     save_episodes(agent_dir / "eval_episodes.npz", evaluate(agent, DotEnv, [0, 1], keep=True)["episodes"])
-    plan = SimpleNamespace(
-        components={"reward": ("dotx", None)},
-        suite=DotSuite(),
-        env=parse_env("dots:right"),
-        host=host,
-        config=SimpleNamespace(data=None),
-    )
     out = tmp_path / "report"
-    out.mkdir()
-    diagnostics = report_diagnostics(Workdir(tmp_path / "wd"), plan, scored, agent_dir, out)
+    diagnostics = _report_dots(host, scored, tmp_path / "wd", agent_dir, out)
     curves = diagnostics["score"]["along_episode"]["dotx"]
     assert len(curves["agent"]["mean"]) == 10 and "expert" in curves
     assert diagnostics["score"]["agent_episodes"]["episodes"] == 2
@@ -282,13 +289,8 @@ def test_report_notes_an_agent_the_reward_rates_above_truly_better_policies(host
     """Expert frames with the true reward zeroed stand for an agent that found behaviour the
     reward overrates: it scores like the expert, above the noisy and random policies, while its
     true return is 0. With its true reward kept it is the expert, and nothing is flagged."""
-    from types import SimpleNamespace
 
-    from viper.core.components import parse_env
     from viper.core.stages.report import _diagnostic_numbers, _diagnostic_sections
-    from viper.core.stages.report_diagnostics import report_diagnostics
-    from viper.core.testing.dot_suite import DotSuite
-    from viper.core.workdir import Workdir
 
     host.register(
         make_plugin(viper_register_rewards=[ComponentSpec("dotx", "viper.core.testing.dot_suite:DotReward")]),
@@ -303,16 +305,8 @@ def test_report_notes_an_agent_the_reward_rates_above_truly_better_policies(host
         episodes.append({"frames": episode.frames, "task_reward": task_reward})
     agent_dir = tmp_path / "agent"
     save_episodes(agent_dir / "eval_episodes.npz", episodes)
-    plan = SimpleNamespace(
-        components={"reward": ("dotx", None)},
-        suite=DotSuite(),
-        env=parse_env("dots:right"),
-        host=host,
-        config=SimpleNamespace(data=None),
-    )
     out = tmp_path / "report"
-    out.mkdir()
-    diagnostics = report_diagnostics(Workdir(tmp_path / "wd"), plan, scored, agent_dir, out)
+    diagnostics = _report_dots(host, scored, tmp_path / "wd", agent_dir, out)
     agent = diagnostics["score"]["agent_episodes"]
     expert = scored.summary["policies"]["expert"]
     assert agent["reward"] == "dotx"

@@ -9,9 +9,14 @@ agent's kept evaluation episodes (the newest agent stage's ``eval_episodes.npz``
 ``--agent STAGE``), scores all of them with the workdir's reward and prints, per policy, the mean
 true return, the mean reward return and its **position** between random (0) and the expert (1):
 near 1 for a policy that does not do the task means the reward cannot tell it from the expert.
+It also prints each policy's discounted return from the first step at the given ``--discounts``:
+an agent with that discount prefers whichever policy has the highest, so a still policy above the
+expert there is an optimum the agent is right to settle in (the reward's ``--set`` options, e.g.
+``normalize=symlog``, and the discount change which wins).
 
     MUJOCO_GL=egl python benchmarks/stillness.py --workdir runs/arm-reach/seed0 --env arm:reach \\
-        [--episodes 5] [--reward viper] [--agent agent-xxxx] [--json out.json]
+        [--episodes 5] [--reward viper] [--set normalize=symlog] [--discounts 0.99 0.997] \\
+        [--agent agent-xxxx] [--json out.json]
 """
 
 from __future__ import annotations
@@ -63,7 +68,13 @@ def agent_episodes(wd: Workdir, stage: str | None) -> list[dict[str, Any]]:
     return load_episodes(path) if path.exists() else []
 
 
-def summarize(episodes: list[dict[str, Any]], values: list[np.ndarray]) -> dict[str, dict[str, float]]:
+def discounted(rewards: np.ndarray, discount: float) -> float:
+    return float(np.sum(rewards * discount ** np.arange(len(rewards))))
+
+
+def summarize(
+    episodes: list[dict[str, Any]], values: list[np.ndarray], discounts: list[float]
+) -> dict[str, dict[str, Any]]:
     rows: dict[str, dict[str, float]] = {}
     for policy in dict.fromkeys(e["policy"] for e in episodes):
         picked = [(e, v) for e, v in zip(episodes, values) if e["policy"] == policy]
@@ -74,6 +85,7 @@ def summarize(episodes: list[dict[str, Any]], values: list[np.ndarray]) -> dict[
             "reward_return": float(returns.mean()),
             "reward_return_std": float(returns.std()),
             "reward_per_step": float(np.mean([v[1:].mean() for _, v in picked])),
+            "discounted": {str(g): float(np.mean([discounted(v[1:], g) for _, v in picked])) for g in discounts},
         }
     low, high = rows["random"]["reward_return"], rows["expert"]["reward_return"]
     for row in rows.values():
@@ -88,6 +100,8 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=5, help="episodes per policy (default 5)")
     parser.add_argument("--reward", default="viper", help="reward component to score (default viper)")
     parser.add_argument("--agent", default=None, help="agent stage folder (default: the newest)")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="an option of the reward")
+    parser.add_argument("--discounts", type=float, nargs="+", default=[0.99, 0.997], help="discounts to compare at")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--size", type=int, default=64, help="frame size the reward was fitted on (default 64)")
     parser.add_argument("--json", type=Path, default=None, help="also write the table here")
@@ -96,6 +110,9 @@ def main() -> None:
         raise SystemExit(f"--episodes {args.episodes}: expected at least 1")
     if not args.workdir.is_dir():
         raise SystemExit(f"--workdir {args.workdir}: not a folder")
+    if any("=" not in item for item in args.set) or not all(0 < g <= 1 for g in args.discounts):
+        raise SystemExit("--set: expected FIELD=VALUE; --discounts: expected values in (0, 1]")
+    options = dict(item.split("=", 1) for item in args.set)
 
     host = get_host()
     name, suite = resolve_env(args.env, host)
@@ -103,21 +120,25 @@ def main() -> None:
     context = reward_context(
         wd, suite, name.task, size=args.size, seed=args.seed, host=host, expert_data=expert_dataset(wd, None)
     )
-    reward = build_reward(args.reward, context, None, host)  # before any rollout: fails fast
+    reward = build_reward(args.reward, context, options, host)  # before any rollout: fails fast
     episodes = rollouts(suite, name.task, args.episodes, args.seed, args.size) + agent_episodes(wd, args.agent)
     values = score_episodes({args.reward: reward}, episodes, 8, progress=True)[args.reward]
-    rows = summarize(episodes, values)
+    rows = summarize(episodes, values, args.discounts)
 
-    print(f"\n{args.env}, {args.workdir}: {args.reward} return; position 0 = random, 1 = expert\n")
-    print(f"| policy | episodes | true return | {args.reward} return | per step | position |")
-    print("|---|---:|---:|---:|---:|---:|")
+    shown = " ".join([args.reward, *args.set])
+    print(f"\n{args.env}, {args.workdir}: {shown} return; position 0 = random, 1 = expert\n")
+    gammas = "".join(f" discounted, {g:g} |" for g in args.discounts)
+    print(f"| policy | episodes | true return | return | per step | position |{gammas}")
+    print("|---|---:|---:|---:|---:|---:|" + "---:|" * len(args.discounts))
     for policy, row in rows.items():
+        values = "".join(f" {v:.0f} |" for v in row["discounted"].values())
         print(
             f"| {policy} | {row['episodes']} | {row['true_return']:.1f} | {row['reward_return']:.0f} "
-            f"± {row['reward_return_std']:.0f} | {row['reward_per_step']:.2f} | {row['position']:.2f} |"
+            f"± {row['reward_return_std']:.0f} | {row['reward_per_step']:.2f} | {row['position']:.2f} |{values}"
         )
     if args.json:
-        atomic_write_json(args.json, {"env": args.env, "workdir": str(args.workdir), "rows": rows})
+        record = {"env": args.env, "workdir": str(args.workdir), "reward": args.reward, "options": options}
+        atomic_write_json(args.json, record | {"rows": rows})
         print(f"\nwrote {args.json}")
 
 

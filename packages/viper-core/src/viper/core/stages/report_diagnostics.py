@@ -129,8 +129,9 @@ def _overrated(
     return [
         f"the {name} reward rates the trained agent's episodes ({agent['reward_return_mean']:.4g} at true return "
         f"{agent['true_return_mean']:.4g}) above policies that truly do better: {shown}; the agent exploits "
-        "behaviour the reward overrates (watch its rollout); an exploration bonus (--explore rnd --beta B) or more "
-        "expert videos may get it past"
+        "behaviour the reward overrates (watch its rollout); benchmarks/stillness.py compares the discounted returns: "
+        "a longer discount (agent.discount), --set reward.normalize=symlog, an exploration bonus (--explore rnd "
+        "--beta B) or more expert videos may get it past"
     ]
 
 

@@ -60,12 +60,12 @@ def state_only(env: gym.Env) -> gym.Env:
     return gym.wrappers.FlattenObservation(gym.wrappers.FilterObservation(env, ["state"]))
 
 
-def make_training_env(workdir: Path, seed: int) -> gym.Env:
+def make_training_env(workdir: Path, seed: int, normalize: str = "symlog") -> gym.Env:
     # task= names the env for the reward (its image mask, the video model's task); the env's own
     # reward is kept in info["task_reward"] and never reaches the agent.
     # data: the expert videos collected here, when this script built the workdir (else the workdir's).
     data = workdir / "expert-videos" if (workdir / "expert-videos").is_dir() else None
-    env = RewardWrapper(make_env(ENV, seed=seed), "viper", workdir, task=ENV, data=data, normalize="running", seed=seed)
+    env = RewardWrapper(make_env(ENV, seed=seed), "viper", workdir, task=ENV, data=data, normalize=normalize, seed=seed)
     return state_only(env)
 
 
@@ -119,6 +119,13 @@ def main(argv: list[str] | None = None) -> dict:
         "--eval-every", type=int, default=5_000, help="env steps between evaluations (0: only at the end)"
     )
     parser.add_argument("--episodes", type=int, default=60, help="expert episodes to collect if the workdir is new")
+    parser.add_argument(
+        "--normalize",
+        default="symlog",
+        choices=("none", "symlog", "running"),
+        help="the VIPER reward's scaling (default symlog: it squashes the far-off states' large negative "
+        "log-likelihoods more than the few-nat differences near the expert)",
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args(argv)
@@ -131,7 +138,7 @@ def main(argv: list[str] | None = None) -> dict:
     started = time.time()
     ensure_models(args.workdir, args.episodes, args.seed)
     fitted = time.time()
-    env = make_training_env(args.workdir, args.seed)
+    env = make_training_env(args.workdir, args.seed, args.normalize)
     model = SAC("MlpPolicy", env, seed=args.seed, learning_starts=1_000, verbose=0)
     curve: list[tuple[int, float]] = []
 

@@ -1,7 +1,7 @@
 """Does the VIPER reward rank episodes like the true return? Per task, with the quick preset.
 
 For each task, the first four stages of ``viper-run`` (collect ``--episodes`` expert videos, by
-default the quick preset's 60; fit the tokenizer, fit the video model, score) run with the
+default 60, the table's basis; fit the tokenizer, fit the video model, score) run with the
 ``quick`` preset's defaults, untuned, in the workdir ``ROOT/<suite>-<task>[-ep<N>]/seed<S>``
 (:func:`viper.core.pipeline.fit_reward`: the same stages and folders a user's ``viper-run --env
 TASK --workdir DIR`` makes, so every stage is cached and an interrupted run resumes; a finished
@@ -141,18 +141,30 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+#: What every row of the committed table was measured with, kept when the quick preset moved to
+#: 120 videos and the symlog scaling (2026-12-03) so the table stays one comparable set: 60 videos,
+#: and the score summing log-likelihoods in nats (``running`` starts at mean 0, std 1 and
+#: relabelling does not move it; symlog would sum squashed values).
+EPISODES = 60
+REWARD_OPTIONS = {"normalize": "running"}
+
+
 def run_task(task: str, seed: int, workdir: Path, episodes: int | None = None) -> dict[str, Any]:
-    """Fit (or reuse) the reward of ``task`` with the quick preset (``episodes`` expert videos,
-    default the preset's) and read its row."""
+    """Fit (or reuse) the reward of ``task`` with the quick preset's sizes (``episodes`` expert
+    videos, default :data:`EPISODES`) and read its row."""
     from viper.core.pipeline import PipelineConfig, fit_reward, resolve
     from viper.core.workdir import Workdir
 
-    plan = resolve(PipelineConfig(env=task, workdir=str(workdir), seed=seed, preset="quick", episodes=episodes))
+    episodes = episodes or EPISODES
+    config = PipelineConfig(
+        env=task, workdir=str(workdir), seed=seed, preset="quick", episodes=episodes, options={"reward": REWARD_OPTIONS}
+    )
+    plan = resolve(config)
     fitted = fit_reward(plan)
     wd = Workdir(workdir)
     stages = {name: wd.latest_info(name) for name in STAGES}
     row = task_row(task, seed, fitted.scored.summary, stages)
-    row["episodes"] = episodes or plan.config.sizes["episodes"]
+    row["episodes"] = episodes
     return row
 
 
@@ -172,7 +184,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", nargs="+", default=None, help="default: see default_tasks()")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--episodes", type=int, default=None, help="expert videos (default: the quick preset's)")
+    parser.add_argument("--episodes", type=int, default=None, help=f"expert videos (default {EPISODES})")
     parser.add_argument("--root", type=Path, default=Path("runs/reward_quality"))
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/reward_quality.json"))
     args = parser.parse_args()

@@ -3,17 +3,18 @@
 One run of the default pipeline (lite:reach, quick preset) is shared by the tests below, which
 check what the issues promise of it:
 
-* the agent, trained on the VIPER reward only, reaches >= 60% of the scripted expert's true
+* the agent, trained on the VIPER reward only, reaches >= 80% of the scripted expert's true
   return over >= 10 evaluation episodes while a random policy gets <= 20% (the main job; seed 0
-  gives 75%, seeds 1 and 2 of the same pipeline 53% and 64%: benchmarks/README.md);
-* the VIPER return ranks >= 30 episodes of mixed quality like the true return (Spearman >= 0.8)
-  and orders expert > noisy > random (the reward diagnostics);
+  gives 101%, seeds 1 and 2 of the same pipeline 99% and 99%: benchmarks/README.md);
+* the VIPER return ranks >= 30 episodes of mixed quality like the true return (Spearman >= 0.8;
+  seeds 0-2 give 0.853, 0.852, 0.811) and orders expert > noisy > random (the reward diagnostics);
 * the video model gives held-out expert episodes a clearly higher per-frame log-likelihood than
   random-policy episodes of the same task (the video model);
 * the report holds its plots, and re-running skips every finished stage;
 * ``examples/sb3_sac.py`` — Stable-Baselines3 SAC trained through ``RewardWrapper`` on the VIPER
-  reward alone, on the main job's workdir — reaches >= 70% of the expert in 10k env steps (SAC
-  seed 0 reached 79.6 at 5000 steps and 84.3 at 7500 on the quick models; the expert 89.5).
+  reward alone (symlog-scaled), on the main job's workdir — reaches >= 70% of the expert in 10k env
+  steps (SAC seed 0: 23.1 at 5000 steps, 71.2 = 79% at 10k on the seed-0 quick models; the expert
+  89.5; with the running scaling it reached only 30% on these 120-video models).
 
 The run is the session fixture ``main_job`` (``tests/conftest.py``); every test that uses it
 lives in this module, so ``nox -s slow`` (``pytest -n 2 --dist loadfile``) builds it once. Resuming a killed
@@ -46,7 +47,7 @@ def test_agent_learns_the_task_from_videos_alone(main_job) -> None:
     assert report["agent_eval_episodes"] >= 10
     expert, random = report["expert_return"], report["random_return"]
     assert random <= 0.2 * expert, report
-    assert report["agent_eval_return"] >= 0.6 * expert, report
+    assert report["agent_eval_return"] >= 0.8 * expert, report
 
 
 def test_viper_return_ranks_episodes_like_the_true_return(main_job) -> None:

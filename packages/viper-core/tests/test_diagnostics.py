@@ -322,6 +322,19 @@ def test_report_notes_an_agent_the_reward_rates_above_truly_better_policies(host
     assert "dotx return of" in text and ("which truly do better" in text) is not true_reward
 
 
+def test_a_cached_score_keeps_the_reward_options_it_was_scored_with(host, tmp_path):
+    """The report rescores the agent with the score stage's options: a cached summary must carry them."""
+    host.register(
+        make_plugin(viper_register_rewards=[ComponentSpec("dotx", "viper.core.testing.dot_suite:DotReward")]),
+        name="dotx",
+    )
+    config = ScoreConfig(env="dots:right", episodes=1, rewards=("dotx",), noise=(0.5,), size=16, videos=0)
+    first = score(tmp_path / "wd", config, host=host, progress=False)
+    again = score(tmp_path / "wd", config, host=host, progress=False)
+    assert again.cached and again.summary["options"] == first.summary["options"] == config.options
+    assert again.summary["env"] == "dots:right"
+
+
 def test_a_score_stage_from_before_the_diagnostics_is_scored_again(host, tmp_path):
     host.register(
         make_plugin(viper_register_rewards=[ComponentSpec("dotx", "viper.core.testing.dot_suite:DotReward")]),

@@ -146,7 +146,9 @@ def score(
         # Summaries are recomputed from the stored episodes, so a cache written by an older
         # version gains any figure added since.
         summary = summarize(stored["episodes"], config.rewards, config.noise)
-        summary.update(diagnostics=stored["diagnostics"], files=stored.get("files", {}))
+        summary.update(
+            env=str(name), options=config.options, diagnostics=stored["diagnostics"], files=stored.get("files", {})
+        )
         return ScoreResult(stage.directory, summary, cached=True)
 
     context = reward_context(

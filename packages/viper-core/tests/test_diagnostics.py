@@ -221,13 +221,23 @@ def test_diagnostic_figures_are_pngs(tmp_path):
     assert iio.imread(grid).shape == (3 * 4 * 2, 2 * 4 * 2, 3)
 
 
+def _dots_config(episodes: int) -> ScoreConfig:
+    return ScoreConfig(env="dots:right", episodes=episodes, rewards=("dotx",), noise=(0.5,), size=16, videos=0)
+
+
+def _score_dots(host, workdir, config: ScoreConfig):
+    """Score dots:right with the ``dotx`` reward (registered here) into ``workdir``."""
+    if "dotx" not in host.names("reward"):
+        host.register(
+            make_plugin(viper_register_rewards=[ComponentSpec("dotx", "viper.core.testing.dot_suite:DotReward")]),
+            name="dotx",
+        )
+    return score(workdir, config, host=host, progress=False)
+
+
 def test_score_stores_diagnostics_and_notes_what_is_missing(host, tmp_path):
-    host.register(
-        make_plugin(viper_register_rewards=[ComponentSpec("dotx", "viper.core.testing.dot_suite:DotReward")]),
-        name="dotx",
-    )
-    config = ScoreConfig(env="dots:right", episodes=2, rewards=("dotx",), noise=(0.5,), size=16, videos=0)
-    result = score(tmp_path / "wd", config, host=host, progress=False)
+    config = _dots_config(2)
+    result = _score_dots(host, tmp_path / "wd", config)
     stored = json.loads((result.directory / "score.json").read_text())
     diag = stored["diagnostics"]
     assert set(diag["along_episode"]["dotx"]) == {"expert", "noisy-0.5", "random"}
@@ -262,12 +272,8 @@ def test_report_adds_the_agents_kept_episodes_and_notes_what_is_missing(host, tm
 
     from viper.core.stages.report import _diagnostic_numbers, _diagnostic_sections
 
-    host.register(
-        make_plugin(viper_register_rewards=[ComponentSpec("dotx", "viper.core.testing.dot_suite:DotReward")]),
-        name="dotx",
-    )
-    config = ScoreConfig(env="dots:right", episodes=2, rewards=("dotx",), noise=(0.5,), size=16, videos=0)
-    scored = score(tmp_path / "wd", config, host=host, progress=False)
+    config = _dots_config(2)
+    scored = _score_dots(host, tmp_path / "wd", config)
     agent_dir = tmp_path / "agent"
     agent = RecordingAgent(None, None, gym.spaces.Box(-1, 1, (1,), np.float32), 0)
     save_episodes(agent_dir / "eval_episodes.npz", evaluate(agent, DotEnv, [0, 1], keep=True)["episodes"])
@@ -292,12 +298,8 @@ def test_report_notes_an_agent_the_reward_rates_above_truly_better_policies(host
 
     from viper.core.stages.report import _diagnostic_numbers, _diagnostic_sections
 
-    host.register(
-        make_plugin(viper_register_rewards=[ComponentSpec("dotx", "viper.core.testing.dot_suite:DotReward")]),
-        name="dotx",
-    )
-    config = ScoreConfig(env="dots:right", episodes=3, rewards=("dotx",), noise=(0.5,), size=16, videos=0)
-    scored = score(tmp_path / "wd", config, host=host, progress=False)
+    config = _dots_config(3)
+    scored = _score_dots(host, tmp_path / "wd", config)
     episodes = []
     for seed in (0, 1):
         episode = run_episode(DotEnv(16), DotExpert(), seed=seed)
@@ -324,29 +326,21 @@ def test_report_notes_an_agent_the_reward_rates_above_truly_better_policies(host
 
 def test_a_cached_score_keeps_the_reward_options_it_was_scored_with(host, tmp_path):
     """The report rescores the agent with the score stage's options: a cached summary must carry them."""
-    host.register(
-        make_plugin(viper_register_rewards=[ComponentSpec("dotx", "viper.core.testing.dot_suite:DotReward")]),
-        name="dotx",
-    )
-    config = ScoreConfig(env="dots:right", episodes=1, rewards=("dotx",), noise=(0.5,), size=16, videos=0)
-    first = score(tmp_path / "wd", config, host=host, progress=False)
-    again = score(tmp_path / "wd", config, host=host, progress=False)
+    config = _dots_config(1)
+    first = _score_dots(host, tmp_path / "wd", config)
+    again = _score_dots(host, tmp_path / "wd", config)
     assert again.cached and again.summary["options"] == first.summary["options"] == config.options
     assert again.summary["env"] == "dots:right"
 
 
 def test_a_score_stage_from_before_the_diagnostics_is_scored_again(host, tmp_path):
-    host.register(
-        make_plugin(viper_register_rewards=[ComponentSpec("dotx", "viper.core.testing.dot_suite:DotReward")]),
-        name="dotx",
-    )
-    config = ScoreConfig(env="dots:right", episodes=1, rewards=("dotx",), noise=(0.5,), size=16, videos=0)
-    first = score(tmp_path / "wd", config, host=host, progress=False)
+    config = _dots_config(1)
+    first = _score_dots(host, tmp_path / "wd", config)
     path = first.directory / "score.json"
     old = json.loads(path.read_text())
     del old["diagnostics"]
     path.write_text(json.dumps(old))
-    again = score(tmp_path / "wd", config, host=host, progress=False)
+    again = _score_dots(host, tmp_path / "wd", config)
     assert not again.cached and again.directory == first.directory
     assert "diagnostics" in json.loads(path.read_text())
     assert score(tmp_path / "wd", config, host=host, progress=False).cached

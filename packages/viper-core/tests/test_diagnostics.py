@@ -324,6 +324,22 @@ def test_report_notes_an_agent_the_reward_rates_above_truly_better_policies(host
     assert "dotx return of" in text and ("which truly do better" in text) is not true_reward
 
 
+def test_the_overrated_check_reuses_a_relabelling_only_under_the_score_stages_options(host, tmp_path):
+    from types import SimpleNamespace
+
+    from viper.core.stages.report_diagnostics import _overrated
+
+    scored = _score_dots(host, tmp_path / "wd", _dots_config(2))
+    episode = run_episode(DotEnv(16), DotExpert(), seed=0)
+    episodes = [{"frames": episode.frames, "task_reward": np.zeros_like(episode.task_reward)}]
+    stale = [np.zeros(len(episode.frames), np.float32)]  # what another reward option would give
+    context = SimpleNamespace(host=host)
+    for options, expected in (({}, 0.0), ({"normalize": "symlog"}, float(episode.frames[1:, 8, :, 0].argmax(1).sum()))):
+        agent = {"true_return_mean": 0.0}
+        _overrated("dotx", episodes, (options, stale), context, scored.summary, agent, host)
+        assert agent["reward_return_mean"] == pytest.approx(expected)  # reused, or relabelled afresh
+
+
 def test_a_cached_score_keeps_the_reward_options_it_was_scored_with(host, tmp_path):
     """The report rescores the agent with the score stage's options: a cached summary must carry them."""
     config = _dots_config(1)

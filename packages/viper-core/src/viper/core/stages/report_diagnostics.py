@@ -72,10 +72,11 @@ def _add_agent(wd: Workdir, plan: Any, agent_dir: Path, diag: dict[str, Any], su
         context = reward_context(
             wd, plan.suite, plan.env.task, size=episodes[0]["frames"].shape[1], seed=0, host=plan.host
         )
-        reward = build_reward(name, context, to_dict(config), plan.host)
+        options = to_dict(config)
+        reward = build_reward(name, context, options, plan.host)
         values = score_episodes({name: reward}, episodes, 16, progress=False)[name]
         diag["along_episode"].setdefault(name, {})["agent"] = step_curve([v[1:] for v in values])
-        notes += _overrated(name, episodes, context, summary, diag["agent_episodes"], plan.host)
+        notes += _overrated(name, episodes, (options, values), context, summary, diag["agent_episodes"], plan.host)
     except ViperError as exc:
         notes.append(f"trained agent: could not relabel its episodes with {name} ({exc})")
         context = None
@@ -97,19 +98,30 @@ OVERRATED_MARGIN = 0.1
 
 
 def _overrated(
-    name: str, episodes: list[dict[str, Any]], context: Any, summary: dict[str, Any], agent: dict[str, Any], host: Any
+    name: str,
+    episodes: list[dict[str, Any]],
+    relabelled: tuple[dict[str, Any] | None, list[np.ndarray]],
+    context: Any,
+    summary: dict[str, Any],
+    agent: dict[str, Any],
+    host: Any,
 ) -> list[str]:
     """Score the agent's episodes with the score stage's own ``name`` reward (its options, so the
     numbers sit beside the score table's) into ``agent["reward_return_mean"]``; a note when the
     reward rates the agent above a scored policy whose true return is clearly higher: the agent
-    found behaviour the reward overrates (e.g. holding still where the expert's videos start)."""
+    found behaviour the reward overrates (e.g. holding still where the expert's videos start).
+    ``relabelled``: the options the episodes were already relabelled with and the values, reused
+    when they are the score stage's (the pipeline's usual case)."""
     from viper.core.stages.score import score_episodes
 
     policies = {p: row for p, row in summary.get("policies", {}).items() if name in row.get("reward_return_mean", {})}
     if "expert" not in policies or "random" not in policies:
         return []
-    reward = build_reward(name, context, (summary.get("options") or {}).get(name), host)
-    values = score_episodes({name: reward}, episodes, 16, progress=False)[name]
+    options = (summary.get("options") or {}).get(name)
+    values = relabelled[1]
+    if (options or {}) != (relabelled[0] or {}):
+        reward = build_reward(name, context, options, host)
+        values = score_episodes({name: reward}, episodes, 16, progress=False)[name]
     agent["reward"] = name
     agent["reward_return_mean"] = float(np.mean([v[1:].sum() for v in values]))
     span = policies["expert"]["true_return_mean"] - policies["random"]["true_return_mean"]

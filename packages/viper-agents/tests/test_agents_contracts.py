@@ -1,4 +1,4 @@
-"""The contract kit's checks on dreamer and drq at their small presets, trained for a few steps
+"""The contract kit's checks on dreamer, drq and dqn at their small presets, trained for a few steps
 through the real loop on the kit's fake suite (what `viper-run check-plugin viper-agents` runs)."""
 
 from __future__ import annotations
@@ -24,6 +24,14 @@ def test_agent_keeps_the_agent_contract_on_continuous_actions(name: str, preset:
 
 def test_drq_refuses_discrete_actions_with_a_config_error() -> None:
     assert _check("drq", "tiny", "steer") == ["action-space"]
+
+
+def test_dqn_keeps_the_agent_contract_on_discrete_actions() -> None:
+    assert _check("dqn", "tiny", "steer")[-2:] == ["save-load", "load-rejects-missing"]
+
+
+def test_dqn_refuses_continuous_actions_with_a_config_error() -> None:
+    assert _check("dqn", "tiny", "reach") == ["action-space"]
 
 
 @pytest.mark.slow

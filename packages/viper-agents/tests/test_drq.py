@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from viper.agents.drq.agent import DrQAgent, random_shift
-from viper.agents.drq.config import DrQConfig, parse_schedule
+from viper.agents.drq.config import DrQConfig
+from viper.agents.schedules import parse_schedule
 from viper.agents.testing import PointEnv, rollout
 from viper.core.config import to_dict
 from viper.core.errors import ConfigError, NonFiniteError, WorkdirError
@@ -159,7 +160,7 @@ def test_nan_loss_raises_before_changing_parameters(monkeypatch) -> None:
 def test_unsupported_inputs_say_what_is_supported() -> None:
     discrete = PointEnv(discrete=True)
     with pytest.raises(
-        ConfigError, match=r"drq supports only continuous Box action spaces .* Discrete\(3\) .*--agent dreamer"
+        ConfigError, match=r"drq supports only continuous Box action spaces .* Discrete\(3\) .*--agent dqn"
     ):
         make(discrete)
     no_image = PointEnv(with_image=False)

@@ -107,8 +107,20 @@ class TorchAgent(abc.ABC):
     """How many env frames one recorded image holds (stacked on channels)."""
 
     def observe(self, image: np.ndarray | None, step: EnvStep, mode: str) -> np.ndarray | None:
-        """The image the policy sees and the replay records (e.g. stacked frames)."""
-        return image
+        """The image the policy sees and the replay records: the last :attr:`frames_per_step`
+        frames per env stacked on channels (the first frame repeated at a reset)."""
+        if image is None or self.frames_per_step == 1:
+            return image
+        is_first = np.asarray(step.is_first, bool)
+        c = image.shape[-1]
+        stack = self.episodes.get(f"frames/{mode}")
+        if stack is None or stack.shape[0] != image.shape[0]:
+            stack = np.repeat(image, self.frames_per_step, -1)
+        else:
+            stack = np.concatenate([stack[..., c:], image], -1)
+            stack[is_first] = np.repeat(image[is_first], self.frames_per_step, -1)
+        self.episodes[f"frames/{mode}"] = stack
+        return stack
 
     def replay_reward(self, reward: np.ndarray) -> np.ndarray:
         """The reward the replay records for ``step.reward``."""

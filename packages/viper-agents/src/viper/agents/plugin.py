@@ -22,4 +22,11 @@ def viper_register_agents() -> list[ComponentSpec]:
             framework="torch",
             requires=("torch>=2.3", "safetensors>=0.4"),
         ),
+        ComponentSpec(
+            name="dqn",
+            target="viper.agents.dqn.agent:DQNAgent",
+            summary="Double dueling n-step DQN (discrete actions, e.g. Atari; pixels or state)",
+            framework="torch",
+            requires=("torch>=2.3", "safetensors>=0.4"),
+        ),
     ]

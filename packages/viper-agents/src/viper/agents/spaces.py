@@ -109,7 +109,7 @@ def action_spec(act_space: Any, agent: str, *, discrete_ok: bool = True) -> Acti
         if not discrete_ok:
             raise ConfigError(
                 f"{agent} supports only continuous Box action spaces (1-D, finite bounds); this env has {act_space} "
-                f"(discrete). Use --agent dreamer for discrete actions."
+                f"(discrete). Use --agent dqn (or dreamer) for discrete actions."
             )
         if int(act_space.start) != 0:
             raise ConfigError(f"{agent}: Discrete action spaces must start at 0, got start={act_space.start}")

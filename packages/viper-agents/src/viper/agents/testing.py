@@ -48,21 +48,50 @@ class PointEnv(gym.Env):
         return self._obs(), reward, False, self.t >= self.length, {"task_reward": reward}
 
 
-def rollout(agent, env_fn, steps: int, num_envs: int = 2, seed: int = 0, mode: str = "train") -> list[np.ndarray]:
-    """Step ``num_envs`` envs for ``steps`` steps with the env's reward; returns the actions."""
+def rollout(
+    agent, env_fn, steps: int, num_envs: int = 2, seed: int = 0, mode: str = "train", learn: bool = False
+) -> list[np.ndarray]:
+    """Step ``num_envs`` envs for ``steps`` steps with the env's reward; returns the actions.
+    ``learn``: also update the agent as the loop does (``updates_per_step`` updates per env step
+    once ``train_start`` env steps are collected)."""
     envs = gym.vector.SyncVectorEnv([env_fn] * num_envs, autoreset_mode="NextStep")
     obs, info = envs.reset(seed=seed)
     is_first, is_last = np.ones(num_envs, bool), np.zeros(num_envs, bool)
+    terminal = np.zeros(num_envs, bool)
     reward = np.zeros(num_envs, np.float32)
     actions = []
+    owed = 0.0
     for _ in range(steps):
-        step = EnvStep(
-            dict(obs), np.where(is_first, 0, reward).astype(np.float32), is_first, is_last, np.zeros(num_envs, bool)
-        )
+        step = EnvStep(dict(obs), np.where(is_first, 0, reward).astype(np.float32), is_first, is_last, terminal)
         action = agent.act(step, mode=mode)
         actions.append(action)
+        if learn and agent.env_steps >= agent.train_start:
+            owed += agent.updates_per_step * num_envs
+            while owed >= 1:
+                agent.train()
+                owed -= 1
         obs, reward, terminated, truncated, info = envs.step(action)
         is_first = is_last.copy()
         is_last = (terminated | truncated) & ~is_first
+        terminal = terminated & ~is_first
     envs.close()
     return actions
+
+
+def mean_return(agent, env_fn, episodes: int = 4, seed: int = 1000) -> float:
+    """The agent's mean undiscounted return over ``episodes`` evaluation episodes (one env)."""
+    env = env_fn()
+    returns = []
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=seed + episode)
+        total, first, done = 0.0, True, False
+        while not done:
+            batched = {k: np.asarray(v)[None] for k, v in obs.items()}
+            flags = np.zeros(1, bool)
+            step = EnvStep(batched, np.zeros(1, np.float32), np.array([first]), flags, flags)
+            obs, reward, terminated, truncated, _ = env.step(agent.act(step, mode="eval")[0])
+            total += float(reward)
+            first, done = False, terminated or truncated
+        returns.append(total)
+    env.close()
+    return float(np.mean(returns))

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from viper.agents.base import Checkpointed, TorchAgent
-from viper.agents.drq.config import DrQConfig, parse_schedule
+from viper.agents.drq.config import DrQConfig
 from viper.agents.drq.networks import (
     Actor,
     Critic,
@@ -34,6 +34,7 @@ from viper.agents.drq.networks import (
     noisy_action,
     random_shift,
 )
+from viper.agents.schedules import parse_schedule
 from viper.agents.torchutils import Optimizer
 from viper.core.protocols import EnvStep
 
@@ -86,19 +87,6 @@ class DrQAgent(TorchAgent):
         return Checkpointed(modules=modules, optimizers=optimizers)
 
     # -- acting ----------------------------------------------------------------------------
-
-    def observe(self, image: np.ndarray | None, step: EnvStep, mode: str) -> np.ndarray | None:
-        """Keep the last ``frame_stack`` frames per env (the first frame repeated at a reset)."""
-        is_first = np.asarray(step.is_first, bool)
-        c = image.shape[-1]
-        stack = self.episodes.get(mode)
-        if stack is None or stack.shape[0] != image.shape[0]:
-            stack = np.repeat(image, self.frames_per_step, -1)
-        else:
-            stack = np.concatenate([stack[..., c:], image], -1)
-            stack[is_first] = np.repeat(image[is_first], self.frames_per_step, -1)
-        self.episodes[mode] = stack
-        return stack
 
     def replay_reward(self, reward: np.ndarray) -> np.ndarray:
         return reward * np.float32(self.config.reward_scale)

@@ -4,11 +4,10 @@ or the original DrQ (Kostrikov et al. 2020, github.com/denisyarats/drq), by ``al
 from __future__ import annotations
 
 import dataclasses
-import re
 from typing import ClassVar, Literal
 
+from viper.agents.schedules import EXPECTED, is_schedule
 from viper.core.config import Options, option
-from viper.core.errors import ConfigError
 
 #: ``paper``: DrQ-v2's DMC settings. ``cpu``: the same algorithm, smaller and faster-annealing,
 #: for a laptop CPU and short runs. Fields set explicitly win over the preset.
@@ -86,9 +85,7 @@ class DrQConfig(Options):
     """Env steps (summed over envs) collected before the first update."""
     random_steps: int | None = None
     """Env steps acting uniformly at random at the start."""
-    std_schedule: str | None = option(
-        None, test=lambda text: _is_schedule(text), expected="a number or linear(start,end,steps) with steps > 0"
-    )
+    std_schedule: str | None = option(None, test=is_schedule, expected=EXPECTED)
     """``drqv2``: exploration noise std over env steps, a number or ``linear(start,end,steps)``."""
     frame_stack: int | None = option(None, ge=1)
     """Consecutive frames stacked on channels for image observations (vectors are not stacked)."""
@@ -113,27 +110,3 @@ class DrQConfig(Options):
     """Multiply rewards by this before learning (the reward's units are the reward plugin's)."""
     replay_capacity: int = 1_000_000
     """Steps kept in replay (split evenly over envs)."""
-
-
-def parse_schedule(text: str | float):
-    """``"0.2"`` or ``"linear(1.0,0.1,500000)"`` -> a function of the step."""
-    try:
-        value = float(text)
-        return lambda step: value
-    except (TypeError, ValueError):
-        pass
-    match = re.fullmatch(r"\s*linear\(\s*([-\d.e]+)\s*,\s*([-\d.e]+)\s*,\s*([\d.e]+)\s*\)\s*", str(text))
-    if not match:
-        raise ConfigError(f"--set agent.std_schedule={text!r}: expected a number or linear(start,end,steps)")
-    start, end, duration = float(match[1]), float(match[2]), float(match[3])
-    if duration <= 0:
-        raise ConfigError(f"--set agent.std_schedule={text!r}: steps must be > 0")
-    return lambda step: start + (end - start) * min(1.0, step / duration)
-
-
-def _is_schedule(text: str | float) -> bool:
-    try:
-        parse_schedule(text)
-    except ConfigError:
-        return False
-    return True

@@ -1,0 +1,1 @@
+"""DQN for discrete actions: double and dueling Q-learning from n-step returns."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from viper.core.atomic import read_json
 from viper.core.collect import collect
 from viper.core.errors import ConfigError, WorkdirError
 from viper.core.stages.agent import train_stage
@@ -69,3 +71,81 @@ def test_the_collect_command_takes_an_agent_policy(trained: Path, tmp_path: Path
     assert "wrote 1 episodes" in capsys.readouterr().out and len(_episodes(out)) == 1
     assert cli.main([*argv, "--policy", "agent"]) == 2
     assert "expected 'expert', 'random', 'idle' or 'agent:WORKDIR'" in capsys.readouterr().err
+
+
+PONG_OPTIONS = {"action_set": "minimal", "max_frames": "400"}  # Pong's 6 actions; 100-step episodes
+PONG_SIZE = 64  # what the pipeline renders
+
+
+@pytest.fixture(scope="module")
+def pong_agent(tmp_path_factory) -> Path:
+    """A tiny DQN trained for a few dozen steps on Pong's score: the paper's way to Atari experts."""
+    pytest.importorskip("ale_py", reason="needs viper-envs[atari]")
+    workdir = tmp_path_factory.mktemp("pong") / "run"
+    options = {
+        "agent": {"preset": "tiny"},
+        "env": PONG_OPTIONS,
+        "loop": {"eval_every": 0, "eval_episodes": 1, "log_every": 24},
+    }
+    metrics = train_stage(
+        workdir, "atari:pong", "dqn", "task", steps=48, options=options, size=PONG_SIZE, progress=False
+    )
+    assert metrics["env_steps"] >= 48
+    return workdir
+
+
+def test_a_dqn_trained_on_an_atari_score_records_discrete_episodes(pong_agent: Path, tmp_path: Path) -> None:
+    out = tmp_path / "videos"
+    policy = f"agent:{pong_agent}"
+    dataset = collect(
+        "atari:pong", 2, out, policy=policy, noise=0.3, size=PONG_SIZE, env_options=PONG_OPTIONS, progress=False
+    )
+    assert len(dataset) == 2
+    episodes = [dict(np.load(f, allow_pickle=False)) for f in sorted((out / "pong").glob("*.npz"))]
+    actions = np.concatenate([e["actions"][1:] for e in episodes])
+    assert actions.dtype.kind in "iu" and set(np.unique(actions)) <= set(range(6)) and len(np.unique(actions)) > 1
+    assert all(e["frames"].shape[1:] == (PONG_SIZE, PONG_SIZE, 3) and len(e["frames"]) == 101 for e in episodes)
+
+
+def test_the_score_stage_plays_a_trained_agent_as_the_expert(pong_agent: Path, tmp_path: Path) -> None:
+    from viper.core.stages.score import ScoreConfig, score
+
+    expert = f"agent:{pong_agent}"
+    config = ScoreConfig(
+        env="atari:pong", episodes=2, rewards=("task",), noise=(0.5,), expert=expert, size=PONG_SIZE, videos=0,
+        env_options=PONG_OPTIONS,
+    )  # fmt: skip
+    result = score(tmp_path / "score", config, progress=False)
+    policies = {e["policy"] for e in read_json(result.directory / "score.json")["episodes"]}
+    assert policies == {"expert", "noisy-0.5", "random"}
+    assert read_json(result.directory / "stage.json")["config"]["expert"] == expert
+    # The agent's env options are required (its 6-action head cannot play the 18-action game).
+    with pytest.raises(
+        ConfigError, match=r"--expert agent:.*use --set env.action_set=minimal --set env.max_frames=400"
+    ):
+        score(tmp_path / "score", dataclasses.replace(config, env_options={}), progress=False)
+    with pytest.raises(
+        ConfigError, match=r"--expert agent:.*: the agent was trained on atari:pong, not atari:breakout"
+    ):
+        score(tmp_path / "score", dataclasses.replace(config, env="atari:breakout"), progress=False)
+    with pytest.raises(ConfigError, match=r"--expert 'scripted': expected 'expert' or agent:WORKDIR"):
+        ScoreConfig(env="atari:pong", expert="scripted")
+
+
+def test_the_pipeline_records_its_expert_videos_with_a_trained_agent(pong_agent: Path, tmp_path: Path) -> None:
+    from viper.core.components import parse_env
+    from viper.core.dataset import VideoDataset
+    from viper.core.pipeline import PipelineConfig, resolve
+    from viper.core.stages import collect_stage
+    from viper.core.workdir import Workdir
+
+    expert = f"agent:{pong_agent}"
+    plan = resolve(PipelineConfig(env="atari:pong", expert=expert, options={"env": dict(PONG_OPTIONS)}))
+    assert plan.config.expert == expert
+    with pytest.raises(ConfigError, match=r"--expert agent:.*use --set env.action_set=minimal"):
+        resolve(PipelineConfig(env="atari:pong", expert=expert))
+    with pytest.raises(ConfigError, match=r"--expert 'me': expected 'expert' or agent:WORKDIR"):
+        resolve(PipelineConfig(env="atari:pong", expert="me"))
+    data = collect_stage(Workdir(tmp_path), parse_env("atari:pong"), 1, env_options=PONG_OPTIONS, expert=expert)
+    assert VideoDataset(data).episodes[0].length == 101  # the reset frame plus 100 steps
+    assert read_json(data.parent / "stage.json")["config"]["policy"] == expert

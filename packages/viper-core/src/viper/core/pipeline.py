@@ -17,6 +17,7 @@ from viper.core.config import apply_preset, build_config, config_class, to_dict,
 from viper.core.config import option as config_option
 from viper.core.errors import ConfigError, ContractError, ViperError
 from viper.core.plugins import PluginHost, get_host
+from viper.core.trained_agent import check_expert, is_expert_name
 
 #: (option name, component kind) for each swappable part, in pipeline order.
 PARTS = (("tokenizer", "tokenizer"), ("model", "video_model"), ("reward", "reward"), ("agent", "agent"))
@@ -101,6 +102,10 @@ class PipelineConfig:
     """Working directory for every stage's output."""
     data: str | None = None
     """An existing expert dataset to use instead of collecting one."""
+    expert: str = config_option("expert", test=is_expert_name, expected="'expert' or agent:WORKDIR")
+    """Who records the expert videos and plays the expert in the score: ``expert`` (the suite's
+    scripted expert) or ``agent:WORKDIR``, an agent ``viper-run train`` trained (the paper's way
+    for tasks without a scripted expert: train on the task reward, record the agent)."""
     episodes: int | None = config_option(None, ge=1)
     """Expert episodes to collect (None: the preset's)."""
     random_episodes: int | None = config_option(None, ge=0)
@@ -199,6 +204,11 @@ def resolve(config: PipelineConfig, host: PluginHost | None = None) -> Plan:
             problems.append(str(exc))
         except ContractError as exc:
             problems.append(f"--env {env}: {exc}")
+    if config.expert != "expert":
+        try:
+            check_expert(config.expert, env, 64, config.options.get("env", {}))
+        except ViperError as exc:
+            problems.append(str(exc))
     for section in config.options:
         if section not in SECTIONS:
             problems.append(f"--set {section}.*: unknown section {section!r}; expected one of {', '.join(SECTIONS)}")
@@ -280,7 +290,9 @@ def fit_reward(plan: Plan) -> FittedReward:
     data = (
         Path(cfg.data)
         if cfg.data is not None
-        else collect_stage(wd, plan.env, episodes, seed=cfg.seed, host=plan.host, env_options=env_options)
+        else collect_stage(
+            wd, plan.env, episodes, seed=cfg.seed, host=plan.host, env_options=env_options, expert=cfg.expert
+        )
     )
 
     extra_data = []
@@ -322,6 +334,7 @@ def fit_reward(plan: Plan) -> FittedReward:
             seed=cfg.seed,
             data=str(data),
             env_options=env_options,
+            expert=cfg.expert,
         ),
         host=plan.host,
     )

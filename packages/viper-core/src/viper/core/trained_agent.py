@@ -34,6 +34,39 @@ def is_agent_policy(policy: str) -> bool:
     return policy.startswith(PREFIX)
 
 
+def is_expert_name(expert: str) -> bool:
+    """Whether ``expert`` can play the expert: ``expert`` (the suite's scripted one) or ``agent:WORKDIR``."""
+    return expert == "expert" or is_agent_policy(expert)
+
+
+def check_expert(
+    expert: str, env: EnvName | str, size: int, env_options: Mapping[str, Any] | None, flag: str = "--expert"
+) -> None:
+    """Before any work: a ConfigError (or WorkdirError) unless ``expert`` is ``expert`` or names
+    a finished agent trained on ``env`` at ``size`` pixels with ``env_options``."""
+    if expert == "expert":
+        return
+    if not is_agent_policy(expert):
+        raise ConfigError(
+            f"{flag} {expert!r}: expected 'expert' (the suite's scripted expert) or agent:WORKDIR (the agent "
+            "`viper-run train --workdir WORKDIR` trained)"
+        )
+    trained = TrainedAgent.find(expert, flag)
+    if str(env) != trained.env:
+        raise ConfigError(f"{flag} {expert}: the agent was trained on {trained.env}, not {env}")
+    if size != trained.size:
+        raise ConfigError(
+            f"{flag} {expert}: the agent was trained on {trained.size}x{trained.size} frames, this run renders "
+            f"{size}x{size}; train it at {size}x{size} (viper-run train --size {size})"
+        )
+    if json_safe(dict(env_options or {})) != json_safe(trained.env_options):
+        wanted = " ".join(f"--set env.{k}={v}" for k, v in trained.env_options.items()) or "no --set env.*"
+        raise ConfigError(
+            f"{flag} {expert}: the agent was trained with env options {trained.env_options}, this run has "
+            f"{dict(env_options or {})}; use {wanted}"
+        )
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainedAgent:
     """The finished agent stage of a workdir: where its checkpoint is and what it was trained on."""
@@ -46,11 +79,11 @@ class TrainedAgent:
     agent_config: dict[str, Any]
 
     @classmethod
-    def find(cls, policy: str) -> TrainedAgent:
+    def find(cls, policy: str, flag: str = "--policy") -> TrainedAgent:
         """The newest finished agent stage of the workdir in ``agent:WORKDIR``; a ConfigError or
-        WorkdirError naming what is missing."""
+        WorkdirError naming what is missing (and ``flag``, the option that named it)."""
         where = policy[len(PREFIX) :]
-        option = f"--policy {policy}"
+        option = f"{flag} {policy}"
         if not where:
             raise ConfigError(f"{option}: expected agent:WORKDIR, the --workdir of a `viper-run train` run")
         path = Path(where).expanduser()

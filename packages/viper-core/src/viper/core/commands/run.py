@@ -29,6 +29,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--episodes", type=int, default=None, metavar="N", help="expert episodes to collect (default from --preset)"
     )
     parser.add_argument(
+        "--expert",
+        default=d.expert,
+        metavar="expert|agent:WORKDIR",
+        help="who records the expert videos and plays the expert in the score: the suite's scripted expert "
+        "(default) or the agent `viper-run train --workdir WORKDIR` trained (tasks without a scripted expert)",
+    )
+    parser.add_argument(
         "--random-episodes",
         type=int,
         default=None,
@@ -77,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         beta=args.beta,
         workdir=args.workdir,
         data=args.data,
+        expert=args.expert,
         episodes=args.episodes,
         random_episodes=args.random_episodes,
         steps=args.steps,

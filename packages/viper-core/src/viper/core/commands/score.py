@@ -44,7 +44,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="REWARD.FIELD=VALUE",
-        help="option of one scored reward, e.g. --set viper.mode=joint (reward.FIELD means the first --reward)",
+        help="option of one scored reward, e.g. --set viper.mode=joint (reward.FIELD means the first --reward), "
+        "or of the env, e.g. --set env.action_set=minimal",
+    )
+    parser.add_argument(
+        "--expert",
+        default=d.expert,
+        metavar="expert|agent:WORKDIR",
+        help="who plays the expert and the noisy experts: the suite's scripted expert (default) or the agent "
+        "`viper-run train --workdir WORKDIR` trained (for tasks without a scripted expert)",
     )
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--size", type=int, default=d.size, help=f"frame height and width (default {d.size})")
@@ -61,17 +69,20 @@ def run(args: argparse.Namespace) -> int:
     options = parse_assignments(args.set)
     if "reward" in options:
         options.setdefault(rewards[0], {}).update(options.pop("reward"))
+    env_options = options.pop("env", {})
     config = ScoreConfig(
         env=args.env,
         episodes=args.episodes,
         rewards=rewards,
         options=options,
         noise=_floats(args.noise),
+        expert=args.expert,
         seed=args.seed,
         size=args.size,
         videos=args.videos,
         max_steps=args.max_steps,
         data=args.data,
+        env_options=env_options,
     )
     result = score(args.workdir, config, force=args.force)
     print(result.table())

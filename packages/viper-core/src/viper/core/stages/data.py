@@ -1,4 +1,5 @@
-"""The ``data`` stage: the scripted expert's videos (skipped when ``--data`` names a dataset); and
+"""The ``data`` stage: the scripted expert's videos, or a trained agent's (``--expert
+agent:WORKDIR``; skipped when ``--data`` names a dataset); and
 the ``random`` stage: random-policy episodes of the same env that only the tokenizer trains on.
 
 The expert rarely shows some frames an agent will produce (an empty target, the body far from it);
@@ -29,11 +30,12 @@ def collect_stage(
     seed: int = 0,
     host: PluginHost | None = None,
     env_options: Mapping[str, Any] | None = None,
+    expert: str = "expert",
 ) -> Path:
-    """Record ``episodes`` expert episodes of ``env`` made with ``env_options`` (topping up a
-    killed collection); returns the dataset folder."""
-    config: dict[str, Any] = {"env": str(env), "episodes": episodes, "seed": seed, "policy": "expert"}
-    return _recorded(wd, "data", "data", config, env, episodes, seed, host, env_options)
+    """Record ``episodes`` episodes of ``expert`` (the suite's scripted expert or ``agent:WORKDIR``)
+    on ``env`` made with ``env_options`` (topping up a killed collection); returns the dataset folder."""
+    config: dict[str, Any] = {"env": str(env), "episodes": episodes, "seed": seed, "policy": expert}
+    return _recorded(wd, "data", "data", config, env, episodes, seed, host, env_options, policy=expert)
 
 
 #: Random episode ``i`` resets with seed ``seed + RANDOM_SEED_OFFSET + i``: apart from the expert's

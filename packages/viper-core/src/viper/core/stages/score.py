@@ -1,7 +1,7 @@
 """The ``score`` stage (``viper-run score``): does a reward rank behaviour like the true return?
 
-Rolls out the suite's scripted expert, the expert with action noise at several levels, and a
-random policy on the same reset seeds; sums each chosen reward over every episode and compares it
+Rolls out the suite's scripted expert (or a trained agent, ``--expert agent:WORKDIR``), the
+expert with action noise at several levels, and a random policy on the same reset seeds; sums each chosen reward over every episode and compares it
 with the episode's true return (``info["task_reward"]``, never shown to an agent). A reward worth
 training on ranks episodes like the true return (Spearman correlation near 1) and orders the
 policies expert > noisy > random. This is what a user checks before spending GPU days.
@@ -42,6 +42,7 @@ from viper.core.progress import progress_bar
 from viper.core.rewarding import build_reward, expert_dataset, reward_context
 from viper.core.stages.lifecycle import run_stage, upstream_folders
 from viper.core.statistics import format_table, policies, summarize
+from viper.core.trained_agent import check_expert, is_expert_name
 from viper.core.workdir import StageContext, Workdir
 
 SCORE_FILE = "score.json"
@@ -82,6 +83,10 @@ class ScoreConfig(Options):
     """Per-reward options, keyed by reward name."""
     noise: tuple[float, ...] = option((0.1, 0.3, 0.6), gt=0, le=1)
     """Action-noise levels of the noisy experts (see viper.core.collect.NoisyPolicy)."""
+    expert: str = option("expert", test=is_expert_name, expected="'expert' or agent:WORKDIR", keyed_default=False)
+    """Who plays the expert and, with action noise, the noisy experts: ``expert`` (the suite's
+    scripted expert) or ``agent:WORKDIR`` (an agent ``viper-run train`` trained there, for tasks
+    without a scripted expert: the paper's DMC and Atari experts were trained agents)."""
     seed: int = 0
     """Episode ``i`` of every policy resets with seed ``seed + 10_000 + i`` (paired comparison)."""
     size: int = 64
@@ -134,10 +139,14 @@ def score(
     """Run (or reuse) the ``score`` stage of ``workdir``; see the module docstring."""
     host = host or get_host()
     name, suite = resolve_env(config.env, host)
+    check_expert(config.expert, name, config.size, config.env_options)
     wd = workdir if isinstance(workdir, Workdir) else Workdir(workdir)
     stage_config = dataclasses.asdict(config)
-    if not stage_config["env_options"]:  # keep the folder names of runs without env options
+    # Options at their defaults stay out of the key, so the folders of earlier runs keep their names.
+    if not stage_config["env_options"]:
         del stage_config["env_options"]
+    if stage_config["expert"] == "expert":
+        del stage_config["expert"]
     stage = wd.stage("score", {**stage_config, "inputs": upstream_folders(wd)})
     stored = read_json(stage.directory / SCORE_FILE) if (stage.directory / SCORE_FILE).exists() else {}
     # A stage scored before the diagnostics existed is scored again (same folder) to gain them.
@@ -216,7 +225,7 @@ def _score_stage(
 
 def _rollouts(suite: Any, task: str, config: ScoreConfig, progress: bool) -> tuple[list[dict[str, Any]], list[int]]:
     """Every policy's episodes (frames, true rewards) and the indices of those to draw."""
-    plan = policies(config.noise)
+    plan = policies(config.noise, config.expert)
     episodes, shown = [], []
     bar = progress_bar(
         total=len(plan) * config.episodes, desc=f"score: rollouts on {config.env}", unit="ep", enabled=progress

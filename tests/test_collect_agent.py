@@ -140,8 +140,12 @@ def test_the_pipeline_records_its_expert_videos_with_a_trained_agent(pong_agent:
     from viper.core.workdir import Workdir
 
     expert = f"agent:{pong_agent}"
-    plan = resolve(PipelineConfig(env="atari:pong", expert=expert, options={"env": dict(PONG_OPTIONS)}))
+    options = {"env": dict(PONG_OPTIONS), "agent": {"obs_keys": "image", "preset": "atari"}}
+    plan = resolve(PipelineConfig(env="atari:pong", expert=expert, agent="dqn", options=options))
     assert plan.config.expert == expert
+    # The quick preset's SAC settings (lr 3e-4, an update per step) are drq's alone: dqn keeps its own.
+    dqn = plan.components["agent"][1]
+    assert (dqn.lr, dqn.update_every, dqn.nstep, dqn.threads) == (1e-4, 4, 3, 1)
     with pytest.raises(ConfigError, match=r"--expert agent:.*use --set env.action_set=minimal"):
         resolve(PipelineConfig(env="atari:pong", expert=expert))
     with pytest.raises(ConfigError, match=r"--expert 'me': expected 'expert' or agent:WORKDIR"):

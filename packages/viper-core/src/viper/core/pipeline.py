@@ -25,6 +25,7 @@ PARTS = (("tokenizer", "tokenizer"), ("model", "video_model"), ("reward", "rewar
 #: What each ``--preset`` sets besides the components' own presets: episode and step budgets and
 #: default options per section (applied only where the component's Config has that field, so a
 #: third-party component is never handed an option it does not know; ``--set`` wins over all).
+#: A section ``agent.NAME`` holds options for the agent NAME alone, over those of ``agent``.
 PIPELINE_PRESETS: dict[str, dict[str, Any]] = {
     # Sized for a 2-core CPU: the agent reads the low-dimensional `state` (pixels are too slow to
     # learn from on a CPU in minutes) while the reward model still sees the 64x64 frames.
@@ -37,14 +38,13 @@ PIPELINE_PRESETS: dict[str, dict[str, Any]] = {
         "steps": 20_000,
         "score_episodes": 10,
         "options": {
+            "agent": {"obs_keys": "state", "threads": 1},
             # The drq agent as SAC with Stable-Baselines3's settings on the state vector (plain
             # 256x256 MLPs, 1-step targets, one update per env step, target rate 0.005, initial
             # temperature 1): on lite:reach it reaches 100-104% of the expert on the task reward
             # and 53-75% on the VIPER reward (3 seeds) where DrQ-v2 gave 0-101% and 14-83%
             # (benchmarks/README.md). std_schedule is DrQ-v2's, used with algorithm=drqv2 only.
-            "agent": {
-                "obs_keys": "state",
-                "threads": 1,
+            "agent.drq": {
                 "algorithm": "drq",
                 "lr": 3e-4,
                 "state_hidden": 0,
@@ -170,7 +170,10 @@ class Plan:
 
 def _preset_options(config: PipelineConfig, section: str, factory: Any | None) -> dict[str, Any]:
     """The preset's defaults for ``section`` that the component's Config accepts, then --set."""
-    defaults = dict(config.sizes["options"].get(section, {}))
+    table = config.sizes["options"]
+    defaults = dict(table.get(section, {}))
+    if section == "agent":
+        defaults.update(table.get(f"agent.{config.agent}", {}))
     cls = config_class(factory) if factory is not None else None
     if cls is not None:
         fields = {f.name for f in dataclasses.fields(cls)}

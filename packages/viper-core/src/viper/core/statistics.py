@@ -45,11 +45,7 @@ def spearman(a: Sequence[float], b: Sequence[float]) -> float:
 def policies(noise: Sequence[float], expert: str = "expert") -> list[tuple[str, str, float]]:
     """``(label, kind, noise)`` for the expert, each noisy expert and the random policy;
     ``expert`` is the policy kind that plays the expert (``agent:WORKDIR`` for a trained agent)."""
-    return (
-        [("expert", expert, 0.0)]
-        + [(f"noisy-{n:g}", expert, float(n)) for n in noise]
-        + [("random", "random", 0.0)]
-    )
+    return [("expert", expert, 0.0)] + [(f"noisy-{n:g}", expert, float(n)) for n in noise] + [("random", "random", 0.0)]
 
 
 def _finite_or_none(value: float) -> float | None:

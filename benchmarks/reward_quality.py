@@ -16,6 +16,11 @@ validation PSNR and the wall-clock seconds of the four stages.
     MUJOCO_GL=egl python benchmarks/reward_quality.py [--tasks metaworld:reach dmc:cartpole-swingup ...] \\
         [--seed 0] [--episodes N] [--root /work/runs/reward_quality] [--json benchmarks/results/reward_quality.json]
 
+Tasks without a scripted expert (Atari, DMC walker...) take a trained agent as the expert, the
+paper's way: ``--expert agent:WORKDIR`` (a ``viper-run train`` run on the task reward) records the
+expert videos and plays the expert and noisy experts, with the env options it trained with
+(``--set env.action_set=minimal``).
+
 Tasks run one after another; a task that fails is reported and the next one runs. Rows are merged
 into ``--json`` by (task, seed, episodes), so a run over some tasks keeps the others' rows.
 """
@@ -133,7 +138,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
             "—" if groups.get(g, {}).get("success_rate") is None else f"{groups[g]['success_rate']:.0%}" for g in GROUPS
         )
         lines.append(
-            f"| {row['task']} | {row.get('episodes', 60)} | {_number(row['spearman'], 2)} | {_number(row.get('spearman_without_random'), 2)} "
+            f"| {row['task']} | {row.get('episodes', 60)}{' (agent)' if 'expert' in row else ''} | {_number(row['spearman'], 2)} | {_number(row.get('spearman_without_random'), 2)} "
             f"| {'yes' if row['ordered'] else 'no'} "
             f"| {triple('true_return', 0)} | {triple('viper_return', 0)} | {success} "
             f"| {_number(row['tokenizer_psnr'], 1)} | {row['seconds'] / 60:.1f} |"
@@ -149,15 +154,25 @@ EPISODES = 60
 REWARD_OPTIONS = {"normalize": "running"}
 
 
-def run_task(task: str, seed: int, workdir: Path, episodes: int | None = None) -> dict[str, Any]:
-    """Fit (or reuse) the reward of ``task`` with the quick preset's sizes (``episodes`` expert
-    videos, default :data:`EPISODES`) and read its row."""
+def run_task(
+    task: str,
+    seed: int,
+    workdir: Path,
+    episodes: int | None = None,
+    expert: str = "expert",
+    env_options: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Fit (or reuse) the reward of ``task`` with the quick preset's sizes (``episodes`` videos of
+    ``expert``, default :data:`EPISODES`, made with ``env_options``) and read its row."""
     from viper.core.pipeline import PipelineConfig, fit_reward, resolve
     from viper.core.workdir import Workdir
 
     episodes = episodes or EPISODES
+    options: dict[str, dict[str, Any]] = {"reward": REWARD_OPTIONS}
+    if env_options:
+        options["env"] = dict(env_options)
     config = PipelineConfig(
-        env=task, workdir=str(workdir), seed=seed, preset="quick", episodes=episodes, options={"reward": REWARD_OPTIONS}
+        env=task, workdir=str(workdir), seed=seed, preset="quick", episodes=episodes, expert=expert, options=options
     )
     plan = resolve(config)
     fitted = fit_reward(plan)
@@ -165,6 +180,10 @@ def run_task(task: str, seed: int, workdir: Path, episodes: int | None = None) -
     stages = {name: wd.latest_info(name) for name in STAGES}
     row = task_row(task, seed, fitted.scored.summary, stages)
     row["episodes"] = episodes
+    if expert != "expert":
+        row["expert"] = expert
+    if env_options:
+        row["env_options"] = dict(env_options)
     return row
 
 
@@ -187,7 +206,17 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=None, help=f"expert videos (default {EPISODES})")
     parser.add_argument("--root", type=Path, default=Path("runs/reward_quality"))
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/reward_quality.json"))
+    parser.add_argument(
+        "--expert", default="expert", metavar="expert|agent:WORKDIR", help="who plays the expert (default: scripted)"
+    )
+    parser.add_argument("--set", action="append", default=[], metavar="env.FIELD=VALUE", help="env option")
     args = parser.parse_args()
+    from viper.core.config import parse_assignments
+
+    sections = parse_assignments(args.set)
+    if set(sections) - {"env"}:
+        parser.error(f"--set {min(set(sections) - {'env'})}.*: only env.FIELD=VALUE options are taken here")
+    env_options = sections.get("env", {})
 
     rows = []
     for task in args.tasks or default_tasks():
@@ -196,7 +225,7 @@ def main() -> None:
         started = time.time()
         print(f"=== {task} (seed {args.seed}, {workdir})", flush=True)
         try:
-            row = run_task(task, args.seed, workdir, args.episodes)
+            row = run_task(task, args.seed, workdir, args.episodes, args.expert, env_options)
         except Exception as exc:  # one broken task must not stop the others
             traceback.print_exc()
             row = {"task": task, "seed": args.seed, "error": f"{type(exc).__name__}: {exc}"[:200]}

@@ -60,6 +60,9 @@ def test_row_and_table(bench):
         == "| metaworld:reach | 60 | 1.00 | 1.00 | yes | 11 / 6 / 0 | -2 / -4 / -8 | 100% / 0% / 0% | 31.2 | 6.7 |"
     )
     assert lines[3].startswith("| dmc:reacher-hard | 120 | failed: RuntimeError: boom")
+    # A trained agent as the expert (tasks without a scripted one) is marked.
+    agent_row = {**row, "task": "atari:pong", "expert": "agent:runs/pong-expert"}
+    assert bench.format_table([agent_row]).splitlines()[2].startswith("| atari:pong | 60 (agent) | 1.00 |")
 
 
 def test_merge_keeps_other_tasks(bench, tmp_path):

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from viper.agents.base import Checkpointed, TorchAgent
 from viper.agents.dqn.config import DQNConfig
 from viper.agents.dqn.networks import QNetwork, gray_spec, luminance
-from viper.agents.drq.networks import random_shift
+from viper.agents.encoders import random_shift
 from viper.agents.schedules import parse_schedule
 from viper.agents.torchutils import Optimizer
 from viper.core.errors import ConfigError

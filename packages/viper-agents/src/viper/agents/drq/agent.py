@@ -25,15 +25,8 @@ import torch.nn.functional as F
 
 from viper.agents.base import Checkpointed, TorchAgent
 from viper.agents.drq.config import DrQConfig
-from viper.agents.drq.networks import (
-    Actor,
-    Critic,
-    Encoder,
-    GaussianActor,
-    Temperature,
-    noisy_action,
-    random_shift,
-)
+from viper.agents.drq.networks import Actor, Critic, GaussianActor, Temperature, noisy_action
+from viper.agents.encoders import Encoder, random_shift
 from viper.agents.schedules import parse_schedule
 from viper.agents.torchutils import Optimizer
 from viper.core.protocols import EnvStep

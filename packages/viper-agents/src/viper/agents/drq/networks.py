@@ -1,5 +1,5 @@
-"""DrQ-v2's networks and its two sampling tricks: the encoder, actor and twin critic,
-truncated-noise actions and random-shift augmentation (Yarats et al. 2021); and DrQ's
+"""DrQ-v2's networks and its sampling trick: the actor and twin critic and truncated-noise actions
+(Yarats et al. 2021; the encoder and random shifts are :mod:`viper.agents.encoders`'); and DrQ's
 (Kostrikov et al. 2020) tanh-squashed Gaussian actor with its entropy temperature."""
 
 from __future__ import annotations
@@ -11,54 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from viper.agents.drq.config import DrQConfig
-from viper.agents.spaces import ObsSpec
-
-
-def _init(module: nn.Module) -> None:
-    """DrQ-v2's initialisation: orthogonal weights (ReLU gain for convs), zero biases."""
-    if isinstance(module, nn.Linear):
-        nn.init.orthogonal_(module.weight.data)
-        nn.init.zeros_(module.bias.data)
-    elif isinstance(module, nn.Conv2d):
-        nn.init.orthogonal_(module.weight.data, nn.init.calculate_gain("relu"))
-        nn.init.zeros_(module.bias.data)
-
-
-class Encoder(nn.Module):
-    """Images: four 3x3 convs (``channels`` each, 32 in DrQ; the first with stride 2) + ReLU, flattened.
-    Vectors: one hidden ReLU layer, or the vector itself with ``state_hidden=0``. Both feed the
-    actor's and the critic's trunks."""
-
-    def __init__(self, spec: ObsSpec, frame_stack: int, state_hidden: int, channels: int = 32) -> None:
-        super().__init__()
-        self.spec = spec
-        self.size = 0
-        if spec.images:
-            height, width, image_channels = spec.image_shape()
-            self.convnet = nn.Sequential(
-                nn.Conv2d(image_channels * frame_stack, channels, 3, stride=2), nn.ReLU(),
-                nn.Conv2d(channels, channels, 3, stride=1), nn.ReLU(),
-                nn.Conv2d(channels, channels, 3, stride=1), nn.ReLU(),
-                nn.Conv2d(channels, channels, 3, stride=1), nn.ReLU(),
-            )  # fmt: skip
-            side = lambda n: (n - 3) // 2 + 1 - 6  # noqa: E731
-            self.size += channels * side(height) * side(width)
-        if spec.vectors:
-            if state_hidden:
-                self.mlp = nn.Sequential(nn.Linear(spec.vector_size, state_hidden), nn.ReLU())
-            else:
-                self.mlp = nn.Identity()
-            self.size += state_hidden or spec.vector_size
-        self.apply(_init)
-
-    def forward(self, image: torch.Tensor | None, vector: torch.Tensor | None) -> torch.Tensor:
-        parts = []
-        if self.spec.images:
-            x = image.permute(0, 3, 1, 2).float() / 255.0 - 0.5
-            parts.append(self.convnet(x).flatten(1))
-        if self.spec.vectors:
-            parts.append(self.mlp(vector))
-        return torch.cat(parts, -1)
+from viper.agents.encoders import orthogonal_init
 
 
 def trunk(inputs: int, feature_dim: int) -> tuple[nn.Module, int]:
@@ -80,7 +33,7 @@ class Actor(nn.Module):
         super().__init__()
         self.trunk, features = trunk(repr_dim, config.feature_dim)
         self.policy = head(features, config.hidden, action_size)
-        self.apply(_init)
+        self.apply(orthogonal_init)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         """The mean action in ``[-1, 1]``."""
@@ -96,7 +49,7 @@ class GaussianActor(nn.Module):
         super().__init__()
         self.trunk, features = trunk(repr_dim, config.feature_dim)
         self.policy = head(features, config.hidden, 2 * action_size)
-        self.apply(_init)
+        self.apply(orthogonal_init)
 
     def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The Gaussian's mean and log-std before the tanh."""
@@ -134,7 +87,7 @@ class Critic(nn.Module):
         self.trunk, features = trunk(repr_dim, config.feature_dim)
         self.q1 = head(features + action_size, config.hidden, 1)
         self.q2 = head(features + action_size, config.hidden, 1)
-        self.apply(_init)
+        self.apply(orthogonal_init)
 
     def forward(self, h: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = torch.cat([self.trunk(h), action], -1)
@@ -150,15 +103,3 @@ def noisy_action(mean: torch.Tensor, std: float, clip: float | None, generator: 
     action = mean + noise
     clamped = action.clamp(-1.0 + 1e-6, 1.0 - 1e-6)
     return action - action.detach() + clamped.detach()
-
-
-def random_shift(images: torch.Tensor, pad: int, generator: torch.Generator) -> torch.Tensor:
-    """``uint8[N,H,W,C]`` -> the same images shifted by up to ``pad`` pixels each way (edges
-    replicated), one random integer shift per image."""
-    n, h, w, _ = images.shape
-    x = F.pad(images.permute(0, 3, 1, 2).float(), (pad, pad, pad, pad), mode="replicate")
-    shift = torch.randint(0, 2 * pad + 1, (n, 2), generator=generator, device=images.device)
-    rows = (shift[:, :1] + torch.arange(h, device=images.device))[:, :, None]
-    cols = (shift[:, 1:] + torch.arange(w, device=images.device))[:, None, :]
-    batch = torch.arange(n, device=images.device)[:, None, None]
-    return x.permute(0, 2, 3, 1)[batch, rows, cols]  # [N,H,W,C] float in [0, 255]

@@ -188,7 +188,7 @@ def _score_stage(
 ) -> dict[str, Any]:
     """Roll out, score and summarise; write score.json, the scatter, the video and the diagnostics."""
     directory, env = Path(ctx.directory), str(name)
-    episodes, shown = _rollouts(suite, name.task, config, ctx.progress)
+    episodes, shown = rollouts(suite, name.task, config, ctx.progress)
     per_frame = score_episodes(rewards, episodes, config.batch, ctx.progress)
     records = [
         {
@@ -223,9 +223,14 @@ def _score_stage(
     return summary
 
 
-def _rollouts(suite: Any, task: str, config: ScoreConfig, progress: bool) -> tuple[list[dict[str, Any]], list[int]]:
-    """Every policy's episodes (frames, true rewards) and the indices of those to draw."""
-    plan = policies(config.noise, config.expert)
+def rollouts(
+    suite: Any, task: str, config: ScoreConfig, progress: bool, plan: list[tuple[str, str, float]] | None = None
+) -> tuple[list[dict[str, Any]], list[int]]:
+    """Every policy's episodes (frames, true rewards) and the indices of those to draw. ``plan``
+    lists ``(label, kind, noise)`` (kinds as :func:`viper.core.collect.make_policy` takes them;
+    default: the expert, its noisy versions and random); policy ``p`` is seeded ``seed + 1000 p``
+    and episode ``i`` of every policy resets with ``seed + 10_000 + i``."""
+    plan = plan if plan is not None else policies(config.noise, config.expert)
     episodes, shown = [], []
     bar = progress_bar(
         total=len(plan) * config.episodes, desc=f"score: rollouts on {config.env}", unit="ep", enabled=progress

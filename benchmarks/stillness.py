@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from viper.core.atomic import atomic_write_json
-from viper.core.components import resolve_env
+from viper.core.components import EnvName, resolve_env
 from viper.core.diagnostics import EVAL_EPISODES_FILE, load_episodes
 from viper.core.errors import ConfigError, WorkdirError
 from viper.core.plugins import get_host
@@ -40,12 +40,12 @@ from viper.core.workdir import Workdir
 POLICIES = ("expert", "idle", "random")
 
 
-def rollouts(suite: Any, env: str, episodes: int, seed: int, size: int) -> list[dict[str, Any]]:
+def rollouts(suite: Any, name: EnvName, episodes: int, seed: int, size: int) -> list[dict[str, Any]]:
     """``episodes`` episodes of each of :data:`POLICIES` on the score stage's policy and reset
     seeds, so the expert and random rows match its table."""
-    config = ScoreConfig(env=env, episodes=episodes, seed=seed, size=size, videos=0)
+    config = ScoreConfig(env=str(name), episodes=episodes, seed=seed, size=size, videos=0)
     plan = [(kind, kind, 0.0) for kind in POLICIES]
-    return score_rollouts(suite, config.env.split(":", 1)[1], config, progress=False, plan=plan)[0]
+    return score_rollouts(suite, name.task, config, progress=False, plan=plan)[0]
 
 
 def agent_episodes(wd: Workdir, stage: str | None) -> list[dict[str, Any]]:
@@ -113,7 +113,7 @@ def main() -> None:
         wd, suite, name.task, size=args.size, seed=args.seed, host=host, expert_data=expert_dataset(wd, None)
     )
     reward = build_reward(args.reward, context, options, host)  # before any rollout: fails fast
-    episodes = rollouts(suite, str(name), args.episodes, args.seed, args.size) + agent_episodes(wd, args.agent)
+    episodes = rollouts(suite, name, args.episodes, args.seed, args.size) + agent_episodes(wd, args.agent)
     values = score_episodes({args.reward: reward}, episodes, 8, progress=True)[args.reward]
     rows = summarize(episodes, values, args.discounts)
 

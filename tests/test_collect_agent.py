@@ -48,11 +48,33 @@ def test_the_agent_records_deterministic_episodes_in_the_dataset_format(trained:
     assert np.all(np.abs(actions) <= 1) and actions.std() > 0
 
 
+def test_a_recording_agent_loads_its_weights_only(trained: Path, tmp_path: Path) -> None:
+    import shutil
+
+    # Acting needs no replay or optimiser state (a DQN's replay is over a GB on Atari).
+    copy = tmp_path / "run"
+    shutil.copytree(trained, copy)
+    for checkpoint in copy.glob("agent-*/checkpoint/agent"):
+        shutil.rmtree(checkpoint / "replay")
+        (checkpoint / "optim.safetensors").unlink()
+    episodes = collect("lite:reach", 1, tmp_path / "a", policy=f"agent:{copy}", seed=3, size=SIZE, progress=False)
+    reference = collect("lite:reach", 1, tmp_path / "b", policy=f"agent:{trained}", seed=3, size=SIZE, progress=False)
+    assert len(episodes) == 1
+    np.testing.assert_array_equal(_episodes(tmp_path / "a")[0]["actions"], _episodes(tmp_path / "b")[0]["actions"])
+    assert reference.manifest["source"]["policy"] == f"agent:{trained}"
+
+
 def test_mismatches_and_missing_agents_fail_before_recording(trained: Path, tmp_path: Path) -> None:
     policy = f"agent:{trained}"
-    with pytest.raises(ConfigError, match=r"--env lite:push: the agent in .* was trained on lite:reach"):
+    with pytest.raises(
+        ConfigError,
+        match=r"--policy agent:.*: the agent was trained on lite:reach, not lite:push; use --env lite:reach",
+    ):
         collect("lite:push", 1, tmp_path / "x", policy=policy, size=SIZE, progress=False)
-    with pytest.raises(ConfigError, match=r"--size 64: the agent in .* was trained on 16x16 frames; use --size 16"):
+    with pytest.raises(
+        ConfigError,
+        match=r"--policy agent:.*: the agent was trained on 16x16 frames, this run renders 64x64; use --size 16",
+    ):
         collect("lite:reach", 1, tmp_path / "x", policy=policy, progress=False)
     with pytest.raises(ConfigError, match="no such workdir"):
         collect("lite:reach", 1, tmp_path / "x", policy=f"agent:{tmp_path / 'nowhere'}", progress=False)

@@ -93,6 +93,28 @@ def test_save_load_round_trip_restores_every_part_of_the_state(tmp_path) -> None
         make(lr=0.5).load(tmp_path / "ckpt")
 
 
+def test_load_policy_restores_the_weights_without_reading_replay_or_optimiser(tmp_path) -> None:
+    import shutil
+
+    a = make()
+    rollout(a, lambda: PointEnv(with_image=False), 6)
+    a.train()
+    a.save(tmp_path / "ckpt")
+    # A policy needs only the weights: the replay and optimiser files may be gone.
+    shutil.rmtree(tmp_path / "ckpt" / "replay")
+    (tmp_path / "ckpt" / "optim.safetensors").unlink()
+    b = make(seed=5)
+    b.load_policy(tmp_path / "ckpt")
+    assert torch.equal(a.net.weight, b.net.weight) and (len(b.replay), b.updates) == (0, 0)
+    with pytest.raises(WorkdirError, match="replay"):
+        make().load(tmp_path / "ckpt")
+    with pytest.raises(WorkdirError, match="another linear config .*lr"):
+        make(lr=0.5).load_policy(tmp_path / "ckpt")
+    (tmp_path / "ckpt" / "weights.safetensors").write_bytes(b"garbage")
+    with pytest.raises(WorkdirError, match="weights.safetensors: missing or corrupt"):
+        make().load_policy(tmp_path / "ckpt")
+
+
 def test_a_subclass_must_state_the_whole_contract() -> None:
     class Incomplete(TorchAgent):
         name, Config, discrete_actions, rng_stream = "incomplete", LinearConfig, False, 0

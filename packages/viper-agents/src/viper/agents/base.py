@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from viper.agents.checkpoint import AgentState, check_meta, load_state, save_state
+from viper.agents.checkpoint import AgentState, check_meta, load_state, load_weights, save_state
 from viper.agents.replay import Replay
 from viper.agents.spaces import action_spec, select_observations
 from viper.agents.torchutils import resolve_device
@@ -203,3 +203,8 @@ class TorchAgent(abc.ABC):
         self.env_steps = int(counters.get("env_steps", 0))
         self.updates = int(counters.get("updates", 0))
         self.episodes = {}
+
+    def load_policy(self, directory: Path) -> None:
+        """Restore only the weights (no replay, optimiser or counters): enough to act in
+        ``eval`` mode, as :class:`viper.core.trained_agent.TrainedAgent` does."""
+        load_weights(Path(directory), self._state())

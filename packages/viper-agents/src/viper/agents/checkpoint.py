@@ -127,6 +127,20 @@ def load_state(directory: Path, state: AgentState, meta: dict[str, Any] | None =
     return dict(meta.get("counters", {}))
 
 
+def load_weights(directory: Path, state: AgentState) -> None:
+    """Restore only ``state``'s module weights from ``directory`` (what acting needs): the
+    optimiser, generator and replay files are not read, so a policy loads in a fraction of the
+    time and memory of a resumable agent. Nothing changes unless every tensor matches."""
+    check_meta(directory, state.agent, state.config, state.config_defaults)
+    path = directory / "weights.safetensors"
+    states = _module_states(path, _read(path), state.modules)
+    try:
+        for name, module in state.modules.items():
+            module.load_state_dict(states[name], strict=True)
+    except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+        raise WorkdirError(f"{directory}: checkpoint does not fit this agent ({exc})") from exc
+
+
 def _module_states(
     path: Path, weights: dict[str, torch.Tensor], modules: dict[str, torch.nn.Module]
 ) -> dict[str, dict[str, torch.Tensor]]:

@@ -316,6 +316,9 @@ class Agent(Protocol):
     :class:`~viper.core.errors.ConfigError` saying what it supports. The agent owns its replay
     buffer, optimisers and random generators, and :meth:`save` writes all of them (safe formats
     only: safetensors, npz, json), so a run resumed from :meth:`load` continues where it was.
+    Optionally ``load_policy(directory)`` restores only what ``act(..., mode="eval")`` needs
+    (weights, no replay or optimiser); a trained agent replayed as a policy (``--policy
+    agent:WORKDIR``, ``--expert agent:WORKDIR``) uses it when present and :meth:`load` otherwise.
     """
 
     updates_per_step: float

@@ -43,7 +43,7 @@ def check_expert(
     expert: str, env: EnvName | str, size: int, env_options: Mapping[str, Any] | None, flag: str = "--expert"
 ) -> None:
     """Before any work: a ConfigError (or WorkdirError) unless ``expert`` is ``expert`` or names
-    a finished agent trained on ``env`` at ``size`` pixels with ``env_options``."""
+    a finished agent trained on ``env`` at ``size`` pixels with exactly ``env_options``."""
     if expert == "expert":
         return
     if not is_agent_policy(expert):
@@ -51,20 +51,7 @@ def check_expert(
             f"{flag} {expert!r}: expected 'expert' (the suite's scripted expert) or agent:WORKDIR (the agent "
             "`viper-run train --workdir WORKDIR` trained)"
         )
-    trained = TrainedAgent.find(expert, flag)
-    if str(env) != trained.env:
-        raise ConfigError(f"{flag} {expert}: the agent was trained on {trained.env}, not {env}")
-    if size != trained.size:
-        raise ConfigError(
-            f"{flag} {expert}: the agent was trained on {trained.size}x{trained.size} frames, this run renders "
-            f"{size}x{size}; train it at {size}x{size} (viper-run train --size {size})"
-        )
-    if json_safe(dict(env_options or {})) != json_safe(trained.env_options):
-        wanted = " ".join(f"--set env.{k}={v}" for k, v in trained.env_options.items()) or "no --set env.*"
-        raise ConfigError(
-            f"{flag} {expert}: the agent was trained with env options {trained.env_options}, this run has "
-            f"{dict(env_options or {})}; use {wanted}"
-        )
+    TrainedAgent.find(expert, flag).env_options_for(env, size, env_options, flag, inherit=False)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,19 +101,32 @@ class TrainedAgent:
         except (KeyError, TypeError, ValueError) as exc:
             raise WorkdirError(f"{stage_dir / 'stage.json'}: not an agent stage's record ({exc})") from exc
 
-    def env_options_for(self, env: EnvName, size: int, options: Mapping[str, Any] | None) -> dict[str, Any]:
-        """The env options to record with: the agent's own; a ConfigError when ``env``, ``size``
-        or given ``options`` differ from what the agent was trained on."""
-        where = f"the agent in {self.stage_dir}"
+    def env_options_for(
+        self,
+        env: EnvName | str,
+        size: int,
+        options: Mapping[str, Any] | None,
+        flag: str = "--policy",
+        inherit: bool = True,
+    ) -> dict[str, Any]:
+        """The env options to run the agent with: its own. A ConfigError naming ``flag`` when
+        ``env`` or ``size`` differ from what it was trained on, or ``options`` differ from its
+        env options; with ``inherit`` no options at all means "the agent's" (``collect``),
+        without it they must be given (a pipeline or score whose env the options also make)."""
+        where = f"{flag} agent:{self.stage_dir.parent}"
         if str(env) != self.env:
-            raise ConfigError(f"--env {env}: {where} was trained on {self.env}; use --env {self.env}")
+            raise ConfigError(f"{where}: the agent was trained on {self.env}, not {env}; use --env {self.env}")
         if size != self.size:
             raise ConfigError(
-                f"--size {size}: {where} was trained on {self.size}x{self.size} frames; use --size {self.size}"
+                f"{where}: the agent was trained on {self.size}x{self.size} frames, this run renders "
+                f"{size}x{size}; use --size {self.size} or train it at {size}x{size} (viper-run train --size {size})"
             )
-        if options and json_safe(dict(options)) != json_safe(self.env_options):
+        given = dict(options or {})
+        if (given or not inherit) and json_safe(given) != json_safe(self.env_options):
+            wanted = " ".join(f"--set env.{k}={v}" for k, v in self.env_options.items()) or "no --set env.*"
             raise ConfigError(
-                f"--set env.*: {where} was trained with env options {self.env_options}, not {dict(options)}"
+                f"{where}: the agent was trained with env options {self.env_options}, this run has {given}; "
+                f"use {wanted}"
             )
         return dict(self.env_options)
 
@@ -145,7 +145,8 @@ class TrainedAgent:
         config = make_config("agent", self.agent, self.agent_config, host)
         agent = host.load("agent", self.agent)(config, env.observation_space, env.action_space, seed)
         try:
-            agent.load(checkpoint / "agent")
+            # Weights only where the agent can (a DQN's replay alone is over a GB on Atari).
+            getattr(agent, "load_policy", agent.load)(checkpoint / "agent")
         except (ConfigError, WorkdirError):
             raise
         except Exception as exc:  # noqa: BLE001 -- any failure to read means the files are bad

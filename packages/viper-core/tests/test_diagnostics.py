@@ -390,3 +390,22 @@ def test_frame_scores_cover_a_few_episodes_per_policy():
     episodes = [_episode("expert", [0, 1, 1]) for _ in range(3)] + [_episode("random", [0, 0, 0])]
     values = frame_scores_by_policy(episodes, scorer, per_policy=2)
     assert len(values["expert"]) == 2 * 2 and len(values["random"]) == 2 and values["expert"][0] == 1.0
+
+
+def test_the_report_says_when_an_agent_lost_what_it_learned_and_whose_fault_it_is():
+    from viper.core.stages.report_diagnostics import unlearned
+
+    # drawer-close, seed 1: success at 10k-15k steps, then back below random (expert 2240, random 773).
+    curve = [(0, 24.5), (5000, 36.2), (10000, 1815.8), (15000, 1526.8), (20000, 3.0)]
+    blameless = {"reward_return_mean": -446.0, "expert_reward_return": -274.0}
+    found = unlearned(curve, 2240.0, 773.0, blameless)
+    assert (found["best_return"], found["best_step"], found["final_return"]) == (1815.8, 10000, 3.0)
+    assert found["reward_prefers_expert"] is True and "the learner, not the reward" in found["note"]
+    exploit = unlearned(curve, 2240.0, 773.0, {"reward_return_mean": -250.0, "expert_reward_return": -274.0})
+    assert exploit["reward_prefers_expert"] is False and "stillness.py" in exploit["note"]
+    unscored = unlearned(curve, 2240.0, 773.0, None)
+    assert unscored["reward_prefers_expert"] is None and "it lost what it had learned" in unscored["note"]
+    # A dip within a quarter of the expert-to-random span, one evaluation, or no expert: nothing to say.
+    assert unlearned([(0, 10.0), (5000, 80.0), (10000, 65.0)], 89.5, 0.0, blameless) is None
+    assert unlearned([(10000, 1815.8)], 2240.0, 773.0, blameless) is None
+    assert unlearned(curve, None, 773.0, blameless) is None

@@ -26,7 +26,7 @@ from viper.core.atomic import atomic_write_bytes, atomic_write_json, atomic_writ
 from viper.core.errors import ViperError
 from viper.core.media import plot_learning_curve, read_mp4, write_gif
 from viper.core.metrics import read_metrics
-from viper.core.stages.report_diagnostics import report_diagnostics
+from viper.core.stages.report_diagnostics import report_diagnostics, unlearned
 from viper.core.workdir import Workdir
 
 STAGES = ("data", "tokenizer", "video_model", "score", "agent")
@@ -94,6 +94,14 @@ def write_report(wd: Workdir, plan: Any, scored: Any, trained: dict[str, Any] | 
         files["rollout"] = "agent_rollout.gif"
     diagnostics = report_diagnostics(wd, plan, scored, agent_dir, out)
     files.update(diagnostics.pop("files"))
+    lost = unlearned(
+        [(int(r["step"]), float(r["eval/return"])) for r in evals],
+        expert,
+        random,
+        (diagnostics["score"] or {}).get("agent_episodes"),
+    )
+    if lost:
+        diagnostics["notes"].append(lost["note"])
 
     agent_json = agent_dir / "stage.json" if agent_dir is not None else None
     agent_config = read_json(agent_json).get("config", {}) if agent_json and agent_json.exists() else {}
@@ -117,6 +125,8 @@ def write_report(wd: Workdir, plan: Any, scored: Any, trained: dict[str, Any] | 
         "random_return": random,
         "fraction_of_expert": (final_return / expert) if expert and final_return is not None else None,
         "learning_curve": [[r["step"], r["eval/return"]] for r in evals],
+        "agent_best_eval_return": max((r["eval/return"] for r in evals), default=None),
+        "unlearned": {k: v for k, v in lost.items() if k != "note"} if lost else None,
         "reward": reward_name,
         "spearman": summary["spearman"].get(reward_name),
         "pearson": summary["pearson"].get(reward_name),
@@ -141,11 +151,13 @@ def write_report(wd: Workdir, plan: Any, scored: Any, trained: dict[str, Any] | 
     atomic_write_text(out / "report.md", _markdown(numbers, plan))
     atomic_write_text(out / "report.html", _html(numbers, plan))
     agent = (diagnostics["score"] or {}).get("agent_episodes") or {}
+    if lost:
+        print(f"warning: {lost['note']}; see {out / 'report.html'}", file=sys.stderr)
     if agent.get("overrated_against"):  # the one finding a user must not have to dig for
         print(
             f"warning: the {agent['reward']} reward rates the trained agent (true return "
             f"{_fmt(agent['true_return_mean'])}) above {', '.join(agent['overrated_against'])}, which truly do "
-            f"better: it exploits behaviour the reward overrates; see {out / 'report.html'}",
+            f"better: the reward overrates what the agent does; see {out / 'report.html'}",
             file=sys.stderr,
         )
     return out / "report.html"

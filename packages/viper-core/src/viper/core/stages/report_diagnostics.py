@@ -124,6 +124,7 @@ def _overrated(
         values = score_episodes({name: reward}, episodes, 16, progress=False)[name]
     agent["reward"] = name
     agent["reward_return_mean"] = float(np.mean([v[1:].sum() for v in values]))
+    agent["expert_reward_return"] = float(policies["expert"]["reward_return_mean"][name])
     span = policies["expert"]["true_return_mean"] - policies["random"]["true_return_mean"]
     margin = OVERRATED_MARGIN * abs(span)
     beaten = [
@@ -140,11 +141,55 @@ def _overrated(
     )
     return [
         f"the {name} reward rates the trained agent's episodes ({agent['reward_return_mean']:.4g} at true return "
-        f"{agent['true_return_mean']:.4g}) above policies that truly do better: {shown}; the agent exploits "
+        f"{agent['true_return_mean']:.4g}) above policies that truly do better: {shown}; the agent may exploit "
         "behaviour the reward overrates (watch its rollout); benchmarks/stillness.py compares the discounted returns: "
         "a longer discount (agent.discount), --set reward.normalize=symlog, an exploration bonus (--explore rnd "
         "--beta B) or more expert videos may get it past"
     ]
+
+
+#: How far (share of the expert-to-random span of true returns) the final evaluation must fall below
+#: the best one before the report says the agent lost what it had learned.
+UNLEARNED_DROP = 0.25
+
+
+def unlearned(
+    curve: list[tuple[int, float]], expert: float | None, random: float | None, agent: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """``{"best_return", "best_step", "final_return", "reward_prefers_expert", "note"}`` when the
+    final evaluation in ``curve`` ((step, true return) pairs) fell more than :data:`UNLEARNED_DROP`
+    of the expert-to-random span below the best one; else None. ``agent``: the report's
+    ``agent_episodes`` (with ``reward_return_mean`` and ``expert_reward_return`` when scored), which
+    says whose fault it is: a reward that still rates the expert above the final agent did not
+    lead it away (the optimiser lost the policy); one that rates it at or above the expert did."""
+    if len(curve) < 2 or expert is None or random is None or expert == random:
+        return None
+    best_step, best = max(curve, key=lambda point: point[1])
+    final = curve[-1][1]
+    span = abs(expert - random)
+    if best - final <= UNLEARNED_DROP * span:
+        return None
+    found = {"best_return": best, "best_step": best_step, "final_return": final, "reward_prefers_expert": None}
+    note = (
+        f"the agent's final evaluation ({final:.4g}) is far below its best ({best:.4g} at {best_step} env steps): "
+        "it lost what it had learned"
+    )
+    theirs, experts = (agent or {}).get("reward_return_mean"), (agent or {}).get("expert_reward_return")
+    if theirs is not None and experts is not None:
+        found["reward_prefers_expert"] = bool(experts > theirs)
+        if experts > theirs:
+            note += (
+                f"; the reward still rates the expert ({experts:.4g}) above the final agent ({theirs:.4g}), so the "
+                "learner, not the reward, lost it: evaluate more often and keep the best, or steady the agent "
+                "(a lower learning rate, agent.* of its config)"
+            )
+        else:
+            note += (
+                f"; the reward rates the final agent ({theirs:.4g}) at or above the expert ({experts:.4g}): it was led "
+                "away by behaviour the reward overrates (benchmarks/stillness.py)"
+            )
+    found["note"] = note
+    return found
 
 
 def _tokenizer_foreground(wd: Workdir, plan: Any, out: Path) -> tuple[dict[str, Any] | None, str | None]:

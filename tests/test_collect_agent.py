@@ -20,7 +20,10 @@ SIZE = 16
 def trained(tmp_path_factory) -> Path:
     """A tiny DrQ-v2 trained for a few dozen steps on lite:reach's task reward."""
     workdir = tmp_path_factory.mktemp("agent") / "run"
-    options = {"agent": {"preset": "tiny"}, "loop": {"eval_every": 0, "eval_episodes": 1, "log_every": 24}}
+    options = {
+        "agent": {"preset": "tiny"},
+        "loop": {"eval_every": 24, "eval_episodes": 1, "log_every": 24, "keep_best": True},
+    }
     metrics = train_stage(workdir, "lite:reach", "drq", "task", steps=48, options=options, size=SIZE, progress=False)
     assert metrics["env_steps"] >= 48
     return workdir
@@ -62,6 +65,25 @@ def test_a_recording_agent_loads_its_weights_only(trained: Path, tmp_path: Path)
     assert len(episodes) == 1
     np.testing.assert_array_equal(_episodes(tmp_path / "a")[0]["actions"], _episodes(tmp_path / "b")[0]["actions"])
     assert reference.manifest["source"]["policy"] == f"agent:{trained}"
+
+
+def test_the_best_evaluated_agent_replays_with_at_best(trained: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from viper.core.trained_agent import TrainedAgent
+
+    best = TrainedAgent.find(f"agent:{trained}@best")
+    assert (
+        best.checkpoint.name == "checkpoint-best" and best.stage_dir == TrainedAgent.find(f"agent:{trained}").stage_dir
+    )
+    episodes = collect("lite:reach", 1, tmp_path / "a", policy=f"agent:{trained}@best", size=SIZE, progress=False)
+    assert len(episodes) == 1 and episodes.manifest["source"]["policy"] == f"agent:{trained}@best"
+    copy = tmp_path / "run"
+    shutil.copytree(trained, copy)
+    for kept in copy.glob("agent-*/checkpoint-best"):
+        shutil.rmtree(kept)
+    with pytest.raises(ConfigError, match=r"kept no best agent; train with --set loop.keep_best=true"):
+        collect("lite:reach", 1, tmp_path / "b", policy=f"agent:{copy}@best", size=SIZE, progress=False)
 
 
 def test_mismatches_and_missing_agents_fail_before_recording(trained: Path, tmp_path: Path) -> None:

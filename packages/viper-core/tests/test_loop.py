@@ -120,6 +120,20 @@ def test_resume_from_checkpoint_and_extend_steps(tmp_path) -> None:
     assert any(r.get("loop/resumed") == 1.0 and r["step"] == 40 for r in records)
 
 
+def test_keep_best_keeps_the_agent_of_the_best_evaluation(tmp_path) -> None:
+    agents: list[RecordingAgent] = []
+    _, records, stage_dir = _run(tmp_path / "a", agents, steps=60, eval_every=10, keep_best=True)
+    evals = [(r["step"], r["eval/return"]) for r in records if "eval/return" in r]
+    best_step = max(evals, key=lambda e: e[1])[0]  # max() keeps the first of equals, as the loop does
+    best = json.loads((stage_dir / "checkpoint-best" / "loop.json").read_text())["state"]
+    assert best["env_steps"] == best_step and best["best_eval"] == max(r for _, r in evals)
+    assert (stage_dir / "checkpoint-best" / "agent" / "weights.npz").exists()
+    last = json.loads((stage_dir / "checkpoint" / "loop.json").read_text())["state"]
+    assert last["env_steps"] == 60 and last["saved_step"] == 60  # the resumable checkpoint is untouched
+    _, _, plain = _run(tmp_path / "b", [], steps=20)
+    assert not (plain / "checkpoint-best").exists()
+
+
 def test_corrupt_or_foreign_checkpoint_is_refused_and_kept(tmp_path) -> None:
     agents: list[RecordingAgent] = []
     _run(tmp_path, agents, steps=20)

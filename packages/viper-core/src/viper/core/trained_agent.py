@@ -21,12 +21,20 @@ from viper.core.atomic import read_header, read_json
 from viper.core.components import EnvName, make_config
 from viper.core.errors import ConfigError, WorkdirError
 from viper.core.frameworks import configure_frameworks
-from viper.core.loop.checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, describe_space, json_safe
+from viper.core.loop.checkpoint import (
+    BEST_CHECKPOINT,
+    CHECKPOINT_FORMAT,
+    CHECKPOINT_VERSION,
+    describe_space,
+    json_safe,
+)
 from viper.core.plugins import PluginHost, get_host
 from viper.core.protocols import EnvStep
 from viper.core.workdir import Workdir
 
 PREFIX = "agent:"
+#: ``agent:WORKDIR@best``: the agent of the best evaluation (``loop.keep_best``), not the last one.
+BEST = "@best"
 
 
 def is_agent_policy(policy: str) -> bool:
@@ -59,6 +67,8 @@ class TrainedAgent:
     """The finished agent stage of a workdir: where its checkpoint is and what it was trained on."""
 
     stage_dir: Path
+    checkpoint: Path
+    """``checkpoint/`` (the last agent) or ``checkpoint-best/`` (``agent:WORKDIR@best``)."""
     env: str
     size: int
     env_options: dict[str, Any]
@@ -70,9 +80,11 @@ class TrainedAgent:
         """The newest finished agent stage of the workdir in ``agent:WORKDIR``; a ConfigError or
         WorkdirError naming what is missing (and ``flag``, the option that named it)."""
         where = policy[len(PREFIX) :]
+        best = where.endswith(BEST)
+        where = where[: -len(BEST)] if best else where
         option = f"{flag} {policy}"
         if not where:
-            raise ConfigError(f"{option}: expected agent:WORKDIR, the --workdir of a `viper-run train` run")
+            raise ConfigError(f"{option}: expected agent:WORKDIR[@best], the --workdir of a `viper-run train` run")
         path = Path(where).expanduser()
         if not path.is_dir():
             raise ConfigError(f"{option}: no such workdir {path}")
@@ -80,8 +92,14 @@ class TrainedAgent:
         info = read_json(stage_dir / "stage.json")
         if info.get("status") != "done":
             raise WorkdirError(f"{stage_dir}: the agent stage did not finish; run `viper-run train --workdir {path}`")
+        checkpoint = stage_dir / (BEST_CHECKPOINT if best else "checkpoint")
+        if best and not checkpoint.is_dir():
+            raise ConfigError(
+                f"{option}: {stage_dir.name} kept no best agent; train with --set loop.keep_best=true "
+                f"(or use agent:{path}, the last one)"
+            )
         read_header(
-            stage_dir / "checkpoint" / "loop.json",
+            checkpoint / "loop.json",
             CHECKPOINT_FORMAT,
             CHECKPOINT_VERSION,
             what="an agent checkpoint",
@@ -92,6 +110,7 @@ class TrainedAgent:
         try:
             return cls(
                 stage_dir=stage_dir,
+                checkpoint=checkpoint,
                 env=str(config["env"]),
                 size=int(config["size"]),
                 env_options=dict(config.get("env_options") or {}),
@@ -134,7 +153,7 @@ class TrainedAgent:
         """The agent rebuilt for ``env``'s spaces with its checkpoint loaded."""
         configure_frameworks()
         host = host or get_host()
-        checkpoint = self.stage_dir / "checkpoint"
+        checkpoint = self.checkpoint
         record = read_json(checkpoint / "loop.json")
         trained_on = record.get("identity", {}).get("obs_space")
         if trained_on is not None and json_safe(trained_on) != json_safe(describe_space(env.observation_space)):

@@ -21,10 +21,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--policy",
         default="expert",
-        metavar="expert|random|idle|agent:WORKDIR",
+        metavar="expert|random|idle|agent:WORKDIR[@best]",
         help="who acts: the suite's scripted expert (default), uniform random actions, the zero / no-op action "
         "(idle), or the agent "
-        "`viper-run train --workdir WORKDIR` trained (evaluation mode, on the env it trained on)",
+        "`viper-run train --workdir WORKDIR` trained (evaluation mode, on the env it trained on; @best: its best-evaluated "
+        "agent, kept with --set loop.keep_best=true)",
     )
     parser.add_argument(
         "--noise", type=float, default=0.0, help="perturb the expert's (or agent's) actions with this noise level (0-1)"

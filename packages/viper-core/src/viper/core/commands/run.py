@@ -31,9 +31,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--expert",
         default=d.expert,
-        metavar="expert|agent:WORKDIR",
+        metavar="expert|agent:WORKDIR[@best]",
         help="who records the expert videos and plays the expert in the score: the suite's scripted expert "
-        "(default) or the agent `viper-run train --workdir WORKDIR` trained (tasks without a scripted expert)",
+        "(default) or the agent `viper-run train --workdir WORKDIR` trained (tasks without a scripted expert; @best: its "
+        "best-evaluated agent, kept with --set loop.keep_best=true)",
     )
     parser.add_argument(
         "--random-episodes",

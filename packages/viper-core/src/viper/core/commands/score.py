@@ -50,9 +50,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--expert",
         default=d.expert,
-        metavar="expert|agent:WORKDIR",
+        metavar="expert|agent:WORKDIR[@best]",
         help="who plays the expert and the noisy experts: the suite's scripted expert (default) or the agent "
-        "`viper-run train --workdir WORKDIR` trained (for tasks without a scripted expert)",
+        "`viper-run train --workdir WORKDIR` trained (for tasks without a scripted expert; @best: its best-evaluated agent)",
     )
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--size", type=int, default=d.size, help=f"frame height and width (default {d.size})")

@@ -25,6 +25,8 @@ from viper.core.protocols import Agent
 
 CHECKPOINT_FORMAT = "viper-agent-checkpoint"
 CHECKPOINT_VERSION = 1
+#: The folder beside ``checkpoint/`` that ``loop.keep_best`` fills with the best-evaluated agent.
+BEST_CHECKPOINT = "checkpoint-best"
 
 
 @dataclasses.dataclass

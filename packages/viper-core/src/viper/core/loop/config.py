@@ -53,6 +53,10 @@ class LoopConfig(Options):
     checkpoint_every: int = option(10_000, ge=1)
     """Write a checkpoint (agent, replay, optimisers, RNG state, counters) every this many env
     steps; a killed run resumes from the newest one."""
+    keep_best: bool = option(False, keyed_default=False)
+    """Also keep the agent of the best evaluation so far in ``checkpoint-best/`` (the same files
+    as a checkpoint, written at each new best), to replay it with ``--policy agent:WORKDIR@best``
+    or ``--expert agent:WORKDIR@best`` when training later loses what it learned."""
     checkpoint_seconds: float = option(900.0, ge=0)
     """Also checkpoint when this many seconds passed since the last one (0: never by time)."""
     vector_context: str = option("spawn", one_of=("spawn", "forkserver", "fork"))

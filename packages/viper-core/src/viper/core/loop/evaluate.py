@@ -31,8 +31,10 @@ def run_evaluation(
     task_ids: np.ndarray,
     state: LoopState,
     rng: np.random.Generator,
+    on_best: Callable[[], None] | None = None,
 ) -> None:
-    """One scheduled evaluation: log its scalars, keep the best return, write the video."""
+    """One scheduled evaluation: log its scalars, keep the best return (calling ``on_best`` when
+    this one beats every earlier one), write the video."""
     seeds = [int(s) for s in rng.integers(0, 2**31 - 1, config.eval_episodes)]
     final = state.env_steps >= config.steps
     result = evaluate(
@@ -49,7 +51,10 @@ def run_evaluation(
     state.evals += 1
     state.last_eval = result["return"]
     state.last_eval_step = state.env_steps
+    improved = result["return"] > state.best_eval
     state.best_eval = max(state.best_eval, result["return"])
+    if improved and on_best is not None:
+        on_best()
     ctx.metrics.log(state.env_steps, {f"eval/{k}": v for k, v in result.items() if k not in ("frames", "episodes")})
     if config.video and len(result["frames"]):
         path = Path(ctx.directory) / "videos" / f"eval-{state.env_steps:09d}.mp4"

@@ -25,7 +25,14 @@ import numpy as np
 from viper.core.checks import check_finite
 from viper.core.errors import ConfigError, NonFiniteError
 from viper.core.frameworks import configure_frameworks
-from viper.core.loop.checkpoint import LoopState, describe_space, resume, save_checkpoint
+from viper.core.loop.checkpoint import (
+    BEST_CHECKPOINT,
+    LoopState,
+    describe_space,
+    recover_checkpoint,
+    resume,
+    save_checkpoint,
+)
 from viper.core.loop.config import LoopConfig
 from viper.core.loop.driver import Driver, check_observation_space
 from viper.core.loop.evaluate import run_evaluation
@@ -78,7 +85,18 @@ def train_agent(
             enabled=ctx.progress,
         )
         cleanup.callback(bar.close)
-        evaluation = functools.partial(run_evaluation, config, ctx, agent, env_fn, reward, task_ids, state, run.rng)
+        evaluation = functools.partial(
+            run_evaluation,
+            config,
+            ctx,
+            agent,
+            env_fn,
+            reward,
+            task_ids,
+            state,
+            run.rng,
+            on_best=run.save_best if config.keep_best else None,
+        )
 
         if config.eval_initial and state.env_steps == 0 and state.evals == 0:
             evaluation()
@@ -133,6 +151,7 @@ class Session:
         identity = {**(identity or {}), "obs_space": describe_space(obs_space), "act_space": describe_space(act_space)}
         agent = agent_fn(obs_space, act_space, config.seed)
         checkpoint = Path(ctx.directory) / "checkpoint"
+        recover_checkpoint(checkpoint.with_name(BEST_CHECKPOINT))  # a kill mid-swap leaves the old one
         state, resumed = resume(checkpoint, agent, identity, config)
         if resumed:
             ctx.metrics.log(state.env_steps, {"loop/resumed": 1.0})
@@ -146,6 +165,12 @@ class Session:
     def save(self) -> None:
         self.state.rng = self.rng.bit_generator.state
         save_checkpoint(self.checkpoint, self.agent, self.state, self.identity)
+
+    def save_best(self) -> None:
+        """The agent as it is now into ``checkpoint-best/`` (a copy of the counters: the resumable
+        checkpoint's own record of when it was saved stays as it is)."""
+        state = dataclasses.replace(self.state, rng=self.rng.bit_generator.state)
+        save_checkpoint(self.checkpoint.with_name(BEST_CHECKPOINT), self.agent, state, self.identity)
 
 
 def final_metrics(state: LoopState) -> dict[str, Any]:

@@ -180,8 +180,8 @@ def unlearned(
         if experts > theirs:
             note += (
                 f"; the reward still rates the expert ({experts:.4g}) above the final agent ({theirs:.4g}), so the "
-                "learner, not the reward, lost it: evaluate more often and keep the best, or steady the agent "
-                "(a lower learning rate, agent.* of its config)"
+                "learner, not the reward, lost it: keep the best agent (--set loop.keep_best=true, then "
+                "agent:WORKDIR@best) or steady the learner (a lower learning rate, agent.* of its config)"
             )
         else:
             note += (

@@ -95,8 +95,8 @@ class TrainedAgent:
         checkpoint = stage_dir / (BEST_CHECKPOINT if best else "checkpoint")
         if best and not checkpoint.is_dir():
             raise ConfigError(
-                f"{option}: {stage_dir.name} kept no best agent; train with --set loop.keep_best=true "
-                f"(or use agent:{path}, the last one)"
+                f"{option}: {stage_dir.name} kept no best agent; train with --set loop.keep_best=true (it keeps "
+                f"from the next evaluation of a new or continued run) or use agent:{path}, the last one"
             )
         read_header(
             checkpoint / "loop.json",

@@ -400,7 +400,7 @@ def test_the_report_says_when_an_agent_lost_what_it_learned_and_whose_fault_it_i
     blameless = {"reward_return_mean": -446.0, "expert_reward_return": -274.0}
     found = unlearned(curve, 2240.0, 773.0, blameless)
     assert (found["best_return"], found["best_step"], found["final_return"]) == (1815.8, 10000, 3.0)
-    assert found["reward_prefers_expert"] is True and "the learner, not the reward" in found["note"]
+    assert found["reward_prefers_expert"] is True and "no exploit: the learner lost it" in found["note"]
     exploit = unlearned(curve, 2240.0, 773.0, {"reward_return_mean": -250.0, "expert_reward_return": -274.0})
     assert exploit["reward_prefers_expert"] is False and "stillness.py" in exploit["note"]
     unscored = unlearned(curve, 2240.0, 773.0, None)

@@ -179,9 +179,10 @@ def unlearned(
         found["reward_prefers_expert"] = bool(experts > theirs)
         if experts > theirs:
             note += (
-                f"; the reward still rates the expert ({experts:.4g}) above the final agent ({theirs:.4g}), so the "
-                "learner, not the reward, lost it: keep the best agent (--set loop.keep_best=true, then "
-                "agent:WORKDIR@best) or steady the learner (a lower learning rate, agent.* of its config)"
+                f"; the reward still rates the expert ({experts:.4g}) above the final agent ({theirs:.4g}), so it "
+                "was no exploit: the learner lost it (small reward margins make that easier; the task-reward "
+                "oracle tells): keep the best agent (--set loop.keep_best=true, then agent:WORKDIR@best) or "
+                "steady the learner (a lower learning rate, agent.* of its config)"
             )
         else:
             note += (

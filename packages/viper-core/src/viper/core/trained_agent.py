@@ -132,7 +132,8 @@ class TrainedAgent:
         ``env`` or ``size`` differ from what it was trained on, or ``options`` differ from its
         env options; with ``inherit`` no options at all means "the agent's" (``collect``),
         without it they must be given (a pipeline or score whose env the options also make)."""
-        where = f"{flag} agent:{self.stage_dir.parent}"
+        kept = BEST if self.checkpoint.name == BEST_CHECKPOINT else ""
+        where = f"{flag} {PREFIX}{self.stage_dir.parent}{kept}"
         if str(env) != self.env:
             raise ConfigError(f"{where}: the agent was trained on {self.env}, not {env}; use --env {self.env}")
         if size != self.size:

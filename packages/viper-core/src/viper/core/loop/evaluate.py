@@ -51,10 +51,10 @@ def run_evaluation(
     state.evals += 1
     state.last_eval = result["return"]
     state.last_eval_step = state.env_steps
-    improved = result["return"] > state.best_eval
-    state.best_eval = max(state.best_eval, result["return"])
-    if improved and on_best is not None:
-        on_best()
+    if result["return"] > state.best_eval:
+        state.best_eval = result["return"]
+        if on_best is not None:
+            on_best()
     ctx.metrics.log(state.env_steps, {f"eval/{k}": v for k, v in result.items() if k not in ("frames", "episodes")})
     if config.video and len(result["frames"]):
         path = Path(ctx.directory) / "videos" / f"eval-{state.env_steps:09d}.mp4"

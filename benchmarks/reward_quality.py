@@ -21,6 +21,10 @@ paper's way: ``--expert agent:WORKDIR`` (a ``viper-run train`` run on the task r
 expert videos and plays the expert and noisy experts, with the env options it trained with
 (``--set env.action_set=minimal``).
 
+Where the suite hides part of the frame from the reward (Atari's score), the first expert video's
+frames as recorded and as the reward sees them go to ``reward_quality-<task>-expert-frames.png``
+beside ``--json``.
+
 Tasks run one after another; a task that fails is reported and the next one runs. Rows are merged
 into ``--json`` by (task, seed, episodes), so a run over some tasks keeps the others' rows.
 """
@@ -187,6 +191,38 @@ def run_task(
     return row
 
 
+def masked_strip(frames: np.ndarray, mask: np.ndarray, count: int = 8) -> np.ndarray:
+    """``count`` frames spread over the episode as recorded (top row) and with ``mask`` applied,
+    as the tokenizer and the video model see them (bottom row), at twice the size."""
+    from viper.core.dataset import apply_mask
+
+    picks = np.linspace(0, len(frames) - 1, count).round().astype(int)
+    rows = [np.concatenate(list(f[picks]), axis=1) for f in (frames, apply_mask(frames, mask))]
+    gap = np.full((2, rows[0].shape[1], 3), 255, np.uint8)
+    strip = np.concatenate([rows[0], gap, rows[1]], axis=0)
+    return np.repeat(np.repeat(strip, 2, axis=0), 2, axis=1)
+
+
+def save_masked_strip(task: str, workdir: Path, path: Path) -> Path | None:
+    """For a task whose suite hides part of the frame from the reward (Atari's score), the
+    :func:`masked_strip` of the workdir's first expert video as a PNG; None without a mask."""
+    import imageio.v3 as iio
+
+    from viper.core.atomic import atomic_write_bytes
+    from viper.core.components import resolve_env
+    from viper.core.dataset import VideoDataset
+    from viper.core.workdir import Workdir
+
+    dataset = VideoDataset(Workdir(workdir).latest("data") / "dataset")
+    frames = dataset.load(dataset.episodes[0])["frames"]
+    name, suite = resolve_env(task)
+    mask = suite.image_mask(name.task, frames.shape[1])
+    if mask is None:
+        return None
+    atomic_write_bytes(path, iio.imwrite("<bytes>", masked_strip(frames, mask), extension=".png"))
+    return path
+
+
 def merge(path: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows already in ``path`` with ``rows`` replacing those of the same (task, seed, expert
     episodes; rows written before episodes were recorded had the quick preset's 60)."""
@@ -232,6 +268,10 @@ def main() -> None:
             if args.episodes is not None:
                 row["episodes"] = args.episodes
         row["workdir"] = str(workdir)
+        if "error" not in row:
+            strip = save_masked_strip(task, workdir, args.json.parent / f"reward_quality-{name}-expert-frames.png")
+            if strip is not None:
+                print(f"=== {task}: expert frames as recorded and as the reward sees them: {strip}", flush=True)
         print(f"=== {task}: {time.time() - started:.0f} s in this call", flush=True)
         rows.append(row)
         # Written after every task, so a killed run keeps what finished.

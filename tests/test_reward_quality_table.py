@@ -1,9 +1,10 @@
-"""benchmarks/reward_quality.py: the per-task row and table from a score summary (no training)."""
+"""benchmarks/reward_quality.py: the per-task row and table from a score summary (no training), the masked-frame strip."""
 
 from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from viper.core.statistics import summarize
@@ -73,3 +74,19 @@ def test_merge_keeps_other_tasks(bench, tmp_path):
     # Another number of expert videos is another row, not a replacement.
     more = {"task": "a", "seed": 0, "episodes": 120, "x": 3}
     assert bench.merge(path, [more]) == [*json.loads(path.read_text())["rows"], more]
+
+
+def test_masked_strip_shows_the_frames_as_recorded_and_as_the_reward_sees_them(bench):
+    from viper.envs.atari.masks import score_mask
+
+    rng = np.random.default_rng(0)
+    frames = rng.integers(1, 256, (30, 64, 64, 3), dtype=np.uint8)
+    mask = score_mask("pong", 64)
+    assert mask is not None and not mask.all()
+    strip = bench.masked_strip(frames, mask, count=4)
+    assert strip.shape == (2 * (64 + 2 + 64), 2 * 4 * 64, 3)
+    recorded, masked = strip[::2, ::2][:64], strip[::2, ::2][66:]
+    # The first and last frames are the strip's ends; the top row is untouched.
+    assert np.array_equal(recorded[:, :64], frames[0]) and np.array_equal(recorded[:, -64:], frames[-1])
+    hidden = np.tile(~mask, (1, 4))
+    assert (masked[hidden] == 0).all() and np.array_equal(masked[~hidden], recorded[~hidden])

@@ -25,6 +25,9 @@ Where the suite hides part of the frame from the reward (Atari's score), the fir
 frames as recorded and as the reward sees them go to ``reward_quality-<task>-expert-frames.png``
 beside ``--json``.
 
+A variant of the table's basis (``--set tokenizer.foreground_weight=100 --tag fg100``: tokenizer or
+video-model options) fits in ``ROOT/<task>-TAG`` and keeps its own row beside the basis row.
+
 Tasks run one after another; a task that fails is reported and the next one runs. Rows are merged
 into ``--json`` by (task, seed, episodes), so a run over some tasks keeps the others' rows.
 """
@@ -122,6 +125,14 @@ def _number(value: float | None, digits: int) -> str:
     return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
 
 
+def _label(row: dict[str, Any]) -> str:
+    """The task column: the task, and a variant's tag with its fit options."""
+    if not row.get("tag"):
+        return row["task"]
+    options = ", ".join(f"{s}.{k}={v}" for s, values in row.get("fit_options", {}).items() for k, v in values.items())
+    return f"{row['task']} ({row['tag']}: {options})" if options else f"{row['task']} ({row['tag']})"
+
+
 def format_table(rows: list[dict[str, Any]]) -> str:
     """A markdown table of task rows (as ``task_row`` makes them; a row with ``error`` says so)."""
     header = (
@@ -131,7 +142,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     lines = [header, "|---|---:|---:|---:|---|---|---|---|---:|---:|"]
     for row in rows:
         if "error" in row:
-            lines.append(f"| {row['task']} | {row.get('episodes', 60)} | failed: {row['error']} | | | | | | | |")
+            lines.append(f"| {_label(row)} | {row.get('episodes', 60)} | failed: {row['error']} | | | | | | | |")
             continue
         groups = row["groups"]
 
@@ -142,7 +153,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
             "—" if groups.get(g, {}).get("success_rate") is None else f"{groups[g]['success_rate']:.0%}" for g in GROUPS
         )
         lines.append(
-            f"| {row['task']} | {row.get('episodes', 60)}{' (agent)' if 'expert' in row else ''} | {_number(row['spearman'], 2)} | {_number(row.get('spearman_without_random'), 2)} "
+            f"| {_label(row)} | {row.get('episodes', 60)}{' (agent)' if 'expert' in row else ''} | {_number(row['spearman'], 2)} | {_number(row.get('spearman_without_random'), 2)} "
             f"| {'yes' if row['ordered'] else 'no'} "
             f"| {triple('true_return', 0)} | {triple('viper_return', 0)} | {success} "
             f"| {_number(row['tokenizer_psnr'], 1)} | {row['seconds'] / 60:.1f} |"
@@ -156,6 +167,9 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 #: relabelling does not move it; symlog would sum squashed values).
 EPISODES = 60
 REWARD_OPTIONS = {"normalize": "running"}
+#: The ``--set`` sections taken here: the env's options, and the tokenizer's and video model's
+#: for a tagged variant of a row.
+SET_SECTIONS = ("env", "tokenizer", "video_model")
 
 
 def run_task(
@@ -165,9 +179,12 @@ def run_task(
     episodes: int | None = None,
     expert: str = "expert",
     env_options: dict[str, str] | None = None,
+    fit_options: dict[str, dict[str, str]] | None = None,
+    tag: str | None = None,
 ) -> dict[str, Any]:
     """Fit (or reuse) the reward of ``task`` with the quick preset's sizes (``episodes`` videos of
-    ``expert``, default :data:`EPISODES`, made with ``env_options``) and read its row."""
+    ``expert``, default :data:`EPISODES`, made with ``env_options``; ``fit_options`` override the
+    tokenizer's or video model's settings, a variant named ``tag``) and read its row."""
     from viper.core.pipeline import PipelineConfig, fit_reward, resolve
     from viper.core.workdir import Workdir
 
@@ -175,6 +192,7 @@ def run_task(
     options: dict[str, dict[str, Any]] = {"reward": REWARD_OPTIONS}
     if env_options:
         options["env"] = dict(env_options)
+    options.update({section: dict(values) for section, values in (fit_options or {}).items()})
     config = PipelineConfig(
         env=task, workdir=str(workdir), seed=seed, preset="quick", episodes=episodes, expert=expert, options=options
     )
@@ -188,6 +206,8 @@ def run_task(
         row["expert"] = expert
     if env_options:
         row["env_options"] = dict(env_options)
+    if tag:
+        row["tag"], row["fit_options"] = tag, {k: dict(v) for k, v in (fit_options or {}).items()}
     return row
 
 
@@ -225,10 +245,10 @@ def save_masked_strip(task: str, workdir: Path, path: Path) -> Path | None:
 
 def merge(path: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows already in ``path`` with ``rows`` replacing those of the same (task, seed, expert
-    episodes; rows written before episodes were recorded had the quick preset's 60)."""
+    episodes, tag; rows written before episodes were recorded had the quick preset's 60)."""
 
     def key(row: dict[str, Any]) -> tuple:
-        return row["task"], row["seed"], row.get("episodes", 60)
+        return row["task"], row["seed"], row.get("episodes", 60), row.get("tag")
 
     old = json.loads(path.read_text())["rows"] if path.exists() else []
     keys = {key(r) for r in rows}
@@ -245,26 +265,49 @@ def main() -> None:
     parser.add_argument(
         "--expert", default="expert", metavar="expert|agent:WORKDIR", help="who plays the expert (default: scripted)"
     )
-    parser.add_argument("--set", action="append", default=[], metavar="env.FIELD=VALUE", help="env option")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.FIELD=VALUE",
+        help="an env, tokenizer or video_model option (the last two need --tag)",
+    )
+    parser.add_argument(
+        "--tag", default=None, help="names a variant's workdir (ROOT/<task>-TAG) and its row; needed with fit options"
+    )
     args = parser.parse_args()
     from viper.core.config import parse_assignments
 
     sections = parse_assignments(args.set)
-    if set(sections) - {"env"}:
-        parser.error(f"--set {min(set(sections) - {'env'})}.*: only env.FIELD=VALUE options are taken here")
+    if set(sections) - set(SET_SECTIONS):
+        parser.error(
+            f"--set {min(set(sections) - set(SET_SECTIONS))}.*: expected one of {', '.join(SET_SECTIONS)} "
+            f"(the reward's settings are the table's basis, REWARD_OPTIONS)"
+        )
     env_options = sections.get("env", {})
+    fit_options = {k: v for k, v in sections.items() if k != "env"}
+    if fit_options and not args.tag:
+        parser.error(
+            "--set tokenizer.*/video_model.*: a variant of the table's basis; name it with --tag NAME "
+            "(its workdir is ROOT/<task>-NAME and its row is kept beside the basis row)"
+        )
+    if args.tag is not None and not args.tag.replace("-", "").replace("_", "").isalnum():
+        parser.error(f"--tag {args.tag!r}: expected letters, digits, '-' or '_'")
 
     rows = []
     for task in args.tasks or default_tasks():
         name = task.replace(":", "-") + ("" if args.episodes is None else f"-ep{args.episodes}")
+        name += f"-{args.tag}" if args.tag else ""
         workdir = args.root / name / f"seed{args.seed}"
         started = time.time()
         print(f"=== {task} (seed {args.seed}, {workdir})", flush=True)
         try:
-            row = run_task(task, args.seed, workdir, args.episodes, args.expert, env_options)
+            row = run_task(task, args.seed, workdir, args.episodes, args.expert, env_options, fit_options, args.tag)
         except Exception as exc:  # one broken task must not stop the others
             traceback.print_exc()
             row = {"task": task, "seed": args.seed, "error": f"{type(exc).__name__}: {exc}"[:200]}
+            if args.tag:
+                row["tag"] = args.tag
             if args.episodes is not None:
                 row["episodes"] = args.episodes
         row["workdir"] = str(workdir)

@@ -64,6 +64,13 @@ def test_row_and_table(bench):
     # A trained agent as the expert (tasks without a scripted one) is marked.
     agent_row = {**row, "task": "atari:pong", "expert": "agent:runs/pong-expert"}
     assert bench.format_table([agent_row]).splitlines()[2].startswith("| atari:pong | 60 (agent) | 1.00 |")
+    # A tagged variant names its fit options in the task column.
+    variant = {**agent_row, "tag": "fg100", "fit_options": {"tokenizer": {"foreground_weight": "100"}}}
+    assert (
+        bench.format_table([variant])
+        .splitlines()[2]
+        .startswith("| atari:pong (fg100: tokenizer.foreground_weight=100) | 60 (agent) | 1.00 |")
+    )
 
 
 def test_merge_keeps_other_tasks(bench, tmp_path):
@@ -74,6 +81,11 @@ def test_merge_keeps_other_tasks(bench, tmp_path):
     # Another number of expert videos is another row, not a replacement.
     more = {"task": "a", "seed": 0, "episodes": 120, "x": 3}
     assert bench.merge(path, [more]) == [*json.loads(path.read_text())["rows"], more]
+    # So is a tagged variant (other tokenizer or video-model settings); the same tag replaces it.
+    variant = {"task": "a", "seed": 0, "tag": "fg100", "x": 4}
+    path.write_text(json.dumps({"rows": bench.merge(path, [variant])}))
+    assert bench.merge(path, [{**variant, "x": 5}])[-1] == {**variant, "x": 5}
+    assert len(bench.merge(path, [{**variant, "x": 5}])) == 3
 
 
 def test_masked_strip_shows_the_frames_as_recorded_and_as_the_reward_sees_them(bench):

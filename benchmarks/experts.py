@@ -60,14 +60,12 @@ def make(suite, task: str, render: bool):
 
 
 def save_strip(frames: list[np.ndarray], path: Path, count: int = 10) -> None:
-    import imageio.v3 as iio
-
-    from viper.core.atomic import atomic_write_bytes
+    from viper.core.media import write_image
 
     picks = np.linspace(0, len(frames) - 1, count).round().astype(int)
     strip = np.concatenate([frames[i] for i in picks], axis=1)
     strip = np.repeat(np.repeat(strip, 2, axis=0), 2, axis=1)
-    atomic_write_bytes(path, iio.imwrite("<bytes>", strip, extension=".png"))
+    write_image(path, strip)
 
 
 def main() -> None:

@@ -29,7 +29,7 @@ A variant of the table's basis (``--set tokenizer.foreground_weight=100 --tag fg
 video-model options) fits in ``ROOT/<task>-TAG`` and keeps its own row beside the basis row.
 
 Tasks run one after another; a task that fails is reported and the next one runs. Rows are merged
-into ``--json`` by (task, seed, episodes), so a run over some tasks keeps the others' rows.
+into ``--json`` by (task, seed, episodes, tag), so a run over some tasks keeps the others' rows.
 """
 
 from __future__ import annotations
@@ -226,21 +226,18 @@ def masked_strip(frames: np.ndarray, mask: np.ndarray, count: int = 8) -> np.nda
 def save_masked_strip(task: str, workdir: Path, path: Path) -> Path | None:
     """For a task whose suite hides part of the frame from the reward (Atari's score), the
     :func:`masked_strip` of the workdir's first expert video as a PNG; None without a mask."""
-    import imageio.v3 as iio
-
-    from viper.core.atomic import atomic_write_bytes
     from viper.core.components import resolve_env
     from viper.core.dataset import VideoDataset
+    from viper.core.media import write_image
     from viper.core.workdir import Workdir
 
     dataset = VideoDataset(Workdir(workdir).latest("data") / "dataset")
-    frames = dataset.load(dataset.episodes[0])["frames"]
+    load = lambda: dataset.load(dataset.episodes[0])["frames"]  # noqa: E731
+    # The manifest names the frame size, so a task without a mask reads no frames.
+    height = dataset.image_size[0] if dataset.image_size else load().shape[1]
     name, suite = resolve_env(task)
-    mask = suite.image_mask(name.task, frames.shape[1])
-    if mask is None:
-        return None
-    atomic_write_bytes(path, iio.imwrite("<bytes>", masked_strip(frames, mask), extension=".png"))
-    return path
+    mask = suite.image_mask(name.task, height)
+    return None if mask is None else write_image(path, masked_strip(load(), mask))
 
 
 def merge(path: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from viper.core import ComponentSpec, PluginHost, plugins
 from viper.core.cli import main
 from viper.core.commands import experiment as command_module
 from viper.core.errors import ConfigError
-from viper.core.experiment import Cell, finished, load_experiment, metric, share_stages
+from viper.core.experiment import Cell, cell_lock, finished, load_experiment, metric, share_stages
 from viper.core.testing.fake_plugin import _TARGETS as FAKES
 from viper.core.testing.spec_plugin import make_plugin
 
@@ -354,3 +354,80 @@ def test_reward_model_metrics_come_from_the_diagnostics_and_the_video_model() ->
     # An env without goal_distance stores by_direction None; a score-only model has no bits.
     assert metric({"reward": "viper", "diagnostics": {"by_direction": None}}, "direction_gap") is None
     assert metric({"video_model_metrics": {}}, "val_bits_per_code") is None
+
+
+def _recording_launch(launched: list[list[str]]):
+    def launch(argv: list[str], log: Path) -> int:
+        launched.append(argv)
+        fake_run(Path(argv[argv.index("--workdir") + 1]), int(argv[argv.index("--seed") + 1]))
+        return 0
+
+    return launch
+
+
+def test_seeds_and_cells_pick_what_this_runner_runs_and_the_page_still_counts_the_grid(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, TINY, "tiny")
+    launched: list[list[str]] = []
+    monkeypatch.setattr(command_module, "launch", _recording_launch(launched))
+    flags = ["experiment", "tiny", "--root", "runs", "--out", "results"]
+    assert main([*flags, "--seeds", "1", "--cells", "TASK"]) == 0
+    assert [(a[a.index("--reward") + 1], a[a.index("--seed") + 1]) for a in launched] == [("task", "1")]
+    assert "1 to run (5 more not selected by --seeds/--cells)" in capsys.readouterr().out
+    assert "**Unfinished: 1 of 6 cell-seeds done**" in (tmp_path / "results" / "tiny.md").read_text()
+
+    assert main([*flags, "--seeds", "0", "2", "--dry-run"]) == 0
+    listing = capsys.readouterr().out
+    assert "reward=task seed 1: finished" in listing and "reward=viper seed 1: not selected" in listing
+    assert "reward=viper seed 2: ~" in listing
+
+
+@pytest.mark.parametrize(
+    ("flags", "messages"),
+    [
+        (["--seeds", "7"], ("--seeds 7: not among", "seeds [0, 1, 2]")),
+        (["--cells", "nothing-like-this"], ("--cells 'nothing-like-this': no cell label", "reward=viper; reward=task")),
+    ],
+)
+def test_a_bad_selection_fails_naming_the_option_before_any_cell_starts(
+    tmp_path: Path, monkeypatch, capsys, flags: list[str], messages: tuple[str, ...]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, TINY, "tiny")
+    launched: list[list[str]] = []
+    monkeypatch.setattr(command_module, "launch", _recording_launch(launched))
+    assert main(["experiment", "tiny", "--root", "runs", "--out", "results", *flags]) != 0
+    err = capsys.readouterr().err
+    assert all(message in err for message in messages), err
+    assert launched == []
+
+
+def test_a_cell_another_runner_holds_is_skipped_and_its_result_joins_the_page(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, TINY.replace("[0, 1, 2]", "[0]"), "tiny")
+    launched: list[list[str]] = []
+    monkeypatch.setattr(command_module, "launch", _recording_launch(launched))
+    flags = ["experiment", "tiny", "--root", "runs", "--out", "results"]
+    experiment = load_experiment(Path("experiments/tiny.toml"))
+    held = Path("runs/tiny") / experiment.cells[1].slug / "seed0"  # reward=task, "running" elsewhere
+    held.mkdir(parents=True)
+    with cell_lock(held) as mine:
+        assert mine
+        assert main([*flags, "--dry-run"]) == 0
+        assert "reward=task seed 0: running in another process" in capsys.readouterr().out
+        assert main(flags) == 0
+        assert [a[a.index("--reward") + 1] for a in launched] == ["viper"]
+        assert "skip reward=task seed 0: another process is running it" in capsys.readouterr().out
+        # the other runner finishes its cell; a page-only call gathers both without running anything
+        argv = command_module.command(experiment.cells[1], 0, held)
+        (held / "cell.json").write_text(json.dumps({"arguments": argv[1:]}))
+        fake_run(held, 0)
+    launched.clear()
+    assert main([*flags, "--page-only"]) == 0
+    assert launched == [] and "2/2 cells finished" in capsys.readouterr().out
+    page = (tmp_path / "results" / "tiny.md").read_text()
+    assert "Unfinished" not in page and "| reward=task | 50.0 ± 0.0 | 1 | 0: 50.0 |" in page

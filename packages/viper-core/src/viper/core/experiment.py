@@ -36,6 +36,7 @@ into its workdir (:func:`share_stages`), so a stage with the same config is fitt
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import itertools
@@ -43,7 +44,7 @@ import json
 import re
 import shlex
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -278,6 +279,29 @@ def finished(workdir: Path, argv: list[str]) -> dict[str, Any] | None:
         if not stage.is_file() or read_json(stage).get("status") != "done":
             return None
     return numbers
+
+
+@contextlib.contextmanager
+def cell_lock(workdir: Path) -> Iterator[bool]:
+    """Hold ``workdir/.running`` while this process runs the cell; yields False when another
+    process holds it, so two runners of one grid (``--seeds`` per machine on a shared disk, or a
+    second ``viper-run experiment`` started by hand) never run one cell twice at once. The OS
+    drops the lock when its holder dies, so a killed runner leaves nothing to clean up."""
+    try:
+        import fcntl
+    except ImportError:  # no advisory locks (Windows): one runner per grid, as before
+        yield True
+        return
+    with (workdir / ".running").open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 #: Stages whose folder name depends only on their config (not on the workdir's path), so a

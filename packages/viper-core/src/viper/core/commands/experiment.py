@@ -21,6 +21,7 @@ from viper.core.atomic import atomic_write_json
 from viper.core.errors import ViperError
 from viper.core.experiment import (
     Cell,
+    cell_lock,
     check_cells,
     command,
     estimate_seconds,
@@ -40,6 +41,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("docs/results"), help="where NAME.md, .png, .json go")
     parser.add_argument("--jobs", type=int, default=1, metavar="N", help="cells to run at once (default 1)")
     parser.add_argument("--dry-run", action="store_true", help="list the cells and their estimated cost, then stop")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        metavar="S",
+        help="run only these of the file's seeds (e.g. a first look at seed 0, or one seed per machine on a shared disk)",
+    )
+    parser.add_argument(
+        "--cells",
+        metavar="TEXT",
+        help="run only the cells whose label contains TEXT (case-insensitive; --dry-run lists the labels)",
+    )
+    parser.add_argument(
+        "--page-only",
+        action="store_true",
+        help="write NAME.md/.json/.png from the cells finished so far and run nothing",
+    )
     parser.add_argument(
         "--no-share",
         action="store_true",
@@ -72,11 +90,28 @@ def _clock(seconds: float) -> str:
     )
 
 
+def _selected(experiment: Any, seeds: list[int] | None, text: str | None) -> Any:
+    """Which (cell, seed) pairs this invocation may run: all, or those ``--seeds``/``--cells`` pick."""
+    if seeds:
+        unknown = sorted(set(seeds) - set(experiment.seeds))
+        if unknown:
+            raise ViperError(
+                f"--seeds {' '.join(map(str, unknown))}: not among {experiment.path}'s seeds {list(experiment.seeds)}"
+            )
+    labels = [cell.label for cell in experiment.cells]
+    if text is not None and not any(text.lower() in label.lower() for label in labels):
+        raise ViperError(
+            f"--cells {text!r}: no cell label of {experiment.path} contains it; the labels: {'; '.join(labels)}"
+        )
+    return lambda cell, seed: (not seeds or seed in seeds) and (text is None or text.lower() in cell.label.lower())
+
+
 def run(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise ViperError(f"--jobs {args.jobs}: expected an integer >= 1")
     experiment = load_experiment(find_experiment(args.name))
     check_cells(experiment)
+    chosen = _selected(experiment, args.seeds, args.cells)
     base = args.root / experiment.name
     tasks: list[tuple[Cell, int, Path, list[str]]] = []
     # Seed-major: every cell of seed 0 first, so its cells reuse each other's finished stages and an
@@ -88,29 +123,6 @@ def run(args: argparse.Namespace) -> int:
             tasks.append((cell, seed, workdir, command(cell, seed, workdir)))
     done = {(c.label, s): finished(w, argv[1:]) for c, s, w, argv in tasks}
     total = len(tasks)
-
-    if args.dry_run:
-        print(f"experiment {experiment.name}: {len(experiment.cells)} cells x {len(experiment.seeds)} seeds in {base}")
-        for argv in experiment.setup:
-            print(f"setup: viper-run {shlex.join(argv)}")
-        cost = 0.0
-        for index, (cell, seed, _workdir, argv) in enumerate(tasks, 1):
-            if done[(cell.label, seed)] is not None:
-                print(f"[{index}/{total}] {cell.label} seed {seed}: finished")
-                continue
-            finished_seeds = [n for (label, _), n in done.items() if label == cell.label and n]
-            seconds = estimate_seconds(cell, finished_seeds)
-            cost += seconds
-            print(f"[{index}/{total}] {cell.label} seed {seed}: ~{_clock(seconds)}\n    $ {shlex.join(argv)}")
-        print(f"estimated {_clock(cost)} of runs left ({_clock(cost / args.jobs)} with --jobs {args.jobs})")
-        return 0
-
-    todo = [task for task in tasks if done[(task[0].label, task[1])] is None]
-    if todo:
-        run_setup(experiment.setup, base / "setup.log")
-    print(f"experiment {experiment.name}: {total - len(todo)}/{total} cells finished, {len(todo)} to run", flush=True)
-    started, durations, failed = time.time(), [], []
-
     lock = threading.Lock()
     regenerate = f"viper-run experiment {args.name} --root {args.root} --out {args.out}"
 
@@ -121,19 +133,77 @@ def run(args: argparse.Namespace) -> int:
 
         with lock:
             results: dict[str, list[dict[str, Any]]] = {cell.label: [] for cell in experiment.cells}
-            for cell, seed, workdir, _ in tasks:
-                report = done[(cell.label, seed)]  # finished() already read the cell's report.json
+            for cell, seed, workdir, argv in tasks:
+                if not done[(cell.label, seed)]:  # another process (--seeds, --cells) may have finished it
+                    done[(cell.label, seed)] = finished(workdir, argv[1:])
+                report = done[(cell.label, seed)]
                 if report:
                     results[cell.label].append({"seed": seed, "workdir": str(workdir), **report})
             if not any(results.values()):
                 return None
             return write_results(experiment, results, args.out, regenerate, expected=total)
 
+    if args.page_only:
+        page = write_page()
+        count = sum(1 for report in done.values() if report)
+        print(
+            f"experiment {experiment.name}: {count}/{total} cells finished; results: {page or 'none yet, no page written'}"
+        )
+        return 0
+
+    if args.dry_run:
+        print(f"experiment {experiment.name}: {len(experiment.cells)} cells x {len(experiment.seeds)} seeds in {base}")
+        for argv in experiment.setup:
+            print(f"setup: viper-run {shlex.join(argv)}")
+        cost = 0.0
+        for index, (cell, seed, workdir, argv) in enumerate(tasks, 1):
+            if done[(cell.label, seed)] is not None:
+                print(f"[{index}/{total}] {cell.label} seed {seed}: finished")
+                continue
+            if not chosen(cell, seed):
+                print(f"[{index}/{total}] {cell.label} seed {seed}: not selected")
+                continue
+            if workdir.is_dir():
+                with cell_lock(workdir) as free:
+                    if not free:
+                        print(f"[{index}/{total}] {cell.label} seed {seed}: running in another process")
+                        continue
+            finished_seeds = [n for (label, _), n in done.items() if label == cell.label and n]
+            seconds = estimate_seconds(cell, finished_seeds)
+            cost += seconds
+            print(f"[{index}/{total}] {cell.label} seed {seed}: ~{_clock(seconds)}\n    $ {shlex.join(argv)}")
+        print(f"estimated {_clock(cost)} of runs left ({_clock(cost / args.jobs)} with --jobs {args.jobs})")
+        return 0
+
+    todo = [task for task in tasks if done[(task[0].label, task[1])] is None and chosen(task[0], task[1])]
+    if todo:
+        run_setup(experiment.setup, base / "setup.log")
+    count = sum(1 for report in done.values() if report is not None)
+    left = total - count - len(todo)
+    chosen_note = f" ({left} more not selected by --seeds/--cells)" if left else ""
+    print(f"experiment {experiment.name}: {count}/{total} cells finished, {len(todo)} to run{chosen_note}", flush=True)
+    started, durations, failed = time.time(), [], []
+
     def one(task: tuple[Cell, int, Path, list[str]]) -> None:
         cell, seed, workdir, argv = task
         index = tasks.index(task) + 1
-        print(f"[{index}/{total}] start {cell.label} seed {seed} ({workdir})", flush=True)
         workdir.mkdir(parents=True, exist_ok=True)
+        with cell_lock(workdir) as mine:
+            if not mine:
+                print(
+                    f"[{index}/{total}] skip {cell.label} seed {seed}: another process is running it ({workdir})",
+                    flush=True,
+                )
+                return
+            numbers = finished(workdir, argv[1:])  # finished by another process since this one started
+            if numbers is None:
+                run_cell(task, index)
+            else:
+                done[(cell.label, seed)] = numbers
+
+    def run_cell(task: tuple[Cell, int, Path, list[str]], index: int) -> None:
+        cell, seed, workdir, argv = task
+        print(f"[{index}/{total}] start {cell.label} seed {seed} ({workdir})", flush=True)
         if not args.no_share:
             shared = share_stages(workdir, [w for _, s, w, _ in tasks if s == seed])
             if shared:

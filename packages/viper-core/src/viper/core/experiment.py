@@ -243,7 +243,6 @@ def _options(table: Any, where: str, extra: tuple[str, ...] = ()) -> dict[str, A
 def check_cells(experiment: Experiment) -> None:
     """Resolve every cell as ``viper-run --check`` would, so a bad option fails before any run."""
     import argparse
-    import contextlib
     import io
 
     from viper.core.commands.run import configure

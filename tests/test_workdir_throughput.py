@@ -1,0 +1,68 @@
+"""benchmarks/workdir_throughput.py: which runs it times (an experiment's finished cells, with the
+reward options they were run with) and, on the main job's trained workdir, the table it prints."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "workdir_throughput.py"
+
+
+@pytest.fixture(scope="module")
+def bench(load_benchmark):
+    return load_benchmark("workdir_throughput")
+
+
+def test_only_the_reward_section_of_a_command_line_is_kept(bench):
+    arguments = [
+        "--env",
+        "lite:reach",
+        "--set",
+        "reward.mode=joint",
+        "--set",
+        "agent.lr=1",
+        "--set",
+        "reward.normalize=symlog",
+    ]
+    assert bench._reward_options(arguments) == {"mode": "joint", "normalize": "symlog"}
+
+
+def _cell(root: Path, slug: str, label: str, arguments: list[str], finished: bool) -> None:
+    seed0 = root / slug / "seed0"
+    (seed0 / "report").mkdir(parents=True)
+    (seed0 / "cell.json").write_text(json.dumps({"cell": label, "seed": 0, "arguments": arguments}))
+    if finished:
+        (seed0 / "report" / "report.json").write_text("{}")
+
+
+def test_an_experiments_finished_cells_are_timed_with_their_options(bench, tmp_path, capsys):
+    root = tmp_path / "q4"
+    _cell(root, "a-1", "joint likelihood", ["--env", "lite:reach", "--set", "reward.mode=joint"], True)
+    _cell(root, "b-2", "context 8", ["--env", "lite:reach", "--set", "video_model.seq_len=9"], False)
+    args = argparse.Namespace(experiment=root, seed=0, workdirs=[])
+    runs = bench._runs(args)
+    assert runs == [("joint likelihood", root / "a-1" / "seed0", {"mode": "joint"}, "lite:reach")]
+    assert "skip context 8: not finished" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="no cell of seed 3"):
+        bench._runs(argparse.Namespace(experiment=root, seed=3, workdirs=[]))
+
+
+@pytest.mark.slow
+def test_the_main_jobs_reward_is_timed(main_job, tmp_path):
+    workdir = main_job[0]
+    out = tmp_path / "speed.md"
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), str(workdir), "--envs", "2", "--steps", "4", "--rounds", "1", "--out", str(out)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [line for line in out.read_text().splitlines() if line.startswith(f"| {workdir} |")]
+    assert len(rows) == 1
+    steps_per_second = float(rows[0].split("|")[3])
+    assert steps_per_second > 0 and rows[0].endswith("| 1.00x |")

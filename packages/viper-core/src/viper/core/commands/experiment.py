@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from viper.core.atomic import atomic_write_json
 from viper.core.errors import ViperError
 from viper.core.experiment import (
     Cell,
+    Experiment,
     cell_lock,
     check_cells,
     command,
@@ -90,7 +92,7 @@ def _clock(seconds: float) -> str:
     )
 
 
-def _selected(experiment: Any, seeds: list[int] | None, text: str | None) -> Any:
+def _selected(experiment: Experiment, seeds: list[int] | None, text: str | None) -> Callable[[Cell, int], bool]:
     """Which (cell, seed) pairs this invocation may run: all, or those ``--seeds``/``--cells`` pick."""
     if seeds:
         unknown = sorted(set(seeds) - set(experiment.seeds))

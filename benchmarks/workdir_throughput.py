@@ -23,14 +23,11 @@ from pathlib import Path
 import numpy as np
 
 
-def _reward_options(arguments: list[str]) -> dict[str, str]:
-    """``--set reward.X=Y`` pairs of a run's command line."""
-    options = {}
-    for flag, value in zip(arguments, arguments[1:], strict=False):
-        if flag == "--set" and value.startswith("reward."):
-            key, _, setting = value.removeprefix("reward.").partition("=")
-            options[key] = setting
-    return options
+def _run_settings(workdir: Path) -> tuple[dict[str, str], str | None]:
+    """The reward options (``--set reward.X=Y``) and env a run was made with, from its ``run.json``."""
+    run = json.loads((workdir / "run.json").read_text()) if (workdir / "run.json").is_file() else {}
+    options = (run.get("options") or {}).get("reward") or {}
+    return {k: str(v) for k, v in options.items()}, run.get("env")
 
 
 def _cell_order(name: str) -> dict[str, int]:
@@ -43,6 +40,8 @@ def _cell_order(name: str) -> dict[str, int]:
 
 def _runs(args: argparse.Namespace) -> list[tuple[str, Path, dict[str, str], str | None]]:
     """(label, workdir, reward options, env) of every run to time."""
+    from viper.core.experiment import finished
+
     runs = []
     if args.experiment:
         cells = sorted(args.experiment.glob(f"*/seed{args.seed}/cell.json"))
@@ -54,16 +53,12 @@ def _runs(args: argparse.Namespace) -> list[tuple[str, Path, dict[str, str], str
         markers = [(json.loads(marker.read_text()), marker) for marker in cells]
         markers.sort(key=lambda item: order.get(item[0]["cell"], len(order)))
         for cell, marker in markers:
-            if not (marker.parent / "report" / "report.json").is_file():
+            if finished(marker.parent, cell["arguments"]) is None:
                 print(f"skip {cell['cell']}: not finished")
                 continue
-            arguments = cell["arguments"]
-            env = arguments[arguments.index("--env") + 1] if "--env" in arguments else None
-            runs.append((cell["cell"], marker.parent, _reward_options(arguments), env))
+            runs.append((cell["cell"], marker.parent, *_run_settings(marker.parent)))
     for workdir in args.workdirs:
-        run = json.loads((workdir / "run.json").read_text()) if (workdir / "run.json").is_file() else {}
-        options = (run.get("options") or {}).get("reward") or {}
-        runs.append((str(workdir), workdir, {k: str(v) for k, v in options.items()}, run.get("env")))
+        runs.append((str(workdir), workdir, *_run_settings(workdir)))
     if not runs:
         raise SystemExit("nothing to time: give finished workdirs or --experiment ROOT/NAME")
     return runs

@@ -19,32 +19,30 @@ def bench(load_benchmark):
     return load_benchmark("workdir_throughput")
 
 
-def test_only_the_reward_section_of_a_command_line_is_kept(bench):
-    arguments = [
-        "--env",
-        "lite:reach",
-        "--set",
-        "reward.mode=joint",
-        "--set",
-        "agent.lr=1",
-        "--set",
-        "reward.normalize=symlog",
-    ]
-    assert bench._reward_options(arguments) == {"mode": "joint", "normalize": "symlog"}
+def test_only_the_reward_section_of_a_runs_options_is_kept(bench, tmp_path):
+    run = {"env": "lite:reach", "options": {"reward": {"mode": "joint", "normalize": "symlog"}, "agent": {"lr": 1}}}
+    (tmp_path / "run.json").write_text(json.dumps(run))
+    assert bench._run_settings(tmp_path) == ({"mode": "joint", "normalize": "symlog"}, "lite:reach")
 
 
-def _cell(root: Path, slug: str, label: str, arguments: list[str], finished: bool) -> None:
+def _cell(root: Path, slug: str, label: str, options: dict, finished: bool) -> None:
+    """A cell workdir as the runner and viper-run leave it: cell.json, run.json and, once
+    finished, a report naming its done stages."""
     seed0 = root / slug / "seed0"
+    arguments = ["--env", "lite:reach"]
     (seed0 / "report").mkdir(parents=True)
     (seed0 / "cell.json").write_text(json.dumps({"cell": label, "seed": 0, "arguments": arguments}))
+    (seed0 / "run.json").write_text(json.dumps({"env": "lite:reach", "options": options}))
     if finished:
-        (seed0 / "report" / "report.json").write_text("{}")
+        (seed0 / "score-a").mkdir()
+        (seed0 / "score-a" / "stage.json").write_text(json.dumps({"status": "done"}))
+        (seed0 / "report" / "report.json").write_text(json.dumps({"stage_folders": {"score": "score-a"}}))
 
 
 def test_an_experiments_finished_cells_are_timed_with_their_options(bench, tmp_path, capsys):
     root = tmp_path / "q4"
-    _cell(root, "a-1", "joint likelihood", ["--env", "lite:reach", "--set", "reward.mode=joint"], True)
-    _cell(root, "b-2", "context 8", ["--env", "lite:reach", "--set", "video_model.seq_len=9"], False)
+    _cell(root, "a-1", "joint likelihood", {"reward": {"mode": "joint"}}, True)
+    _cell(root, "b-2", "context 8", {"video_model": {"seq_len": "9"}}, False)
     args = argparse.Namespace(experiment=root, seed=0, workdirs=[])
     runs = bench._runs(args)
     assert runs == [("joint likelihood", root / "a-1" / "seed0", {"mode": "joint"}, "lite:reach")]

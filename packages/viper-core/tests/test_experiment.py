@@ -321,7 +321,7 @@ def test_setup_commands_run_before_the_cells_and_a_failing_one_stops_the_grid(
     for cell in (tmp_path / "runs" / "tiny").glob("*/seed0/cell.json"):
         cell.unlink()
     monkeypatch.setattr(command_module, "launch", lambda argv, log: 1)
-    assert main(["experiment", "tiny", "--root", "runs", "--out", "results"]) == 2
+    assert main(["experiment", "tiny", "--root", "runs", "--out", "results", "--no-recorded"]) == 2
     assert "setup command `viper-run collect --env lite:push" in capsys.readouterr().err
 
 
@@ -431,3 +431,66 @@ def test_a_cell_another_runner_holds_is_skipped_and_its_result_joins_the_page(
     assert launched == [] and "2/2 cells finished" in capsys.readouterr().out
     page = (tmp_path / "results" / "tiny.md").read_text()
     assert "Unfinished" not in page and "| reward=task | 50.0 ± 0.0 | 1 | 0: 50.0 |" in page
+
+
+def test_a_fresh_clone_takes_the_committed_page_s_cells_and_runs_only_the_rest(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, TINY, "tiny")
+    launched: list[list[str]] = []
+    monkeypatch.setattr(command_module, "launch", _recording_launch(launched))
+    flags = ["experiment", "tiny", "--out", "results"]
+    assert main([*flags, "--root", "machine-a", "--seeds", "0", "1"]) == 0
+    assert len(launched) == 4
+    before = json.loads((tmp_path / "results" / "tiny.json").read_text())
+
+    # another machine: the committed page is here, machine A's workdirs are not
+    launched.clear()
+    assert main([*flags, "--root", "machine-b", "--dry-run"]) == 0
+    listing = capsys.readouterr().out
+    assert "4 cell-seeds taken from results/tiny.json" in listing
+    assert "reward=viper seed 1: finished (recorded on the page)" in listing and "reward=task seed 2: ~" in listing
+    assert main([*flags, "--root", "machine-b"]) == 0
+    assert sorted(a[a.index("--seed") + 1] for a in launched) == ["2", "2"]
+    after = json.loads((tmp_path / "results" / "tiny.json").read_text())
+    assert after["finished"] == 6 and "Unfinished" not in (tmp_path / "results" / "tiny.md").read_text()
+    for label, cell in before["cells"].items():  # the recorded rows keep their numbers and provenance
+        assert after["cells"][label]["seeds"][:2] == cell["seeds"]
+    assert after["cells"]["reward=task"]["seeds"][2]["workdir"].startswith("machine-b")
+
+    launched.clear()
+    assert main([*flags, "--root", "machine-c", "--no-recorded", "--seeds", "0"]) == 0
+    assert len(launched) == 2  # told to, it runs recorded cells again
+
+
+def test_records_of_cells_whose_options_changed_are_not_taken(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, TINY.replace("[0, 1, 2]", "[0]"), "tiny")
+    launched: list[list[str]] = []
+    monkeypatch.setattr(command_module, "launch", _recording_launch(launched))
+    flags = ["experiment", "tiny", "--out", "results"]
+    assert main([*flags, "--root", "a"]) == 0
+    write(tmp_path, TINY.replace("[0, 1, 2]", "[0]").replace("steps = 200", "steps = 300"), "tiny")
+    launched.clear()
+    assert main([*flags, "--root", "b"]) == 0
+    assert len(launched) == 2 and "taken from" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("{not json", "not a readable results page"), ('{"cells": 3}', "expected a results page with a 'cells' table")],
+)
+def test_a_broken_page_fails_naming_it_before_any_cell_starts(
+    tmp_path: Path, monkeypatch, capsys, text: str, message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, TINY, "tiny")
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "tiny.json").write_text(text)
+    launched: list[list[str]] = []
+    monkeypatch.setattr(command_module, "launch", _recording_launch(launched))
+    assert main(["experiment", "tiny", "--root", "runs", "--out", "results"]) != 0
+    err = capsys.readouterr().err
+    assert "results/tiny.json" in err and message in err and "--no-recorded" in err
+    assert launched == []

@@ -28,7 +28,9 @@ An experiment is declared in ``experiments/NAME.toml``::
 A key without a dot is a ``viper-run`` flag (``random_episodes`` -> ``--random-episodes``); a
 key with one is ``--set SECTION.FIELD=VALUE``. Each (cell, seed) runs in its own workdir
 ``ROOT/NAME/<cell-slug>/seed<S>``, so it is cached and resumable like any run, and a cell whose
-report is written (with the command that made it) is never started again. Before a cell runs,
+report is written (with the command that made it) is never started again; nor is one whose
+numbers the committed results page ``OUT/NAME.json`` already holds (:func:`recorded`), so a
+fresh clone on another machine finishes a grid where the last one left off. Before a cell runs,
 the finished data, tokenizer and video-model stages of the other cells of its seed are linked
 into its workdir (:func:`share_stages`), so a stage with the same config is fitted once per seed
 (delete a whole seed's or experiment's folders, not one cell's, or the links dangle).
@@ -77,7 +79,10 @@ DEFAULT_METRICS = ("fraction_of_expert", "spearman", "agent_eval_return", "run_s
 
 
 def metric(report: dict[str, Any], name: str) -> float | None:
-    """``name``'s number in a cell's report.json (None where the run has none)."""
+    """``name``'s number in a cell's report.json, or in a seed's record on a results page (which
+    holds each metric under its own name); None where the run has none."""
+    if name in report:
+        return report[name]
     if name.endswith("_reward_return"):
         policy = name.removesuffix("_reward_return")
         return report.get("score_table", {}).get(policy, {}).get("reward_return")
@@ -278,6 +283,37 @@ def finished(workdir: Path, argv: list[str]) -> dict[str, Any] | None:
         if not stage.is_file() or read_json(stage).get("status") != "done":
             return None
     return numbers
+
+
+def recorded(page: Path) -> dict[tuple[str, int], dict[str, Any]]:
+    """The cell-seeds a results page (``OUT/NAME.json``, as :func:`write_results` writes it) holds,
+    keyed by (cell slug, seed).
+
+    The page is committed with the repository while the workdirs stay on the machine that ran
+    them, so a later machine reads a cell's numbers here instead of running it again. A record
+    counts only for a cell with the same slug, i.e. exactly the same options (the slug hashes them
+    all): editing a cell or the base options makes its records stale, and it runs again."""
+    if not page.is_file():
+        return {}
+    hint = "fix or delete it (git checkout restores the committed one), or pass --no-recorded"
+    try:
+        data = read_json(page)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{page}: not a readable results page ({exc}); {hint}") from exc
+    cells = data.get("cells") if isinstance(data, dict) else None
+    if not isinstance(cells, dict):
+        raise ConfigError(f"{page}: expected a results page with a 'cells' table; {hint}")
+    out: dict[tuple[str, int], dict[str, Any]] = {}
+    for label, cell in cells.items():
+        rows = cell.get("seeds") if isinstance(cell, dict) else None
+        if not isinstance(rows, list):
+            raise ConfigError(f"{page}: cell {label!r}: expected a list of seeds; {hint}")
+        for row in rows:
+            if not (isinstance(row, dict) and isinstance(row.get("seed"), int) and isinstance(row.get("workdir"), str)):
+                raise ConfigError(f"{page}: cell {label!r}: a seed without 'seed' and 'workdir': {row!r}; {hint}")
+            # the workdir was ROOT/NAME/<slug>/seed<S> on the machine that ran it
+            out[(Path(row["workdir"]).parent.name, row["seed"])] = {**row, "recorded": str(page)}
+    return out
 
 
 @contextlib.contextmanager

@@ -2,7 +2,8 @@
 
 Each (cell, seed) is an ordinary ``viper-run`` subprocess in ``ROOT/NAME/<cell-slug>/seed<S>``;
 a finished one is read, not started, so an interrupted grid resumes and a finished grid only
-rewrites ``OUT/NAME.md``. See :mod:`viper.core.experiment` for the file format.
+rewrites ``OUT/NAME.md``. Cell-seeds recorded on the committed page ``OUT/NAME.json`` count as
+finished too, so a fresh clone on another machine runs only what is left. See :mod:`viper.core.experiment` for the file format.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from viper.core.experiment import (
     find_experiment,
     finished,
     load_experiment,
+    recorded,
     share_stages,
 )
 
@@ -59,6 +61,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--page-only",
         action="store_true",
         help="write NAME.md/.json/.png from the cells finished so far and run nothing",
+    )
+    parser.add_argument(
+        "--no-recorded",
+        action="store_true",
+        help="run again the cell-seeds that OUT/NAME.json records but whose workdirs are not under ROOT "
+        "(default: take their numbers from the page, e.g. a grid begun on another machine)",
     )
     parser.add_argument(
         "--no-share",
@@ -124,6 +132,17 @@ def run(args: argparse.Namespace) -> int:
             workdir = base / cell.slug / f"seed{seed}"
             tasks.append((cell, seed, workdir, command(cell, seed, workdir)))
     done = {(c.label, s): finished(w, argv[1:]) for c, s, w, argv in tasks}
+    records = {} if args.no_recorded else recorded(args.out / f"{experiment.name}.json")
+    taken = 0
+    for cell, seed, _, _ in tasks:
+        if done[(cell.label, seed)] is None and (cell.slug, seed) in records:
+            done[(cell.label, seed)], taken = records[(cell.slug, seed)], taken + 1
+    if taken:
+        print(
+            f"experiment {experiment.name}: {taken} cell-seeds taken from {args.out / experiment.name}.json "
+            "(finished elsewhere; their workdirs are not under --root; --no-recorded runs them again)",
+            flush=True,
+        )
     total = len(tasks)
     lock = threading.Lock()
     regenerate = f"viper-run experiment {args.name} --root {args.root} --out {args.out}"
@@ -160,7 +179,8 @@ def run(args: argparse.Namespace) -> int:
         cost = 0.0
         for index, (cell, seed, workdir, argv) in enumerate(tasks, 1):
             if done[(cell.label, seed)] is not None:
-                print(f"[{index}/{total}] {cell.label} seed {seed}: finished")
+                where = " (recorded on the page)" if done[(cell.label, seed)].get("recorded") else ""
+                print(f"[{index}/{total}] {cell.label} seed {seed}: finished{where}")
                 continue
             if not chosen(cell, seed):
                 print(f"[{index}/{total}] {cell.label} seed {seed}: not selected")

@@ -356,22 +356,26 @@ def test_reward_model_metrics_come_from_the_diagnostics_and_the_video_model() ->
     assert metric({"video_model_metrics": {}}, "val_bits_per_code") is None
 
 
-def _recording_launch(launched: list[list[str]]):
+def fake_grid(tmp_path: Path, monkeypatch, text: str) -> list[list[str]]:
+    """``experiments/tiny.toml`` holding ``text``, in ``tmp_path`` as the working directory, with a
+    launcher that fakes each cell's finished run; returns the list of commands it launches."""
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, text, "tiny")
+    launched: list[list[str]] = []
+
     def launch(argv: list[str], log: Path) -> int:
         launched.append(argv)
         fake_run(Path(argv[argv.index("--workdir") + 1]), int(argv[argv.index("--seed") + 1]))
         return 0
 
-    return launch
+    monkeypatch.setattr(command_module, "launch", launch)
+    return launched
 
 
 def test_seeds_and_cells_pick_what_this_runner_runs_and_the_page_still_counts_the_grid(
     tmp_path: Path, monkeypatch, capsys
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    write(tmp_path, TINY, "tiny")
-    launched: list[list[str]] = []
-    monkeypatch.setattr(command_module, "launch", _recording_launch(launched))
+    launched = fake_grid(tmp_path, monkeypatch, TINY)
     flags = ["experiment", "tiny", "--root", "runs", "--out", "results"]
     assert main([*flags, "--seeds", "1", "--cells", "TASK"]) == 0
     assert [(a[a.index("--reward") + 1], a[a.index("--seed") + 1]) for a in launched] == [("task", "1")]
@@ -394,10 +398,7 @@ def test_seeds_and_cells_pick_what_this_runner_runs_and_the_page_still_counts_th
 def test_a_bad_selection_fails_naming_the_option_before_any_cell_starts(
     tmp_path: Path, monkeypatch, capsys, flags: list[str], messages: tuple[str, ...]
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    write(tmp_path, TINY, "tiny")
-    launched: list[list[str]] = []
-    monkeypatch.setattr(command_module, "launch", _recording_launch(launched))
+    launched = fake_grid(tmp_path, monkeypatch, TINY)
     assert main(["experiment", "tiny", "--root", "runs", "--out", "results", *flags]) != 0
     err = capsys.readouterr().err
     assert all(message in err for message in messages), err
@@ -407,10 +408,7 @@ def test_a_bad_selection_fails_naming_the_option_before_any_cell_starts(
 def test_a_cell_another_runner_holds_is_skipped_and_its_result_joins_the_page(
     tmp_path: Path, monkeypatch, capsys
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    write(tmp_path, TINY.replace("[0, 1, 2]", "[0]"), "tiny")
-    launched: list[list[str]] = []
-    monkeypatch.setattr(command_module, "launch", _recording_launch(launched))
+    launched = fake_grid(tmp_path, monkeypatch, TINY.replace("[0, 1, 2]", "[0]"))
     flags = ["experiment", "tiny", "--root", "runs", "--out", "results"]
     experiment = load_experiment(Path("experiments/tiny.toml"))
     held = Path("runs/tiny") / experiment.cells[1].slug / "seed0"  # reward=task, "running" elsewhere
@@ -436,10 +434,7 @@ def test_a_cell_another_runner_holds_is_skipped_and_its_result_joins_the_page(
 def test_a_fresh_clone_takes_the_committed_page_s_cells_and_runs_only_the_rest(
     tmp_path: Path, monkeypatch, capsys
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    write(tmp_path, TINY, "tiny")
-    launched: list[list[str]] = []
-    monkeypatch.setattr(command_module, "launch", _recording_launch(launched))
+    launched = fake_grid(tmp_path, monkeypatch, TINY)
     flags = ["experiment", "tiny", "--out", "results"]
     assert main([*flags, "--root", "machine-a", "--seeds", "0", "1"]) == 0
     assert len(launched) == 4
@@ -465,10 +460,7 @@ def test_a_fresh_clone_takes_the_committed_page_s_cells_and_runs_only_the_rest(
 
 
 def test_records_of_cells_whose_options_changed_are_not_taken(tmp_path: Path, monkeypatch, capsys) -> None:
-    monkeypatch.chdir(tmp_path)
-    write(tmp_path, TINY.replace("[0, 1, 2]", "[0]"), "tiny")
-    launched: list[list[str]] = []
-    monkeypatch.setattr(command_module, "launch", _recording_launch(launched))
+    launched = fake_grid(tmp_path, monkeypatch, TINY.replace("[0, 1, 2]", "[0]"))
     flags = ["experiment", "tiny", "--out", "results"]
     assert main([*flags, "--root", "a"]) == 0
     write(tmp_path, TINY.replace("[0, 1, 2]", "[0]").replace("steps = 200", "steps = 300"), "tiny")
@@ -484,12 +476,9 @@ def test_records_of_cells_whose_options_changed_are_not_taken(tmp_path: Path, mo
 def test_a_broken_page_fails_naming_it_before_any_cell_starts(
     tmp_path: Path, monkeypatch, capsys, text: str, message: str
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    write(tmp_path, TINY, "tiny")
     (tmp_path / "results").mkdir()
     (tmp_path / "results" / "tiny.json").write_text(text)
-    launched: list[list[str]] = []
-    monkeypatch.setattr(command_module, "launch", _recording_launch(launched))
+    launched = fake_grid(tmp_path, monkeypatch, TINY)
     assert main(["experiment", "tiny", "--root", "runs", "--out", "results"]) != 0
     err = capsys.readouterr().err
     assert "results/tiny.json" in err and message in err and "--no-recorded" in err

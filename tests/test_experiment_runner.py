@@ -16,10 +16,10 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
 
 
-def experiment(tmp_path: Path) -> subprocess.CompletedProcess:
+def experiment(tmp_path: Path, root: str = "runs") -> subprocess.CompletedProcess:
     result = subprocess.run(
         [sys.executable, "-m", "viper.core.cli", "experiment", "tiny"]
-        + ["--root", str(tmp_path / "runs"), "--out", str(tmp_path / "results"), "--jobs", "1"],
+        + ["--root", str(tmp_path / root), "--out", str(tmp_path / "results"), "--jobs", "1"],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -52,3 +52,8 @@ def test_tiny_grid_runs_end_to_end_and_a_rerun_recomputes_nothing(tmp_path: Path
     assert "2/2 cells finished, 0 to run" in second.stdout and "start" not in second.stdout
     assert [r.stat().st_mtime_ns for r in reports] == stamps
     assert (tmp_path / "results" / "tiny.md").read_text() == page
+
+    # a fresh clone elsewhere: no workdirs, only the committed page, which it takes instead of rerunning
+    third = experiment(tmp_path, root="elsewhere")
+    assert "2 cell-seeds taken from" in third.stdout and "2/2 cells finished, 0 to run" in third.stdout
+    assert "start" not in third.stdout and not (tmp_path / "elsewhere" / "tiny").exists()

@@ -3,7 +3,8 @@
 Each (cell, seed) is an ordinary ``viper-run`` subprocess in ``ROOT/NAME/<cell-slug>/seed<S>``;
 a finished one is read, not started, so an interrupted grid resumes and a finished grid only
 rewrites ``OUT/NAME.md``. Cell-seeds recorded on the committed page ``OUT/NAME.json`` count as
-finished too, so a fresh clone on another machine runs only what is left. See :mod:`viper.core.experiment` for the file format.
+finished too, so a fresh clone on another machine runs only what is left. See
+:mod:`viper.core.experiment` for the file format.
 """
 
 from __future__ import annotations
@@ -133,10 +134,10 @@ def run(args: argparse.Namespace) -> int:
             tasks.append((cell, seed, workdir, command(cell, seed, workdir)))
     done = {(c.label, s): finished(w, argv[1:]) for c, s, w, argv in tasks}
     records = {} if args.no_recorded else recorded(args.out / f"{experiment.name}.json")
-    taken = 0
     for cell, seed, _, _ in tasks:
         if done[(cell.label, seed)] is None and (cell.slug, seed) in records:
-            done[(cell.label, seed)], taken = records[(cell.slug, seed)], taken + 1
+            done[(cell.label, seed)] = records[(cell.slug, seed)]
+    taken = sum(1 for report in done.values() if report and report.get("recorded"))
     if taken:
         print(
             f"experiment {experiment.name}: {taken} cell-seeds taken from {args.out / experiment.name}.json "

@@ -32,7 +32,10 @@ EXTRAS = {"viper-envs": "[dmc,atari,metaworld]", "viper-agents": "[test]", "vipe
 TEST_PACKAGES = {"viper-agents": ["viper-envs", "viper-rewards"]}
 NEEDS_TORCH = {"viper-agents"}
 TORCH = os.environ.get("VIPER_TORCH", "torch==2.13.0")
-TEST_DEPS = ["pytest>=7", "pytest-timeout"]
+TEST_DEPS = ["pytest>=7", "pytest-timeout", "pytest-xdist"]
+# Two workers, one test module each at a time (a module's tests share its fixtures): CI machines
+# have 2 cores, and most tests use one (XLA compiles and small steps are single-threaded).
+PARALLEL = ["-n", "2", "--dist", "loadfile"]
 ENV = {"MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl"), "VIPER_PROGRESS": "0", "PYTHONHASHSEED": "0"}
 
 
@@ -52,7 +55,8 @@ def tests(session: nox.Session, package: str) -> None:
     targets = ["packages/viper-core"] if package != "viper-core" else []
     targets += [f"packages/{p}" for p in TEST_PACKAGES.get(package, [])]
     session.install(*targets, f"packages/{package}{EXTRAS.get(package, '')}")
-    session.run("pytest", f"packages/{package}/tests", "-m", "not slow", "-q", *session.posargs, env=ENV)
+    tests = f"packages/{package}/tests"
+    session.run("pytest", tests, "-m", "not slow", *PARALLEL, "-q", *session.posargs, env=ENV)
 
 
 @nox.session
@@ -61,7 +65,7 @@ def integration(session: nox.Session) -> None:
     install_all(session)
     session.install(*FIXTURES)
     session.install("packages/viper-core[ray]")  # tests/test_ray_backend.py: a local Ray cluster
-    session.run("pytest", "tests", "-m", "not slow", "-q", *session.posargs, env=ENV)
+    session.run("pytest", "tests", "-m", "not slow", *PARALLEL, "-q", *session.posargs, env=ENV)
 
 
 @nox.session
@@ -71,16 +75,14 @@ def slow(session: nox.Session) -> None:
     session.install(*FIXTURES)
     session.install("packages/viper-rewards[sb3]")  # examples/sb3_sac.py (torch is pinned above)
     session.install("packages/viper-core[ray]")  # tests/test_ray_backend.py is collected here too
-    session.install("pytest-xdist")
-    # Two workers, one module at a time each: a module's tests share its fixtures (the main job,
-    # ~15 min, is used only in tests/test_main_job.py). tests/ first, so that module is handed out
-    # early and the other worker works through the rest meanwhile (most slow tests use one core).
+    # The main job (~9 min alone, up to ~25 beside the other slow tests on a slow day) is used only
+    # in tests/test_main_job.py. tests/ first, so that module is handed out early and the other
+    # worker works through the rest meanwhile.
     # (Not --dist loadgroup: pytest-xdist 3.8 cannot set its group suffix on pytest 9.2's node ids.)
     folders = ["tests"] + [f"packages/{p}/tests" for p in PACKAGES]
-    parallel = ["-n", "2", "--dist", "loadfile"]
     # exit status 5: no test selected (no slow test left after -k, say)
     session.run(
-        "pytest", *folders, "-m", "slow", *parallel, "-q", "-rs", "--durations=10", *session.posargs,
+        "pytest", *folders, "-m", "slow", *PARALLEL, "-q", "-rs", "--durations=10", *session.posargs,
         env=ENV, success_codes=[0, 5],
     )  # fmt: skip
 

@@ -36,7 +36,7 @@ def main_job(tmp_path_factory) -> tuple[Path, dict, float, str]:
     workdir = tmp_path_factory.mktemp("main") / "run"
     started = time.time()
     result = subprocess.run(
-        [*VIPER_RUN, "--workdir", str(workdir)], capture_output=True, text=True, env=ENV, timeout=1800
+        [*VIPER_RUN, "--workdir", str(workdir)], capture_output=True, text=True, env=ENV, timeout=2700
     )
     seconds = time.time() - started
     print(result.stdout[-3000:], result.stderr[-3000:])

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from viper.tokenizers.testing import TINY, synthetic_episode
 
@@ -133,30 +132,3 @@ def test_fit_tokenizer_command_reports_bad_input_in_one_line(tmp_path):
     assert (
         proc.returncode == 2 and "--preset huge: tokenizer 'vqgan' has the presets paper, quick, light" in proc.stderr
     )
-
-
-@pytest.mark.slow
-def test_quick_preset_on_lite_reach_expert_frames(tmp_path):
-    """The quick/light preset reaches a usable PSNR on real expert frames in a couple of minutes."""
-    pytest.importorskip("viper.envs", reason="viper-envs is not installed; this test needs its lite suite")
-    from viper.core.collect import collect
-    from viper.core.dataset import VideoDataset
-    from viper.core.metrics import MetricsLogger
-    from viper.core.workdir import StageContext
-    from viper.tokenizers.vqgan import PRESETS, Config, VQGANTokenizer
-
-    collect("lite:reach", 30, tmp_path / "data", progress=False)
-    dataset = VideoDataset(tmp_path / "data")
-    train_eps, val_eps = dataset.split(0.1)
-    train, val = dataset.store(train_eps), dataset.store(val_eps)
-    tokenizer = VQGANTokenizer(Config(**PRESETS["light"]))
-    ctx = StageContext(
-        directory=tmp_path / "stage",
-        metrics=MetricsLogger(tmp_path / "stage/metrics.jsonl", stage="tokenizer"),
-        progress=False,
-        options={"tasks": ("reach",), "image_size": (64, 64)},
-    )
-    result = tokenizer.fit(train, val, ctx)
-    ctx.metrics.close()
-    assert result["evaluated_on"] == "val"
-    assert result["val_psnr"] > 30.0, result

@@ -121,6 +121,10 @@ def test_slug_changes_with_any_option_so_old_reports_are_not_reused() -> None:
         ("[[cells]]\nreward = 'task'\n[[cells]]\nreward = 'task'\n", "two cells have the same options"),
         ("[experiment\n", "not valid TOML"),
         ("[[cells]]\nname = 3\nreward = 'task'\n", "[[cells]] #1 name = 3: expected a non-empty string"),
+        (
+            "[experiment]\nbaseline = 'oracle'\n[grid]\nreward = ['task', 'viper']\n",
+            "baseline = 'oracle': expected the label of one of its cells: reward=task; reward=viper",
+        ),
     ],
 )
 def test_bad_files_fail_naming_the_file_and_the_key(tmp_path: Path, text: str, message: str) -> None:
@@ -292,6 +296,32 @@ def test_a_partly_finished_grid_leaves_a_page_that_says_what_is_missing(tmp_path
     assert "| reward=viper | 50.0 ± 0.0 | 1 | 0: 50.0 |" in page and "| reward=task | – | 0 |  |" in page
     data = json.loads((tmp_path / "results" / "tiny.json").read_text())
     assert (data["finished"], data["expected"]) == (1, 2)
+
+
+def test_a_baseline_adds_each_cell_s_difference_from_it_seed_by_seed(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, TINY.replace("[experiment]", "[experiment]\nbaseline = 'reward=task'"), "tiny")
+    score = {("task", 0): 0.5, ("task", 1): 0.9, ("viper", 0): 0.6, ("viper", 1): 0.95}
+
+    def launch(argv: list[str], log: Path) -> int:  # seed 2 of the task cell fails
+        reward, seed = argv[argv.index("--reward") + 1], int(argv[argv.index("--seed") + 1])
+        if (reward, seed) not in score and reward == "task":
+            return 1
+        workdir = Path(argv[argv.index("--workdir") + 1])
+        fake_run(workdir, seed)
+        report = json.loads((workdir / "report" / "report.json").read_text())
+        report["fraction_of_expert"] = score.get((reward, seed), 0.2)
+        (workdir / "report" / "report.json").write_text(json.dumps(report))
+        return 0
+
+    monkeypatch.setattr(command_module, "launch", launch)
+    assert main(["experiment", "tiny", "--root", "runs", "--out", "results"]) == 1
+    page = (tmp_path / "results" / "tiny.md").read_text()
+    assert "| cell | mean ± std | n | Δ vs baseline | per seed |" in page
+    assert "| reward=task | 70.0 ± 20.0 | 2 | baseline | 0: 50.0, 1: 90.0 |" in page
+    # seeds 0 and 1 only (the baseline has no seed 2): +10 and +5, although the means differ by 15
+    assert "| reward=viper | 58.3 ± 30.6 | 3 | +7.5 ± 2.5 (2) | 0: 60.0, 1: 95.0, 2: 20.0 |" in page
+    assert json.loads((tmp_path / "results" / "tiny.json").read_text())["baseline"] == "reward=task"
 
 
 def test_setup_commands_run_before_the_cells_and_a_failing_one_stops_the_grid(
@@ -467,6 +497,29 @@ def test_records_of_cells_whose_options_changed_are_not_taken(tmp_path: Path, mo
     launched.clear()
     assert main([*flags, "--root", "b"]) == 0
     assert len(launched) == 2 and "taken from" not in capsys.readouterr().out
+
+
+def test_a_row_naming_the_slug_of_a_redeclared_cell_is_taken(tmp_path: Path, monkeypatch, capsys) -> None:
+    """A cell re-declared with the same effective options (a preset default that changed, pinned
+    in [base]) keeps its records once the page's rows name its new slug."""
+    launched = fake_grid(tmp_path, monkeypatch, TINY.replace("[0, 1, 2]", "[0]"))
+    flags = ["experiment", "tiny", "--out", "results"]
+    assert main([*flags, "--root", "a"]) == 0
+    before = {cell.slug for cell in load_experiment(tmp_path / "experiments" / "tiny.toml").cells}
+    pinned = write(
+        tmp_path, TINY.replace("[0, 1, 2]", "[0]").replace("steps = 200", "steps = 200\nepisodes = 60"), "tiny"
+    )
+    page = tmp_path / "results" / "tiny.json"
+    data = json.loads(page.read_text())
+    assert {row["slug"] for cell in data["cells"].values() for row in cell["seeds"]} == before
+    for cell in load_experiment(pinned).cells:
+        for row in data["cells"][cell.label]["seeds"]:
+            row["slug"] = cell.slug
+    page.write_text(json.dumps(data))
+    launched.clear()
+    assert main([*flags, "--root", "b"]) == 0
+    assert launched == [] and "2 cell-seeds taken from results/tiny.json" in capsys.readouterr().out
+    assert json.loads(page.read_text())["cells"]["reward=viper"]["seeds"][0]["workdir"].startswith("a")
 
 
 @pytest.mark.parametrize(

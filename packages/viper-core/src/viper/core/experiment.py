@@ -9,6 +9,7 @@ An experiment is declared in ``experiments/NAME.toml``::
     setup = [                   # optional: viper-run commands run before the cells, every time
         "collect --env lite:push --episodes 60 --out runs/data/two --resume",   # (so idempotent)
     ]
+    baseline = "reward=task"    # optional: a cell label; tables add each cell's paired difference
 
     [base]                      # every cell: PipelineConfig fields and SECTION.FIELD options
     env = "lite:reach"
@@ -98,6 +99,7 @@ def metric(report: dict[str, Any], name: str) -> float | None:
 FLAGS = ("env", "tokenizer", "model", "reward", "agent", "explore", "beta", "data", "episodes")
 FLAGS += ("random_episodes", "steps", "preset")
 TABLES = ("experiment", "base", "grid", "cells")
+HEAD_KEYS = ("description", "seeds", "metrics", "setup", "baseline")
 
 #: Rough 2-core CPU seconds per training step, for ``--dry-run`` before any cell has finished
 #: (from the quick preset's timing in the README: tokenizer 107 s / 500 steps, video model
@@ -142,6 +144,7 @@ class Experiment:
     metrics: tuple[str, ...]
     cells: tuple[Cell, ...]
     setup: tuple[tuple[str, ...], ...] = ()  # viper-run commands (argument lists) run before any cell
+    baseline: str | None = None  # a cell label: the page adds each cell's difference from it, seed by seed
 
 
 def _text(value: Any) -> str:
@@ -173,8 +176,8 @@ def load_experiment(path: Path) -> Experiment:
             raise ConfigError(f"{where}: unknown table [{key}]; expected {', '.join(TABLES)}")
     head = data.get("experiment", {})
     for key in head:
-        if key not in ("description", "seeds", "metrics", "setup"):
-            raise ConfigError(f"{where}: [experiment] {key}: unknown key; expected description, seeds, metrics, setup")
+        if key not in HEAD_KEYS:
+            raise ConfigError(f"{where}: [experiment] {key}: unknown key; expected {', '.join(HEAD_KEYS)}")
     seeds = head.get("seeds", [0, 1, 2])
     if not (isinstance(seeds, list) and seeds and all(isinstance(s, int) and s >= 0 for s in seeds)):
         raise ConfigError(f"{where}: [experiment] seeds = {seeds!r}: expected a list of integers >= 0")
@@ -219,8 +222,21 @@ def load_experiment(path: Path) -> Experiment:
     if not (isinstance(setup, list) and all(isinstance(c, str) and c.strip() for c in setup)):
         raise ConfigError(f"{where}: [experiment] setup = {setup!r}: expected a list of viper-run commands (strings)")
     commands = tuple(tuple(shlex.split(c.removeprefix("viper-run").strip())) for c in setup)
+    baseline = head.get("baseline")
+    labels = [cell.label for cell in cells]
+    if baseline is not None and baseline not in labels:
+        raise ConfigError(
+            f"{where}: [experiment] baseline = {baseline!r}: expected the label of one of its cells: {'; '.join(labels)}"
+        )
     return Experiment(
-        path.stem, path, str(head.get("description", "")), tuple(seeds), tuple(metrics), tuple(cells), commands
+        path.stem,
+        path,
+        str(head.get("description", "")),
+        tuple(seeds),
+        tuple(metrics),
+        tuple(cells),
+        commands,
+        baseline,
     )
 
 
@@ -311,8 +327,11 @@ def recorded(page: Path) -> dict[tuple[str, int], dict[str, Any]]:
         for row in rows:
             if not (isinstance(row, dict) and isinstance(row.get("seed"), int) and isinstance(row.get("workdir"), str)):
                 raise ConfigError(f"{page}: cell {label!r}: a seed without 'seed' and 'workdir': {row!r}; {hint}")
-            # the workdir was ROOT/NAME/<slug>/seed<S> on the machine that ran it
-            out[(Path(row["workdir"]).parent.name, row["seed"])] = {**row, "recorded": str(page)}
+            # the workdir was ROOT/NAME/<slug>/seed<S> on the machine that ran it; a row may name
+            # its cell's slug itself (pages written since 2026-12-04, and rows whose cell was
+            # re-declared with the same effective options, e.g. a preset default pinned in [base])
+            slug = row.get("slug") or Path(row["workdir"]).parent.name
+            out[(slug, row["seed"])] = {**row, "recorded": str(page)}
     return out
 
 

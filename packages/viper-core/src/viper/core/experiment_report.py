@@ -29,6 +29,21 @@ def _summary(x: np.ndarray) -> str:
     return f"{x.mean():.{digits}f} ± {x.std():.{digits}f}" if len(x) else "–"
 
 
+def paired(rows: list[dict[str, Any]], reference: list[dict[str, Any]], name: str) -> np.ndarray:
+    """The cell's value minus the baseline cell's, seed by seed, over the seeds both finished.
+
+    Why paired: cells of one seed share its data and often its fits, so the seed's luck moves
+    them together; a difference taken within a seed leaves that luck out, where the two cells'
+    own means ± std (over the same seeds) can overlap although every seed orders them alike."""
+    base = {r["seed"]: v for r, v in zip(reference, values(reference, name), strict=True)}
+    return np.array([v - base[r["seed"]] for r, v in zip(rows, values(rows, name), strict=True) if r["seed"] in base])
+
+
+def _difference(x: np.ndarray, digits: int) -> str:
+    x = x[~np.isnan(x)]
+    return f"{x.mean():+.{digits}f} ± {x.std():.{digits}f} ({len(x)})" if len(x) else "–"
+
+
 def markdown(
     experiment: Experiment, results: dict[str, list[dict[str, Any]]], regenerate: str, plot: str, expected: int = 0
 ) -> str:
@@ -42,19 +57,42 @@ def markdown(
         f"Grid file `{experiment.path}`; {len(experiment.cells)} cells × seeds {list(experiment.seeds)}; "
         "each number is the mean ± std (population) over seeds of the cell's `report/report.json`.",
         "",
+        *(
+            [
+                f"Δ: the cell minus the baseline `{experiment.baseline}` within each seed, mean ± std over "
+                "the seeds both finished (their number in brackets): the seed's luck, which moves every "
+                "cell of a seed together, cancels.",
+                "",
+            ]
+            if experiment.baseline
+            else []
+        ),
         "Regenerate (finished cells are read, not rerun):",
         "",
         f"    {regenerate}",
         "",
     ]
     for name in experiment.metrics:
-        heading = METRICS[name][0]
-        lines += [f"## {heading} (`{name}`)", "", "| cell | mean ± std | n | per seed |", "|---|---:|---:|---|"]
+        heading, base = METRICS[name][0], experiment.baseline
+        extra = (" Δ vs baseline |", "---:|") if base else ("", "")
+        lines += [
+            f"## {heading} (`{name}`)",
+            "",
+            f"| cell | mean ± std | n |{extra[0]} per seed |",
+            f"|---|---:|---:|{extra[1]}---|",
+        ]
         for cell in experiment.cells:
             rows = results[cell.label]
             x = values(rows, name)
             seeds = ", ".join(f"{r['seed']}: {v:.{_digits(x)}f}" for r, v in zip(rows, x, strict=True))
-            lines.append(f"| {cell.label} | {_summary(x)} | {int((~np.isnan(x)).sum())} | {seeds} |")
+            delta = ""
+            if base:
+                delta = (
+                    " baseline |"
+                    if cell.label == base
+                    else f" {_difference(paired(rows, results[base], name), _digits(x))} |"
+                )
+            lines.append(f"| {cell.label} | {_summary(x)} | {int((~np.isnan(x)).sum())} |{delta} {seeds} |")
         lines.append("")
     lines += [f"![{experiment.name}]({plot})", ""]
     return "\n".join(lines)
@@ -101,13 +139,18 @@ def write_results(
             "experiment": experiment.name,
             "file": str(experiment.path),
             "command": regenerate,
+            "baseline": experiment.baseline,
             "finished": sum(len(rows) for rows in results.values()),
             "expected": expected or sum(len(rows) for rows in results.values()),
             "cells": {
                 cell.label: {
                     "options": cell.options,
                     "seeds": [
-                        {**{k: r.get(k) for k in keep}, **{m: metric(r, m) for m in experiment.metrics}}
+                        {
+                            **{k: r.get(k) for k in keep},
+                            "slug": cell.slug,
+                            **{m: metric(r, m) for m in experiment.metrics},
+                        }
                         for r in results[cell.label]
                     ],
                 }

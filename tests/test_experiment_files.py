@@ -36,7 +36,7 @@ PAGES = [path for path in FILES if (REPO / "docs" / "results" / f"{path.stem}.js
 def test_every_recorded_cell_seed_still_counts_as_finished(path: Path) -> None:
     experiment = load_experiment(path)
     records = recorded(REPO / "docs" / "results" / f"{path.stem}.json")
-    slugs = {cell.slug: cell.label for cell in experiment.cells}
+    slugs = {cell.slug for cell in experiment.cells}
     stale = sorted({slug for slug, _ in records if slug not in slugs})
     # A cell whose options changed runs again by design; when the change keeps what it computes
     # (a preset default pinned in [base]), name the new slug in the page's rows ("slug").

@@ -24,9 +24,11 @@ def _digits(x: np.ndarray) -> int:
     return 3 if len(finite) and np.abs(finite).max() < 10 else 1
 
 
-def _summary(x: np.ndarray) -> str:
-    digits, x = _digits(x), x[~np.isnan(x)]
-    return f"{x.mean():.{digits}f} ± {x.std():.{digits}f}" if len(x) else "–"
+def _summary(x: np.ndarray, digits: int | None = None, sign: str = "") -> str:
+    """``mean ± std`` of the finite values ("–" if none), at ``digits`` (default: by magnitude);
+    ``sign="+"`` writes the mean's sign, for differences."""
+    digits, x = _digits(x) if digits is None else digits, x[~np.isnan(x)]
+    return f"{x.mean():{sign}.{digits}f} ± {x.std():.{digits}f}" if len(x) else "–"
 
 
 def paired(rows: list[dict[str, Any]], reference: list[dict[str, Any]], name: str) -> np.ndarray:
@@ -40,8 +42,8 @@ def paired(rows: list[dict[str, Any]], reference: list[dict[str, Any]], name: st
 
 
 def _difference(x: np.ndarray, digits: int) -> str:
-    x = x[~np.isnan(x)]
-    return f"{x.mean():+.{digits}f} ± {x.std():.{digits}f} ({len(x)})" if len(x) else "–"
+    count = int((~np.isnan(x)).sum())
+    return f"{_summary(x, digits, '+')} ({count})" if count else "–"
 
 
 def markdown(
@@ -72,15 +74,11 @@ def markdown(
         f"    {regenerate}",
         "",
     ]
+    base = experiment.baseline
+    extra = (" Δ vs baseline |", "---:|") if base else ("", "")
+    header = [f"| cell | mean ± std | n |{extra[0]} per seed |", f"|---|---:|---:|{extra[1]}---|"]
     for name in experiment.metrics:
-        heading, base = METRICS[name][0], experiment.baseline
-        extra = (" Δ vs baseline |", "---:|") if base else ("", "")
-        lines += [
-            f"## {heading} (`{name}`)",
-            "",
-            f"| cell | mean ± std | n |{extra[0]} per seed |",
-            f"|---|---:|---:|{extra[1]}---|",
-        ]
+        lines += [f"## {METRICS[name][0]} (`{name}`)", "", *header]
         for cell in experiment.cells:
             rows = results[cell.label]
             x = values(rows, name)

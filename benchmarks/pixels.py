@@ -12,9 +12,10 @@ model, score) are shared with that script's cells and only the agent stage is ne
 interrupted run resumes from the agent's last checkpoint; a finished one is only read.
 
     python benchmarks/pixels.py [--env lite:reach] [--seeds 0] [--rewards viper task] \\
-        [--steps 20000] [--set agent.lr=1e-3 ...] [--root runs/agent_returns] [--dry-run]
+        [--steps 20000] [--set agent.encoder=keypoints ...] [--tag NAME] [--root runs/agent_returns] [--dry-run]
 
-Writes ``--out``/pixels-<env>.json (every cell's curve and final figures) and .png (the curves).
+Writes ``--out``/pixels-<env>[-<tag>].json (every cell's curve and final figures) and .png (the
+curves); a ``--tag`` keeps one variant's figures beside another's.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def eval_curve(workdir: Path, agent_stage: str) -> list[dict]:
     ]
 
 
-def plot(cells: list[dict], env: str, out: Path) -> None:
+def plot(cells: list[dict], env: str, out: Path, encoder: str = "drq") -> None:
     from viper.core.media import _pyplot, write_png
 
     plt = _pyplot()
@@ -85,7 +86,7 @@ def plot(cells: list[dict], env: str, out: Path) -> None:
         ax.axhline(cells[0]["random_return"], color="tab:red", linestyle=":", label="random policy")
     ax.set_xlabel("env steps")
     ax.set_ylabel("eval return (true)")
-    ax.set_title(f"{env}: drq from 64x64 pixels only", fontsize=9)
+    ax.set_title(f"{env}: drq ({encoder} encoder) from 64x64 pixels only", fontsize=9)
     ax.legend(fontsize=7, loc="best")
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -101,10 +102,13 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], help="SECTION.FIELD=VALUE on top of the pixel agent")
     parser.add_argument("--root", type=Path, default=Path("runs/agent_returns"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--tag", default="", help="suffix of the output files' names (one variant beside another)")
     parser.add_argument("--dry-run", action="store_true", help="list the cells and stop")
     args = parser.parse_args()
     if args.steps < 1:
         parser.error(f"--steps {args.steps}: expected a positive number of env steps")
+    if args.tag and not args.tag.replace("-", "").replace("_", "").isalnum():
+        parser.error(f"--tag {args.tag!r}: expected letters, digits, '-' or '_' (it names files)")
 
     # cell_command reads these agent_returns.py options; the pixel settings travel as --set.
     run_args = argparse.Namespace(
@@ -128,11 +132,14 @@ def main() -> None:
         began = time.time()
     if args.dry_run:
         return
-    name = f"pixels-{args.env.replace(':', '-')}"
+    name = f"pixels-{args.env.replace(':', '-')}" + (f"-{args.tag}" if args.tag else "")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{name}.json").write_text(json.dumps(cells, indent=1) + "\n")
-    plot(cells, args.env, args.out / f"{name}.png")
-    print(f"\n{args.env}, drq from pixels, {args.steps} env steps: final eval return, % of the expert\n")
+    encoder = next((s.split("=", 1)[1] for s in reversed(run_args.set) if s.startswith("agent.encoder=")), "drq")
+    plot(cells, args.env, args.out / f"{name}.png", encoder)
+    print(
+        f"\n{args.env}, drq ({encoder} encoder) from pixels, {args.steps} env steps: final eval return, % of the expert\n"
+    )
     print("| reward | seed | % of expert | return | best eval | agent stage |")
     print("|---|---:|---:|---:|---:|---:|")
     for c in cells:

@@ -43,6 +43,10 @@ def test_bad_steps_are_refused_before_any_run(tmp_path):
         [sys.executable, str(SCRIPT), "--steps", "0", "--root", str(tmp_path)], capture_output=True, text=True
     )
     assert out.returncode == 2 and "--steps 0" in out.stderr
+    out = subprocess.run(
+        [sys.executable, str(SCRIPT), "--tag", "../x", "--root", str(tmp_path)], capture_output=True, text=True
+    )
+    assert out.returncode == 2 and "--tag '../x'" in out.stderr and not list(tmp_path.iterdir())
 
 
 def test_curves_are_read_per_agent_stage_and_drawn(bench, tmp_path):
@@ -59,5 +63,5 @@ def test_curves_are_read_per_agent_stage_and_drawn(bench, tmp_path):
         {"reward": "viper", "seed": 0, "curve": curve, "expert_return": 89.5, "random_return": 0.1},
         {"reward": "task", "seed": 0, "curve": curve, "expert_return": 89.5, "random_return": 0.1},
     ]
-    bench.plot(cells, "lite:reach", tmp_path / "curves.png")
+    bench.plot(cells, "lite:reach", tmp_path / "curves.png", "keypoints")
     assert (tmp_path / "curves.png").read_bytes()[:8] == PNG

@@ -52,6 +52,43 @@ def test_conv_channels_narrow_the_image_encoder() -> None:
         DrQConfig(conv_channels=0)
 
 
+def test_spatial_softmax_finds_each_channels_peak() -> None:
+    from viper.agents.encoders import SpatialSoftmax
+
+    readout = SpatialSoftmax(5, 9)
+    features = torch.full((1, 2, 5, 9), -50.0)
+    features[0, 0, 0, 8] = 50.0  # top right
+    features[0, 1, 2, 0] = 50.0  # middle row, left edge
+    points = readout(features).view(2, 2)
+    assert torch.allclose(points, torch.tensor([[1.0, -1.0], [-1.0, 0.0]]), atol=1e-4)
+    assert "grid" not in readout.state_dict()  # derived from the shape, not checkpointed
+
+
+@pytest.mark.parametrize("algorithm", ["drqv2", "drq"])
+def test_keypoint_encoder_gives_two_coordinates_per_channel_and_learns(algorithm) -> None:
+    env = PointEnv()
+    agent = make(env, algorithm=algorithm, encoder="keypoints", conv_channels=8)
+    assert agent.encoder.size == 16
+    rollout(agent, PointEnv, 20)
+    h = agent.encoder(torch.as_tensor(agent.replay.data["image"][0, :4]), None)
+    assert h.shape == (4, 16) and bool((h.abs() <= 1).all())
+    before = [p.detach().clone() for p in agent.encoder.parameters()]
+    assert math.isfinite(agent.train()["critic_loss"])
+    assert any(not torch.equal(p, q) for p, q in zip(before, agent.encoder.parameters()))
+    assert "encoder" not in to_dict(DrQConfig()) and to_dict(DrQConfig(encoder="keypoints"))["encoder"] == "keypoints"
+    with pytest.raises(ConfigError, match=r"agent.encoder"):
+        DrQConfig(encoder="resnet")
+
+
+def test_keypoint_encoder_rejects_images_too_small_for_its_convs() -> None:
+    from viper.agents.encoders import Encoder
+    from viper.agents.spaces import select_observations
+
+    space = gym.spaces.Dict({"image": gym.spaces.Box(0, 255, (12, 12, 3), np.uint8)})
+    with pytest.raises(ConfigError, match=r"agent.encoder=keypoints needs images of at least 13 pixels.*12x12"):
+        Encoder(select_observations(space, ("image",), "drq"), 1, 0, 8, "keypoints")
+
+
 def test_state_observations_need_no_pixels() -> None:
     env = PointEnv(with_image=False)
     agent = make(env, obs_keys=("state",))

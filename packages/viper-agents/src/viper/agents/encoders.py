@@ -1,6 +1,7 @@
 """Image and vector encoders shared by the model-free agents (drq, dqn), and random-shift
-augmentation: DrQ's four 3x3 convs (Yarats et al. 2021) or the Nature DQN's three (Mnih et al.
-2015) for images, a hidden layer or the vector itself for vectors."""
+augmentation: DrQ's four 3x3 convs (Yarats et al. 2021), the Nature DQN's three (Mnih et al.
+2015) or convs read out as keypoints (a spatial softmax, Levine et al. 2016) for images, a hidden
+layer or the vector itself for vectors."""
 
 from __future__ import annotations
 
@@ -53,10 +54,45 @@ def _nature_convs(channels_in: int, height: int, width: int) -> tuple[nn.Sequent
     return convnet, 64 * side(height) * side(width)
 
 
+class SpatialSoftmax(nn.Module):
+    """``[N, C, H, W]`` feature maps -> ``[N, 2C]``: each channel's softmax over positions read
+    out as its expected ``(x, y)`` in ``[-1, 1]`` (a keypoint), with a learned temperature."""
+
+    def __init__(self, height: int, width: int) -> None:
+        super().__init__()
+        self.log_temperature = nn.Parameter(torch.zeros(()))
+        ys, xs = torch.meshgrid(torch.linspace(-1, 1, height), torch.linspace(-1, 1, width), indexing="ij")
+        # Derived from the shape alone, so kept out of checkpoints.
+        self.register_buffer("grid", torch.stack([xs.flatten(), ys.flatten()], -1), persistent=False)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        weights = torch.softmax(features.flatten(2) / self.log_temperature.exp(), -1)
+        return (weights @ self.grid).flatten(1)
+
+
+def _keypoint_convs(channels_in: int, channels: int, height: int, width: int) -> tuple[nn.Sequential, int]:
+    # DrQ's first three convs; the last has no ReLU, so a channel's map can be negative away
+    # from what it detects and its softmax stays peaked.
+    side = lambda n: (n - 3) // 2 + 1 - 4  # noqa: E731
+    if min(side(height), side(width)) < 2:
+        raise ConfigError(
+            f"--set agent.encoder=keypoints needs images of at least 13 pixels a side, got {height}x{width}"
+        )
+    convnet = nn.Sequential(
+        nn.Conv2d(channels_in, channels, 3, stride=2), nn.ReLU(),
+        nn.Conv2d(channels, channels, 3, stride=1), nn.ReLU(),
+        nn.Conv2d(channels, channels, 3, stride=1),
+        SpatialSoftmax(side(height), side(width)),
+    )  # fmt: skip
+    return convnet, 2 * channels
+
+
 class Encoder(nn.Module):
     """Images (``frame_stack`` frames on channels, scaled to [-0.5, 0.5]): ``conv="drq"``, four
     3x3 convs of ``channels`` each (32 in DrQ; the first with stride 2), or ``conv="nature"``, the
-    Nature DQN's 32/64/64 convs; + ReLU, flattened. Vectors: one hidden ReLU layer of
+    Nature DQN's 32/64/64 convs; + ReLU, flattened. ``conv="keypoints"``: three of DrQ's convs
+    read out by a spatial softmax, two coordinates per channel: where things are, which is what
+    a position-controlled task needs, in ``2 * channels`` numbers instead of thousands. Vectors: one hidden ReLU layer of
     ``state_hidden`` units, or the vector itself with ``state_hidden=0``. Output: both, concatenated."""
 
     def __init__(
@@ -65,7 +101,7 @@ class Encoder(nn.Module):
         frame_stack: int,
         state_hidden: int,
         channels: int = 32,
-        conv: Literal["drq", "nature"] = "drq",
+        conv: Literal["drq", "nature", "keypoints"] = "drq",
     ) -> None:
         super().__init__()
         self.spec = spec
@@ -74,6 +110,8 @@ class Encoder(nn.Module):
             height, width, image_channels = spec.image_shape()
             if conv == "nature":
                 self.convnet, size = _nature_convs(image_channels * frame_stack, height, width)
+            elif conv == "keypoints":
+                self.convnet, size = _keypoint_convs(image_channels * frame_stack, channels, height, width)
             else:
                 self.convnet, size = _drq_convs(image_channels * frame_stack, channels, height, width)
             self.size += size

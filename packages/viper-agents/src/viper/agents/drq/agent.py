@@ -49,9 +49,9 @@ class DrQAgent(TorchAgent):
         self.train_start = int(config.seed_steps)
         self.std = parse_schedule(config.std_schedule)
         self.frames_per_step = config.frame_stack if self.spec.images else 1
-        self.encoder = Encoder(self.spec, self.frames_per_step, config.state_hidden, config.conv_channels).to(
-            self.device
-        )
+        self.encoder = Encoder(
+            self.spec, self.frames_per_step, config.state_hidden, config.conv_channels, config.encoder
+        ).to(self.device)
         self.sac = config.algorithm == "drq"
         actor = GaussianActor if self.sac else Actor
         self.actor = actor(self.encoder.size, self.actions.size, config).to(self.device)

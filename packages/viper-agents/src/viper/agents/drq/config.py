@@ -102,6 +102,10 @@ class DrQConfig(Options):
     """EMA rate of the target critic."""
     shift_pad: int = 4
     """Random-shift augmentation: pad by this many pixels (replicate), crop back at random."""
+    encoder: Literal["drq", "keypoints"] = option("drq", one_of=("drq", "keypoints"), keyed_default=False)
+    """Image encoder: ``drq`` (DrQ's four convs, flattened) or ``keypoints`` (three of them read
+    out by a spatial softmax as each channel's expected position: ``2 * conv_channels`` numbers;
+    learns position-driven tasks from pixels in far fewer updates, benchmarks/README.md)."""
     conv_channels: int = option(32, ge=1, keyed_default=False)
     """Channels of each of the image encoder's four convs (DrQ's 32; 16 makes a forward+backward pass ~2.3x faster on a 2-core CPU)."""
     state_hidden: int = option(256, ge=0)

@@ -23,6 +23,7 @@ def test_the_agent_sees_pixels_only_and_user_settings_come_last(bench):
     settings = bench.pixel_settings(["agent.batch_size=32"])
     assert settings[0] == "agent.obs_keys=image" and settings[-1] == "agent.batch_size=32"
     assert "agent.batch_size=64" in settings  # viper-run applies --set in order: the user's wins
+    assert "agent.encoder=keypoints" in settings  # DrQ's flattened convs learned nothing in 20k steps
     # Every field overrides a state-agent setting of the quick preset that would not suit images.
     assert {"feature_dim", "conv_channels", "frame_stack"} <= set(bench.PIXEL_AGENT)
 

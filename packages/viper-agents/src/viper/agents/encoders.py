@@ -92,8 +92,9 @@ class Encoder(nn.Module):
     3x3 convs of ``channels`` each (32 in DrQ; the first with stride 2), or ``conv="nature"``, the
     Nature DQN's 32/64/64 convs; + ReLU, flattened. ``conv="keypoints"``: three of DrQ's convs
     read out by a spatial softmax, two coordinates per channel: where things are, which is what
-    a position-controlled task needs, in ``2 * channels`` numbers instead of thousands. Vectors: one hidden ReLU layer of
-    ``state_hidden`` units, or the vector itself with ``state_hidden=0``. Output: both, concatenated."""
+    a position-controlled task needs, in ``2 * channels`` numbers instead of thousands. Vectors:
+    one hidden ReLU layer of ``state_hidden`` units, or the vector itself with
+    ``state_hidden=0``. Output: both, concatenated."""
 
     def __init__(
         self,

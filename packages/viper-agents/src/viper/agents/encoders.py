@@ -5,6 +5,7 @@ layer or the vector itself for vectors."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import torch
@@ -28,15 +29,18 @@ def orthogonal_init(module: nn.Module) -> None:
         nn.init.zeros_(module.bias.data)
 
 
+def _drq_layers(channels_in: int, channels: int, convs: int) -> tuple[list[nn.Module], Callable[[int], int]]:
+    """DrQ's 3x3 convs (the first with stride 2), each followed by a ReLU, and the side length
+    an image side of ``n`` pixels comes out at."""
+    layers: list[nn.Module] = [nn.Conv2d(channels_in, channels, 3, stride=2), nn.ReLU()]
+    for _ in range(convs - 1):
+        layers += [nn.Conv2d(channels, channels, 3, stride=1), nn.ReLU()]
+    return layers, lambda n: (n - 3) // 2 + 1 - 2 * (convs - 1)
+
+
 def _drq_convs(channels_in: int, channels: int, height: int, width: int) -> tuple[nn.Sequential, int]:
-    convnet = nn.Sequential(
-        nn.Conv2d(channels_in, channels, 3, stride=2), nn.ReLU(),
-        nn.Conv2d(channels, channels, 3, stride=1), nn.ReLU(),
-        nn.Conv2d(channels, channels, 3, stride=1), nn.ReLU(),
-        nn.Conv2d(channels, channels, 3, stride=1), nn.ReLU(),
-    )  # fmt: skip
-    side = lambda n: (n - 3) // 2 + 1 - 6  # noqa: E731
-    return convnet, channels * side(height) * side(width)
+    layers, side = _drq_layers(channels_in, channels, 4)
+    return nn.Sequential(*layers), channels * side(height) * side(width)
 
 
 def _nature_convs(channels_in: int, height: int, width: int) -> tuple[nn.Sequential, int]:
@@ -71,20 +75,14 @@ class SpatialSoftmax(nn.Module):
 
 
 def _keypoint_convs(channels_in: int, channels: int, height: int, width: int) -> tuple[nn.Sequential, int]:
-    # DrQ's first three convs; the last has no ReLU, so a channel's map can be negative away
-    # from what it detects and its softmax stays peaked.
-    side = lambda n: (n - 3) // 2 + 1 - 4  # noqa: E731
+    layers, side = _drq_layers(channels_in, channels, 3)
     if min(side(height), side(width)) < 2:
         raise ConfigError(
             f"--set agent.encoder=keypoints needs images of at least 13 pixels a side, got {height}x{width}"
         )
-    convnet = nn.Sequential(
-        nn.Conv2d(channels_in, channels, 3, stride=2), nn.ReLU(),
-        nn.Conv2d(channels, channels, 3, stride=1), nn.ReLU(),
-        nn.Conv2d(channels, channels, 3, stride=1),
-        SpatialSoftmax(side(height), side(width)),
-    )  # fmt: skip
-    return convnet, 2 * channels
+    # The last conv keeps no ReLU, so a channel's map can be negative away from what it detects
+    # and its softmax stays peaked.
+    return nn.Sequential(*layers[:-1], SpatialSoftmax(side(height), side(width))), 2 * channels
 
 
 class Encoder(nn.Module):

@@ -16,7 +16,9 @@ interrupted run resumes from the agent's last checkpoint; a finished one is only
         [--steps 20000] [--set agent.encoder=keypoints ...] [--tag NAME] [--root runs/agent_returns] [--dry-run]
 
 Writes ``--out``/pixels-<env>[-<tag>].json (every cell's curve and final figures) and .png (the
-curves); a ``--tag`` keeps one variant's figures beside another's.
+curves); a ``--tag`` keeps one variant's figures beside another's. Cells already in that file
+with the same settings and budget but another reward or seed are kept (a later ``--seeds 1 2``
+adds to seed 0's record, from whichever machine ran it); a cell run again replaces its record.
 """
 
 from __future__ import annotations
@@ -71,6 +73,34 @@ def eval_curve(workdir: Path, agent_stage: str) -> list[dict]:
     ]
 
 
+def read_recorded(path: Path) -> list[dict]:
+    """The cells an earlier run wrote to ``path`` ([] when there is none); a file that is not
+    that json stops the script with its name, before any training."""
+    if not path.is_file():
+        return []
+    try:
+        recorded = json.loads(path.read_text())
+    except ValueError as err:
+        raise SystemExit(f"{path}: not the json this script writes ({err}); move it aside to start afresh") from None
+    if not isinstance(recorded, list) or not all(isinstance(r, dict) for r in recorded):
+        raise SystemExit(f"{path}: expected a json list of cells; move it aside to start afresh")
+    return recorded
+
+
+def merge_recorded(path: Path, cells: list[dict]) -> list[dict]:
+    """``cells`` plus the records in ``path`` of the same env, settings and budget whose
+    (reward, seed) this run did not produce, ordered by reward then seed."""
+    fresh = {(c["reward"], c["seed"]) for c in cells}
+    same = [
+        r
+        for r in read_recorded(path)
+        if (r.get("reward"), r.get("seed")) not in fresh
+        and all(r.get(k) == cells[0][k] for k in ("env", "steps", "set"))
+    ]
+    order = {"viper": 0, "task": 1}
+    return sorted(cells + same, key=lambda c: (order.get(c["reward"], 2), c["reward"], c["seed"]))
+
+
 def plot(cells: list[dict], env: str, out: Path, encoder: str = "drq") -> None:
     from viper.core.media import _pyplot, write_png
 
@@ -118,6 +148,8 @@ def main() -> None:
         env=args.env, agent="drq", steps=args.steps, random_episodes=None, episodes=None, explore=None,
         set=pixel_settings(args.set),
     )  # fmt: skip
+    name = f"pixels-{args.env.replace(':', '-')}" + (f"-{args.tag}" if args.tag else "")
+    read_recorded(args.out / f"{name}.json")  # a damaged record stops us now, not after the training
     cells = []
     start = began = time.time()
     for reward, seed, workdir in run_cells(run_args, args.rewards, args.seeds, args.root, args.dry_run):
@@ -135,9 +167,12 @@ def main() -> None:
         began = time.time()
     if args.dry_run:
         return
-    name = f"pixels-{args.env.replace(':', '-')}" + (f"-{args.tag}" if args.tag else "")
+    from viper.core.atomic import atomic_write_text
+
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{name}.json").write_text(json.dumps(cells, indent=1) + "\n")
+    if cells:
+        cells = merge_recorded(args.out / f"{name}.json", cells)
+    atomic_write_text(args.out / f"{name}.json", json.dumps(cells, indent=1) + "\n")
     encoder = next((s.split("=", 1)[1] for s in reversed(run_args.set) if s.startswith("agent.encoder=")), "drq")
     plot(cells, args.env, args.out / f"{name}.png", encoder)
     print(

@@ -66,3 +66,36 @@ def test_curves_are_read_per_agent_stage_and_drawn(bench, tmp_path):
     ]
     bench.plot(cells, "lite:reach", tmp_path / "curves.png", "keypoints")
     assert (tmp_path / "curves.png").read_bytes()[:8] == PNG
+
+
+def test_an_earlier_record_of_other_seeds_is_kept_and_a_rerun_seed_replaced(bench, tmp_path):
+    settings = bench.pixel_settings([])
+    base = {"env": "lite:reach", "steps": 20000, "set": settings, "eval_return": 1.0}
+    recorded = [
+        {**base, "reward": "viper", "seed": 0},
+        {**base, "reward": "viper", "seed": 1, "eval_return": 5.0},
+        {**base, "reward": "viper", "seed": 2, "steps": 5000},  # another budget: not this figure's
+    ]
+    path = tmp_path / "pixels-lite-reach.json"
+    path.write_text(json.dumps(recorded))
+    fresh = [{**base, "reward": "viper", "seed": 1, "eval_return": 7.0}, {**base, "reward": "task", "seed": 1}]
+    merged = bench.merge_recorded(path, fresh)
+    assert [(c["reward"], c["seed"], c["eval_return"]) for c in merged] == [
+        ("viper", 0, 1.0), ("viper", 1, 7.0), ("task", 1, 1.0),
+    ]  # fmt: skip
+    assert bench.merge_recorded(tmp_path / "absent.json", fresh) == fresh
+    path.write_text("{not json")
+    with pytest.raises(SystemExit, match="pixels-lite-reach.json"):
+        bench.merge_recorded(path, fresh)
+
+
+def test_a_damaged_record_is_refused_before_any_run(tmp_path):
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "pixels-lite-reach.json").write_text("{not json")
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--root", str(tmp_path / "runs"), "--out", str(out)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 1 and "pixels-lite-reach.json" in result.stderr
+    assert not (tmp_path / "runs").exists()

@@ -39,10 +39,10 @@ PARALLEL = ["-n", "2", "--dist", "loadfile"]
 ENV = {"MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl"), "VIPER_PROGRESS": "0", "PYTHONHASHSEED": "0"}
 
 
-def install_all(session: nox.Session) -> None:
+def install_all(session: nox.Session, *more: str) -> None:
+    """Torch first (its pin must win), then every package and ``more`` in one resolver run."""
     session.install(TORCH)
-    session.install(*TEST_DEPS)
-    session.install(*[f"packages/{p}{EXTRAS.get(p, '')}" for p in PACKAGES])
+    session.install(*TEST_DEPS, *[f"packages/{p}{EXTRAS.get(p, '')}" for p in PACKAGES], *more)
 
 
 @nox.session
@@ -62,19 +62,15 @@ def tests(session: nox.Session, package: str) -> None:
 @nox.session
 def integration(session: nox.Session) -> None:
     """Every package plus the third-party plugin fixtures; cross-package tests in tests/."""
-    install_all(session)
-    session.install(*FIXTURES)
-    session.install("packages/viper-core[ray]")  # tests/test_ray_backend.py: a local Ray cluster
+    install_all(session, *FIXTURES, "packages/viper-core[ray]")  # ray: tests/test_ray_backend.py
     session.run("pytest", "tests", "-m", "not slow", *PARALLEL, "-q", *session.posargs, env=ENV)
 
 
 @nox.session
 def slow(session: nox.Session) -> None:
     """Long tests (training on CPU) of every package and of the main pipeline."""
-    install_all(session)
-    session.install(*FIXTURES)
-    session.install("packages/viper-rewards[sb3]")  # examples/sb3_sac.py (torch is pinned above)
-    session.install("packages/viper-core[ray]")  # tests/test_ray_backend.py is collected here too
+    # sb3: examples/sb3_sac.py (torch is pinned first); ray: tests/test_ray_backend.py is collected too
+    install_all(session, *FIXTURES, "packages/viper-rewards[sb3]", "packages/viper-core[ray]")
     # The main job (~9 min alone, up to ~25 beside the other slow tests on a slow day) is used only
     # in tests/test_main_job.py. tests/ first, so that module is handed out early and the other
     # worker works through the rest meanwhile.

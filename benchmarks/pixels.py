@@ -87,15 +87,28 @@ def read_recorded(path: Path) -> list[dict]:
     return recorded
 
 
+#: ``--set`` keys that change how fast a cell runs, not what it learns.
+SPEED_ONLY = ("agent.threads",)
+
+
+def effective_settings(settings: list[str]) -> dict[str, str]:
+    """``--set`` strings as viper-run applies them (the last value of a key wins), speed-only
+    keys left out: two cells with equal results compare equal however their lists were written."""
+    pairs = (s.split("=", 1) for s in settings if "=" in s)
+    return {key: value for key, value in pairs if key not in SPEED_ONLY}
+
+
 def merge_recorded(path: Path, cells: list[dict]) -> list[dict]:
     """``cells`` plus the records in ``path`` of the same env, settings and budget whose
     (reward, seed) this run did not produce, ordered by reward then seed."""
     fresh = {(c["reward"], c["seed"]) for c in cells}
+    ours = cells[0]
     same = [
         r
         for r in read_recorded(path)
         if (r.get("reward"), r.get("seed")) not in fresh
-        and all(r.get(k) == cells[0][k] for k in ("env", "steps", "set"))
+        and (r.get("env"), r.get("steps")) == (ours["env"], ours["steps"])
+        and effective_settings(r.get("set", [])) == effective_settings(ours["set"])
     ]
     order = {"viper": 0, "task": 1}
     return sorted(cells + same, key=lambda c: (order.get(c["reward"], 2), c["reward"], c["seed"]))

@@ -75,13 +75,16 @@ def test_an_earlier_record_of_other_seeds_is_kept_and_a_rerun_seed_replaced(benc
         {**base, "reward": "viper", "seed": 0},
         {**base, "reward": "viper", "seed": 1, "eval_return": 5.0},
         {**base, "reward": "viper", "seed": 2, "steps": 5000},  # another budget: not this figure's
+        # the same settings written in another order, with a speed-only one: the same cell
+        {**base, "reward": "task", "seed": 0, "set": [*reversed(settings), "agent.threads=1"]},
+        {**base, "reward": "task", "seed": 2, "set": [*settings, "agent.nstep=1"]},  # another agent
     ]
     path = tmp_path / "pixels-lite-reach.json"
     path.write_text(json.dumps(recorded))
     fresh = [{**base, "reward": "viper", "seed": 1, "eval_return": 7.0}, {**base, "reward": "task", "seed": 1}]
     merged = bench.merge_recorded(path, fresh)
     assert [(c["reward"], c["seed"], c["eval_return"]) for c in merged] == [
-        ("viper", 0, 1.0), ("viper", 1, 7.0), ("task", 1, 1.0),
+        ("viper", 0, 1.0), ("viper", 1, 7.0), ("task", 0, 1.0), ("task", 1, 1.0),
     ]  # fmt: skip
     assert bench.merge_recorded(tmp_path / "absent.json", fresh) == fresh
     path.write_text("{not json")

@@ -1,6 +1,6 @@
 """Sessions: per-package tests in isolation, integration, slow tests, lint, and the demo.
 
-    nox                      # everything CI runs: lint, tests (each package), integration, slow (~25-50 min on 2 cores)
+    nox                      # everything CI runs: lint, tests (each package), integration, slow (~25-55 min on 2 cores)
     nox -s demo              # the main job on the embedded default (lite:reach)
     nox -s "tests(package='viper-core')"
 

@@ -31,6 +31,25 @@ def load_benchmark():
     return load
 
 
+#: The one module whose tests may use ``main_job``: the slow session hands whole modules to its two
+#: workers (``--dist loadfile``), so a second module could build the ~10-25 min main job again.
+MAIN_JOB_MODULE = "test_main_job.py"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    strays = sorted(
+        {
+            item.nodeid
+            for item in items
+            if "main_job" in getattr(item, "fixturenames", ()) and item.path.name != MAIN_JOB_MODULE
+        }
+    )
+    if strays:
+        raise pytest.UsageError(
+            f"{', '.join(strays)}: move it to tests/{MAIN_JOB_MODULE}, the only module that may use main_job"
+        )
+
+
 @pytest.fixture(scope="session")
 def main_job(tmp_path_factory) -> tuple[Path, dict, float, str]:
     workdir = tmp_path_factory.mktemp("main") / "run"

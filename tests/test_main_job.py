@@ -18,7 +18,9 @@ check what the issues promise of it:
   89.5; with the running scaling it reached only 30% on these 120-video models).
 
 The run is the session fixture ``main_job`` (``tests/conftest.py``); every test that uses it
-lives in this module, so ``nox -s slow`` (``pytest -n 2 --dist loadfile``) builds it once. Resuming a killed
+must live in this module: ``nox -s slow`` (``pytest -n 2 --dist loadfile``) hands out whole
+modules, and a second module using it could land on the other worker and build the main job
+again (~10-25 min). Resuming a killed
 pipeline and swapping components are tested on a tiny pipeline in ``test_tiny_pipeline.py``.
 """
 
@@ -42,6 +44,7 @@ VIPER_RUN = [sys.executable, "-m", "viper.core.cli"]
 ENV = {**os.environ, "VIPER_PROGRESS": "0"}
 ROOT = Path(__file__).resolve().parents[1]
 SB3_STEPS = 10_000  # examples/sb3_sac.py's env steps
+WORKDIR_THROUGHPUT = ROOT / "benchmarks" / "workdir_throughput.py"
 
 
 def test_agent_learns_the_task_from_videos_alone(main_job) -> None:
@@ -125,3 +128,16 @@ def test_sb3_sac_learns_reach_from_the_viper_reward(main_job, tmp_path: Path) ->
     assert report["eval_episodes"] >= 10
     assert report["expert_return"] > 80, report
     assert report["eval_return"] >= 0.7 * report["expert_return"], report
+
+
+def test_the_main_jobs_reward_is_timed(main_job, tmp_path: Path) -> None:
+    """benchmarks/workdir_throughput.py times the trained workdir's reward: one row, at 1.00x of itself."""
+    workdir = main_job[0]
+    out = tmp_path / "speed.md"
+    command = [sys.executable, str(WORKDIR_THROUGHPUT), str(workdir), "--envs", "2", "--steps", "4", "--rounds", "1"]
+    result = subprocess.run([*command, "--out", str(out)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [line for line in out.read_text().splitlines() if line.startswith(f"| {workdir} |")]
+    assert len(rows) == 1
+    steps_per_second = float(rows[0].split("|")[3])
+    assert steps_per_second > 0 and rows[0].endswith("| 1.00x |")

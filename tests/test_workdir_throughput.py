@@ -1,17 +1,14 @@
 """benchmarks/workdir_throughput.py: which runs it times (an experiment's finished cells, with the
-reward options they were run with) and, on the main job's trained workdir, the table it prints."""
+reward options they were run with). The table it prints for the main job's trained workdir is
+checked in test_main_job.py, the one module that may use the ``main_job`` fixture."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "workdir_throughput.py"
 
 
 @pytest.fixture(scope="module")
@@ -49,18 +46,3 @@ def test_an_experiments_finished_cells_are_timed_with_their_options(bench, tmp_p
     assert "skip context 8: not finished" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="no cell of seed 3"):
         bench._runs(argparse.Namespace(experiment=root, seed=3, workdirs=[]))
-
-
-@pytest.mark.slow
-def test_the_main_jobs_reward_is_timed(main_job, tmp_path):
-    workdir = main_job[0]
-    out = tmp_path / "speed.md"
-    result = subprocess.run(
-        [sys.executable, str(SCRIPT), str(workdir), "--envs", "2", "--steps", "4", "--rounds", "1", "--out", str(out)],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]
-    rows = [line for line in out.read_text().splitlines() if line.startswith(f"| {workdir} |")]
-    assert len(rows) == 1
-    steps_per_second = float(rows[0].split("|")[3])
-    assert steps_per_second > 0 and rows[0].endswith("| 1.00x |")

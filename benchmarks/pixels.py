@@ -120,14 +120,18 @@ def plot(cells: list[dict], env: str, out: Path, encoder: str = "drq") -> None:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.4), dpi=120)
     colors = {"viper": "tab:blue", "task": "tab:orange"}
+    seeds = sorted({cell["seed"] for cell in cells})
+    styles = ["-", "--", "-.", ":"]
     for cell in cells:
         steps = [p["step"] for p in cell["curve"]]
         mean = [p["return"] for p in cell["curve"]]
-        style = "-" if cell["seed"] == cells[0]["seed"] else "--"
+        style = styles[seeds.index(cell["seed"]) % len(styles)]
         color = colors.get(cell["reward"], None)
         ax.plot(steps, mean, style, marker="o", ms=3, color=color, label=f"{cell['reward']} seed {cell['seed']}")
-    expert = cells[0]["expert_return"]
-    ax.axhline(expert, color="tab:green", linestyle="--", label=f"scripted expert ({expert:.1f})")
+    experts = [cell["expert_return"] for cell in cells]
+    expert = sum(experts) / len(experts)  # each seed's reward models come with its own expert episodes
+    label = f"scripted expert ({expert:.1f})" if len(set(experts)) == 1 else f"scripted expert (mean {expert:.1f})"
+    ax.axhline(expert, color="tab:green", linestyle="--", label=label)
     if cells[0].get("random_return") is not None:
         ax.axhline(cells[0]["random_return"], color="tab:red", linestyle=":", label="random policy")
     ax.set_xlabel("env steps")

@@ -72,8 +72,9 @@ def slow(session: nox.Session) -> None:
     # sb3: examples/sb3_sac.py (torch is pinned first); ray: tests/test_ray_backend.py is collected too
     install_all(session, *FIXTURES, "packages/viper-rewards[sb3]", "packages/viper-core[ray]")
     # The main job (~9 min alone, up to ~25 beside the other slow tests on a slow day) is used only
-    # in tests/test_main_job.py. tests/ first, so that module is handed out early and the other
-    # worker works through the rest meanwhile.
+    # in tests/test_main_job.py (tests/conftest.py refuses it elsewhere). pytest-xdist hands out
+    # the modules with the most tests first, and that one has the most (7), so it starts at once
+    # and the other worker works through the rest meanwhile.
     # (Not --dist loadgroup: pytest-xdist 3.8 cannot set its group suffix on pytest 9.2's node ids.)
     folders = ["tests"] + [f"packages/{p}/tests" for p in PACKAGES]
     # exit status 5: no test selected (no slow test left after -k, say)

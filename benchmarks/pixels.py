@@ -87,15 +87,17 @@ def read_recorded(path: Path) -> list[dict]:
     return recorded
 
 
-#: ``--set`` keys that change how fast a cell runs, not what it learns.
-SPEED_ONLY = ("agent.threads",)
+#: ``--set`` (section, field) pairs that change how fast a cell runs, not what it learns.
+SPEED_ONLY = {("agent", "threads")}
 
 
-def effective_settings(settings: list[str]) -> dict[str, str]:
-    """``--set`` strings as viper-run applies them (the last value of a key wins), speed-only
-    keys left out: two cells with equal results compare equal however their lists were written."""
-    pairs = (s.split("=", 1) for s in settings if "=" in s)
-    return {key: value for key, value in pairs if key not in SPEED_ONLY}
+def effective_settings(settings: list[str]) -> dict[tuple[str, str], str]:
+    """``--set`` strings parsed as viper-run parses them (the last value of a field wins), speed-only
+    fields left out: two cells with equal results compare equal however their lists were written."""
+    from viper.core.config import parse_assignments
+
+    parsed = parse_assignments(settings)
+    return {(s, f): v for s, fields in parsed.items() for f, v in fields.items() if (s, f) not in SPEED_ONLY}
 
 
 def merge_recorded(path: Path, cells: list[dict]) -> list[dict]:
@@ -166,7 +168,8 @@ def main() -> None:
         set=pixel_settings(args.set),
     )  # fmt: skip
     name = f"pixels-{args.env.replace(':', '-')}" + (f"-{args.tag}" if args.tag else "")
-    read_recorded(args.out / f"{name}.json")  # a damaged record stops us now, not after the training
+    record = args.out / f"{name}.json"
+    read_recorded(record)  # a damaged record stops us now, not after the training
     cells = []
     start = began = time.time()
     for reward, seed, workdir in run_cells(run_args, args.rewards, args.seeds, args.root, args.dry_run):
@@ -188,8 +191,8 @@ def main() -> None:
 
     args.out.mkdir(parents=True, exist_ok=True)
     if cells:
-        cells = merge_recorded(args.out / f"{name}.json", cells)
-    atomic_write_text(args.out / f"{name}.json", json.dumps(cells, indent=1) + "\n")
+        cells = merge_recorded(record, cells)
+    atomic_write_text(record, json.dumps(cells, indent=1) + "\n")
     encoder = next((s.split("=", 1)[1] for s in reversed(run_args.set) if s.startswith("agent.encoder=")), "drq")
     plot(cells, args.env, args.out / f"{name}.png", encoder)
     print(

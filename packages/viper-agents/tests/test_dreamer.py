@@ -245,3 +245,26 @@ def test_reward_head_diagnostics_and_replay_value_loss() -> None:
     for _ in range(30):
         metrics = agent.train()
     assert metrics["reward_pred_std"] > 0 and metrics["reward_pred_corr"] > 0.2  # it learns the reward
+
+
+@pytest.mark.parametrize("actor_grad", [None, "backprop", "reinforce"])
+def test_continuous_actor_gradients(actor_grad) -> None:
+    # REINFORCE needs only the sampled actions: imagination runs without autograd (cheaper);
+    # backprop (the default) differentiates the returns through the imagined dynamics.
+    env = PointEnv(with_image=False)
+    agent = make(env, obs_keys=("state",), actor_grad=actor_grad)
+    rollout(agent, functools.partial(PointEnv, with_image=False), 20)
+    grad_enabled, imagine = [], agent.behavior.imagine
+
+    def recording(*args, **kwargs):
+        grad_enabled.append(torch.is_grad_enabled())
+        return imagine(*args, **kwargs)
+
+    agent.behavior.imagine = recording
+    before = [p.detach().clone() for p in agent.behavior.actor.parameters()]
+    metrics = agent.train()
+    assert grad_enabled and set(grad_enabled) == {actor_grad != "reinforce"}
+    assert math.isfinite(metrics["actor_loss"]) and metrics["actor_grad_norm"] > 0
+    assert any(not torch.equal(b, p) for b, p in zip(before, agent.behavior.actor.parameters()))
+    with pytest.raises(ConfigError, match="agent.actor_grad='straight'"):
+        DreamerConfig(actor_grad="straight")

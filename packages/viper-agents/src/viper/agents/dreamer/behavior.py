@@ -128,6 +128,7 @@ class Behavior(nn.Module):
     def __init__(self, wm: WorldModel, action_size: int, discrete: bool, config: DreamerConfig) -> None:
         super().__init__()
         self.config, self.discrete = config, discrete
+        self.reinforce = discrete or config.actor_grad == "reinforce"
         feat = wm.rssm.feat_size
         self.actor = Actor(feat, action_size, discrete, config)
         self.critic = Critic(feat, config)
@@ -179,12 +180,12 @@ class Behavior(nn.Module):
         if c.explore:
             metrics.update(self.disag_opt.step(self.disag.loss(post, action)))
 
-        # Imagine from every posterior state of the batch. Continuous actors learn by
-        # backpropagating returns through the (frozen) dynamics; discrete ones by REINFORCE.
+        # Imagine from every posterior state of the batch. Backprop actors differentiate the
+        # returns through the (frozen) dynamics; REINFORCE ones only need the sampled actions.
         start = {k: post[k].detach().reshape(-1, *post[k].shape[2:]) for k in ("deter", "stoch")}
         wm.requires_grad_(False)
         try:
-            with torch.set_grad_enabled(not self.discrete):
+            with torch.set_grad_enabled(not self.reinforce):
                 traj, actions = self.imagine(wm, start, generator)
                 feat = features(traj)
                 reward = wm.reward(feat[1:]).mean()
@@ -210,7 +211,7 @@ class Behavior(nn.Module):
         # Actor: maximise normalised advantages plus entropy.
         policy = self.actor(feat[:-1].detach())
         entropy = policy.entropy()
-        if self.discrete:
+        if self.reinforce:
             objective = policy.log_prob(actions[:-1].detach()) * adv.detach()
         else:
             objective = adv

@@ -174,6 +174,12 @@ class DreamerConfig(Options):
     the replayed rewards bootstrapped with the imagined returns (the newest official code's
     ``repval``, 0.3 there); None: off. It teaches the critic real rewards that the reward head
     still underestimates, which matters when rewards are rare."""
+    actor_grad: str | None = option(None, one_of=("backprop", "reinforce"), keyed_default=False)
+    """How the actor learns from imagined returns. ``reinforce``: log-probability of the sampled
+    action times its (stopped) advantage, for every action space, as the newest official code
+    does; imagination then needs no gradients (cheaper). ``backprop``: continuous actors
+    differentiate the returns through the frozen dynamics and reward head (the first release's
+    choice; discrete actors still use REINFORCE). None: ``backprop``."""
     ac_eps: float = 1e-5
     """Actor and critic Adam epsilon."""
     ac_clip: float = 100.0

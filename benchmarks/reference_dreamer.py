@@ -16,8 +16,10 @@ with the replayed reward: does it ever predict anything but 0?).
         --workdir runs/agent_returns/lite-reach/seed0        # a workdir `viper-run` fitted
 
 Writes ``--out``/reference_dreamer-<env>-<reward>[-<tag>].json: the evaluation curve, the final
-return beside the scripted expert's on the same env, and the reward head's statistics over
-training. The reference's logdir (``--logdir``) keeps its checkpoint: a rerun resumes.
+return beside the scripted expert's on the same env, the imagined rewards the reference logs and
+the instrumented reward head's statistics. The reference's logdir (``--logdir``) keeps its
+checkpoint (a rerun resumes; its loop runs one evaluation period past ``--steps``);
+``--summarize`` only writes the record of what a logdir holds, e.g. of a run stopped early.
 """
 
 from __future__ import annotations
@@ -189,12 +191,13 @@ def config_device(overrides: dict[str, Any]) -> str:
     return str(overrides.get("device", "cpu"))
 
 
-def instrument_reward_head(models: Any, log: list[dict[str, float]]) -> None:
-    """Wrap the reference world model's update: after each, record the reward head's
-    prediction statistics on that batch beside the replayed rewards."""
+def instrument_reward_head(models: Any, path: Path, every: int = 100) -> None:
+    """Wrap the reference world model's update: after each, take the reward head's prediction
+    statistics on that batch beside the replayed rewards; every ``every`` updates append their
+    mean to ``path`` (JSON lines, so a stopped run keeps what it measured)."""
     import torch
 
-    train = models.WorldModel._train
+    train, pending = models.WorldModel._train, []
 
     def logged(self: Any, data: dict) -> Any:
         post, context, metrics = train(self, data)
@@ -202,17 +205,41 @@ def instrument_reward_head(models: Any, log: list[dict[str, float]]) -> None:
             pred = self.heads["reward"](context["feat"]).mode().flatten().float().numpy()
         target = np.asarray(data["reward"], np.float32).flatten()
         corr = float(np.corrcoef(pred, target)[0, 1]) if pred.std() > 1e-8 and target.std() > 1e-8 else 0.0
-        log.append(
-            {
-                "pred_mean": float(pred.mean()),
-                "pred_std": float(pred.std()),
-                "corr": corr,
-                "target_std": float(target.std()),
-            }
-        )
+        pending.append((float(pred.mean()), float(pred.std()), corr, float(target.std())))
+        if len(pending) == every:
+            mean = np.mean(pending, 0)
+            line = dict(zip(("pred_mean", "pred_std", "corr", "target_std"), np.round(mean, 4).tolist()))
+            with path.open("a") as log:
+                log.write(json.dumps({"updates": every, **line}) + "\n")
+            pending.clear()
         return post, context, metrics
 
     models.WorldModel._train = logged
+
+
+def summarize(logdir: Path) -> dict[str, Any]:
+    """What a reference logdir holds: the evaluation curve, the imagined rewards its own
+    metrics log (the reward head's predictions on imagined states) and the instrumented
+    reward-head statistics, one row per tenth of the updates."""
+    metrics = logdir / "metrics.jsonl"
+    if not metrics.is_file():
+        raise ConfigError(f"{metrics}: missing; the reference has not logged in this --logdir yet")
+    rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+    curve = [(int(r["step"]), float(r["eval_return"])) for r in rows if "eval_return" in r]
+    imagined = [
+        {"step": int(r["step"]), **{k: round(float(r[f"imag_reward_{k}"]), 4) for k in ("mean", "std", "max")}}
+        for r in rows
+        if "imag_reward_mean" in r
+    ]
+    head_file = logdir / "reward_head.jsonl"
+    head_rows = [json.loads(line) for line in head_file.read_text().splitlines()] if head_file.is_file() else []
+    chunk = max(1, len(head_rows) // 10)
+    head = [
+        {k: round(float(np.mean([h[k] for h in head_rows[i : i + chunk]])), 4) for k in head_rows[0] if k != "updates"}
+        | {"updates": sum(h["updates"] for h in head_rows[: i + chunk])}
+        for i in range(0, len(head_rows), chunk)
+    ]
+    return {"curve": curve, "imagined_reward": imagined, "reward_head": head}
 
 
 def expert_return(env_name: str, episodes: int, seed: int) -> float:
@@ -252,6 +279,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--tag", default="")
     parser.add_argument("--logdir", type=Path, help="the reference's logdir (default runs/reference_dreamer/<name>)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument(
+        "--summarize",
+        action="store_true",
+        help="train nothing: write the record of what --logdir holds (a stopped run)",
+    )
     args = parser.parse_args(argv)
 
     if args.reward == "viper" and (args.workdir is None or not args.workdir.is_dir()):
@@ -288,21 +320,17 @@ def main(argv: list[str] | None = None) -> dict:
         return OldGymEnv(env, tuple(dict.fromkeys(keys)), args.seed + 1000 * (mode != "train") + index)
 
     dreamer.make_env = make
-    head_log: list[dict[str, float]] = []
-    instrument_reward_head(models, head_log)
+    instrument_reward_head(models, logdir / "reward_head.jsonl")
     started = time.time()
-    os.environ.setdefault("MUJOCO_GL", "egl")
-    dreamer.main(config)
+    if not args.summarize:
+        os.environ.setdefault("MUJOCO_GL", "egl")
+        logdir.mkdir(parents=True, exist_ok=True)
+        dreamer.main(config)
     seconds = time.time() - started
 
-    rows = [json.loads(line) for line in (logdir / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    curve = [(int(r["step"]), float(r["eval_return"])) for r in rows if "eval_return" in r]
+    summary = summarize(logdir)
+    curve = summary["curve"]
     expert = expert_return(args.env, 10, args.seed)
-    chunk = max(1, len(head_log) // 10)
-    head = [
-        {k: round(float(np.mean([h[k] for h in head_log[i : i + chunk]])), 4) for k in head_log[0]} | {"update": i}
-        for i in range(0, len(head_log), chunk)
-    ]
     result = {
         "reference": "NM512/dreamerv3-torch",
         "env": args.env,
@@ -312,22 +340,25 @@ def main(argv: list[str] | None = None) -> dict:
         "seed": args.seed,
         "steps": args.steps,
         "settings": {k: v for k, v in overrides.items() if k != "logdir"},
-        "curve": curve,
         "eval_return": curve[-1][1] if curve else None,
         "eval_return_best": max(r for _, r in curve) if curve else None,
         "expert_return": expert,
-        "reward_head": head,
-        "seconds": round(seconds, 1),
+        **summary,
+        "seconds": None if args.summarize else round(seconds, 1),
     }
     final = result["eval_return"]
     print(f"reference DreamerV3 on {args.env} ({args.reward} reward), eval return by step: {curve}")
     if final is not None:
-        print(f"final {final:.1f} = {100 * final / expert:.0f}% of the expert's {expert:.1f} ({seconds / 60:.0f} min)")
-    print("reward head (mean over each tenth of the updates):", head)
+        print(f"final {final:.1f} = {100 * final / expert:.0f}% of the expert's {expert:.1f}")
+    print("imagined reward (its reward head on imagined states):", summary["imagined_reward"][-3:])
+    print("reward head on replayed batches (per tenth of the updates):", summary["reward_head"])
     args.out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(args.out / f"reference_dreamer-{name}.json", result)
     return result
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except ConfigError as error:  # bad input: one line naming the option, no traceback
+        raise SystemExit(f"error: {error}") from None

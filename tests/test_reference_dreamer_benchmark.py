@@ -113,13 +113,15 @@ def main(config):
         while not done:
             obs, reward, done, _ = train.step({"action": rng.uniform(-1, 1, 2)})
             rewards.append(reward)
-        wm._train({"reward": np.asarray(rewards, np.float32)[None]})
+        for _ in range(50):  # the script logs the head's statistics per 100 updates
+            wm._train({"reward": np.asarray(rewards, np.float32)[None]})
         total, done = 0.0, False
         evaluate.reset()
         while not done:
             _, reward, done, _ = evaluate.step({"action": np.zeros(2)})
             total += reward
         lines.append(json.dumps({"step": step, "eval_return": total}))
+        lines.append(json.dumps({"step": step, "imag_reward_mean": 0.5, "imag_reward_std": 0.1, "imag_reward_max": 1}))
     (logdir / "metrics.jsonl").write_text("\\n".join(lines) + "\\n")
 """
 
@@ -175,4 +177,22 @@ def test_the_whole_script_against_a_stand_in_reference(tmp_path):
     # The instrumented reward head: the stand-in predicts 2 * reward + 1, a perfect correlation
     # wherever the random episode met any reward (elsewhere the target has no spread).
     assert result["reward_head"] and all(h["corr"] in (0.0, 1.0) for h in result["reward_head"])
+    assert result["reward_head"][-1]["updates"] == 100  # 150 updates: one full row of 100
+    assert result["imagined_reward"][0] == {"step": 0, "mean": 0.5, "std": 0.1, "max": 1.0}
     assert "of the expert's" in out.stdout
+    # --summarize re-reads a logdir (a run stopped early) without training: the stand-in's
+    # main would append three more evaluations if it ran.
+    (tmp_path / "out" / "reference_dreamer-lite-reach-task.json").unlink()
+    again = subprocess.run(
+        [sys.executable, str(SCRIPT), "--ref", str(ref), "--summarize", "--steps", "200", "--eval-every", "100",
+         "--logdir", str(tmp_path / "log"), "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    record = json.loads((tmp_path / "out" / "reference_dreamer-lite-reach-task.json").read_text())
+    assert record["curve"] == result["curve"] and record["seconds"] is None
+    missing = subprocess.run(
+        [sys.executable, str(SCRIPT), "--ref", str(ref), "--summarize", "--logdir", str(tmp_path / "nothing")],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert missing.returncode != 0 and "metrics.jsonl: missing" in missing.stderr

@@ -268,3 +268,20 @@ def test_continuous_actor_gradients(actor_grad) -> None:
     assert any(not torch.equal(b, p) for b, p in zip(before, agent.behavior.actor.parameters()))
     with pytest.raises(ConfigError, match="agent.actor_grad='straight'"):
         DreamerConfig(actor_grad="straight")
+
+
+def test_entropy_target_learns_the_entropy_weight(tmp_path) -> None:
+    env = PointEnv(with_image=False)
+    env_fn = functools.partial(PointEnv, with_image=False)
+    fixed = make(env, obs_keys=("state",))
+    rollout(fixed, env_fn, 20)
+    assert "entropy_weight" not in fixed.train() and not hasattr(fixed.behavior, "log_entropy_weight")
+    # A target above any reachable entropy (the std tops out at 1: 2.84 nats in 2 dims) raises
+    # the weight every update; one below the floor (std 0.1: -1.8) lowers it.
+    for target, rises in ((10.0, True), (-10.0, False)):
+        agent = make(env, obs_keys=("state",), actor_entropy_target=target, actor_entropy_lr=0.1)
+        rollout(agent, env_fn, 20)
+        weights = [agent.train()["entropy_weight"] for _ in range(4)]
+        assert weights[0] == pytest.approx(agent.config.actor_entropy)  # starts at the fixed weight
+        assert all((b > a) == rises for a, b in zip(weights, weights[1:])), weights
+    assert "entropy_weight" in agent.checkpointed().optimizers  # resumes with its Adam state

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 
 import torch
 from torch import nn
@@ -136,6 +137,9 @@ class Behavior(nn.Module):
         c = config
         self.actor_opt = Optimizer("actor", self.actor.parameters(), c.actor_lr, c.ac_eps, c.ac_clip)
         self.critic_opt = Optimizer("critic", self.critic.net.parameters(), c.critic_lr, c.ac_eps, c.ac_clip)
+        if c.actor_entropy_target is not None:
+            self.log_entropy_weight = nn.Parameter(torch.tensor(math.log(c.actor_entropy)))
+            self.entropy_opt = Optimizer("entropy_weight", [self.log_entropy_weight], c.actor_entropy_lr, c.ac_eps, 0)
         if config.explore:
             self.disag = Disagreement(feat, action_size, c.stoch * c.classes, config)
             self.expl_critic = Critic(feat, config)
@@ -147,6 +151,8 @@ class Behavior(nn.Module):
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         opts = {"actor": self.actor_opt.opt, "critic": self.critic_opt.opt}
+        if self.config.actor_entropy_target is not None:
+            opts["entropy_weight"] = self.entropy_opt.opt
         if self.config.explore:
             opts.update(disag=self.disag_opt.opt, expl_critic=self.expl_critic_opt.opt)
         return opts
@@ -215,7 +221,13 @@ class Behavior(nn.Module):
             objective = policy.log_prob(actions[:-1].detach()) * adv.detach()
         else:
             objective = adv
-        actor_loss = -((objective + c.actor_entropy * entropy) * weight[:-1]).mean()
+        entropy_weight = c.actor_entropy
+        if c.actor_entropy_target is not None:
+            entropy_weight = float(self.log_entropy_weight.detach().exp())
+            gap = c.actor_entropy_target - float(entropy.detach().mean())
+            metrics.update(self.entropy_opt.step(-self.log_entropy_weight * gap))
+            metrics["entropy_weight"] = entropy_weight
+        actor_loss = -((objective + entropy_weight * entropy) * weight[:-1]).mean()
         metrics.update(self.actor_opt.step(actor_loss))
 
         # Critic(s): two-hot regression on lambda-returns, regularised toward the slow critic.

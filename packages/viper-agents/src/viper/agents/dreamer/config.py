@@ -161,6 +161,13 @@ class DreamerConfig(Options):
     """lambda of the lambda-returns."""
     actor_entropy: float = 3e-4
     """Entropy regulariser of the actor (on normalised returns)."""
+    actor_entropy_target: float | None = option(None, keyed_default=False)
+    """Keep the policy's entropy (nats, summed over action dimensions) near this: the entropy
+    weight becomes learned (SAC's temperature; starts at ``actor_entropy``), raised while the
+    entropy is below the target and lowered above it. None: the fixed ``actor_entropy`` (the
+    paper). For 2 continuous dimensions 0.0 keeps the std near 0.24 (the floor 0.1 is -1.8)."""
+    actor_entropy_lr: float = option(1e-2, gt=0, keyed_default=False)
+    """Adam learning rate of the learned entropy weight's logarithm (``actor_entropy_target``)."""
     actor_lr: float | None = option(None, gt=0)
     """Actor Adam learning rate (3e-5 in the paper)."""
     critic_lr: float | None = option(None, gt=0)

@@ -37,7 +37,8 @@ import gymnasium
 import numpy as np
 
 from viper.core.atomic import atomic_write_json
-from viper.core.components import load_suite, make_env
+from viper.core.collect import make_policy, run_episode
+from viper.core.components import make_env, resolve_env
 from viper.core.errors import ConfigError
 
 #: The reference's settings that match viper's ``agent.preset=proprio`` (deter 64, 2x64 MLPs,
@@ -187,10 +188,6 @@ def reference_config(ref: Path, overrides: dict[str, Any]) -> argparse.Namespace
     return argparse.Namespace(**merged)
 
 
-def config_device(overrides: dict[str, Any]) -> str:
-    return str(overrides.get("device", "cpu"))
-
-
 def instrument_reward_head(models: Any, path: Path, every: int = 100) -> None:
     """Wrap the reference world model's update: after each, take the reward head's prediction
     statistics on that batch beside the replayed rewards; every ``every`` updates append their
@@ -243,20 +240,11 @@ def summarize(logdir: Path) -> dict[str, Any]:
 
 
 def expert_return(env_name: str, episodes: int, seed: int) -> float:
-    """The suite's scripted expert on the env's own reward (10 episodes, a fixed stream)."""
-    suite, task = env_name.split(":", 1)
-    env = make_env(env_name)
-    total = []
-    for i in range(episodes):
-        obs, _ = env.reset(seed=seed + 10_000 + i)
-        expert = load_suite(suite).expert(task, env)
-        expert.reset()
-        ret, done = 0.0, False
-        while not done:
-            obs, reward, terminated, truncated, _ = env.step(np.asarray(expert.act(obs), np.float32))
-            ret, done = ret + float(reward), terminated or truncated
-        total.append(ret)
-    return float(np.mean(total))
+    """The suite's scripted expert's mean true return over ``episodes`` episodes (a fixed stream)."""
+    name, suite = resolve_env(env_name)
+    env = make_env(name)
+    expert = make_policy("expert", suite, name.task, env)
+    return float(np.mean([run_episode(env, expert, seed=seed + 10_000 + i).episode_return for i in range(episodes)]))
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -286,8 +274,9 @@ def main(argv: list[str] | None = None) -> dict:
     )
     args = parser.parse_args(argv)
 
+    resolve_env(args.env)  # a bad --env stops here, before the reference is imported
     if args.reward == "viper" and (args.workdir is None or not args.workdir.is_dir()):
-        raise SystemExit(
+        raise ConfigError(
             f"--reward viper needs --workdir: a viper workdir with a fitted video model (got {args.workdir})"
         )
     overrides = {**PROPRIO_SIZES, "steps": args.steps, "eval_every": args.eval_every, "log_every": 1000}
@@ -303,21 +292,22 @@ def main(argv: list[str] | None = None) -> dict:
     import networks
     import torch
 
-    if config_device(overrides) == "cpu":  # its MLP defaults to device="cuda" where a caller omits it
+    if str(overrides["device"]) == "cpu":  # its MLP defaults to device="cuda" where a caller omits it
         init = networks.MLP.__init__
         networks.MLP.__init__ = lambda self, *a, **kw: init(self, *a, **{**kw, "device": "cpu"})
 
     torch.set_num_threads(args.threads)
     config = reference_config(args.ref.resolve(), overrides)
-    keys = tuple(k for k in args.obs.split(",") if k) + ("image",)  # its preprocessing reads image
+    keys = tuple(dict.fromkeys([k for k in args.obs.split(",") if k] + ["image"]))  # its preprocessing reads image
 
     def make(config: Any, mode: str, index: int) -> Any:
-        env = make_env(args.env, seed=args.seed + 1000 * (mode != "train") + index)
+        seed = args.seed + 1000 * (mode != "train") + index
+        env = make_env(args.env, seed=seed)
         if mode == "train" and args.reward == "viper":
             from viper.rewards import RewardWrapper
 
             env = RewardWrapper(env, "viper", args.workdir, task=args.env, seed=args.seed, **reward_options)
-        return OldGymEnv(env, tuple(dict.fromkeys(keys)), args.seed + 1000 * (mode != "train") + index)
+        return OldGymEnv(env, keys, seed)
 
     dreamer.make_env = make
     instrument_reward_head(models, logdir / "reward_head.jsonl")

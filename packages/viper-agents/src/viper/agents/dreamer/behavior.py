@@ -210,7 +210,9 @@ class Behavior(nn.Module):
                     self.expl_retnorm.update(expl_ret)
                     expl_adv = (expl_ret - expl_value[:-1]) / self.expl_retnorm.scale()
                     adv = (adv + c.explore_weight * expl_adv) / (1 + c.explore_weight)
-                    metrics.update(expl_reward=float(expl_reward.mean()), expl_return=float(expl_ret.detach().mean()))
+                    metrics.update(
+                        expl_reward=float(expl_reward.detach().mean()), expl_return=float(expl_ret.detach().mean())
+                    )
         finally:
             wm.requires_grad_(True)
 

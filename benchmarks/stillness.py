@@ -60,6 +60,18 @@ def agent_episodes(wd: Workdir, stage: str | None) -> list[dict[str, Any]]:
     return load_episodes(path) if path.exists() else []
 
 
+def stages_used(wd: Workdir, agent: str | None) -> dict[str, str]:
+    """The stage folders this table was scored with (the reward reads each kind's newest), so a
+    recorded table names the models and the agent behind it."""
+    used = {}
+    for kind in ("data", "tokenizer", "video_model", "agent"):
+        try:
+            used[kind] = agent if kind == "agent" and agent else wd.latest(kind).name
+        except WorkdirError:
+            continue
+    return used
+
+
 def discounted(rewards: np.ndarray, discount: float) -> float:
     return float(np.sum(rewards * discount ** np.arange(len(rewards))))
 
@@ -130,6 +142,7 @@ def main() -> None:
         )
     if args.json:
         record = {"env": args.env, "workdir": str(args.workdir), "reward": args.reward, "options": options}
+        record["stages"] = stages_used(wd, args.agent)
         atomic_write_json(args.json, record | {"rows": rows})
         print(f"\nwrote {args.json}")
 

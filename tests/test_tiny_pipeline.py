@@ -101,3 +101,25 @@ def test_third_party_reward_and_exploration_bonus_swap_in(workdir: Path) -> None
     report = json.loads((workdir / "report" / "report.json").read_text())
     assert report["components"]["reward"] == "smooth" and report["explore"] == "rnd" and report["beta"] == 0.5
     assert "smooth" in (workdir / "report" / "report.md").read_text()
+
+
+def test_stillness_benchmark_names_the_models_it_scored_with(workdir: Path, tmp_path: Path) -> None:
+    """benchmarks/stillness.py on a finished workdir: every policy row, and the stages behind them."""
+    out = tmp_path / "stillness.json"
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "stillness.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--workdir", str(workdir), "--env", "lite:reach", "--episodes", "1"]
+        + ["--set", "normalize=symlog", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    record = json.loads(out.read_text())
+    assert {"expert", "idle", "random"} <= set(record["rows"])
+    assert record["rows"]["random"]["position"] == 0.0 and record["rows"]["expert"]["position"] == 1.0
+    stages = record["stages"]
+    assert {"data", "tokenizer", "video_model"} <= set(stages)
+    assert all((workdir / name).is_dir() for name in stages.values())
+    assert record["options"] == {"normalize": "symlog"}

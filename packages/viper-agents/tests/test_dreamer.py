@@ -61,6 +61,21 @@ def test_discrete_actions_and_exploration_bonus() -> None:
         assert key in metrics and math.isfinite(metrics[key]), key
 
 
+def test_the_novelty_ensemble_reads_actions_bounded_as_the_dynamics_do() -> None:
+    """An imagined sample of 3 is executed as 1: Plan2Explore must not rate it as novel."""
+    env = PointEnv()
+    agent = make(env, obs_keys=("state",), explore=True, explore_models=3)
+    feat = torch.randn(5, agent.wm.rssm.feat_size)
+    inside = torch.ones(5, 1)
+    beyond = torch.full((5, 1), 3.0)
+    disag = agent.behavior.disag
+    assert torch.allclose(disag.reward(feat, beyond), disag.reward(feat, inside))
+    assert not torch.allclose(disag.reward(feat, inside), disag.reward(feat, -inside))
+    beyond.requires_grad_(True)
+    disag.reward(feat, beyond).sum().backward()
+    assert beyond.grad is not None and torch.isfinite(beyond.grad).all()
+
+
 def test_paper_sizes_preset() -> None:
     env = PointEnv(size=64)
     agent = make(env, preset="dmc_vision", obs_keys=("image",), prefill=None)

@@ -10,7 +10,7 @@ from torch import nn
 
 from viper.agents.dreamer.config import DreamerConfig
 from viper.agents.dreamer.dists import BoundedNormal, OneHotActions, TwoHot
-from viper.agents.dreamer.world_model import TwoHotHead, WorldModel, features
+from viper.agents.dreamer.world_model import TwoHotHead, WorldModel, bound_action, features
 from viper.agents.torchutils import Optimizer, mlp, out_linear
 
 
@@ -109,7 +109,9 @@ class Disagreement(nn.Module):
         )
 
     def predict(self, feat: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        x = torch.cat([feat, action], -1)
+        # Bounded as the dynamics bound it: the ensemble only ever trained on actions in [-1, 1],
+        # so a raw sample of 3 would read as novelty the actor could chase by widening its std.
+        x = torch.cat([feat, bound_action(action)], -1)
         return torch.stack([m(x) for m in self.members])
 
     def loss(self, post: dict[str, torch.Tensor], action: torch.Tensor) -> torch.Tensor:

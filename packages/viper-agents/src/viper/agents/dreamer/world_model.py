@@ -17,6 +17,13 @@ from viper.core.errors import ConfigError
 MIN_RES = 4  # the CNN halves the image down to 4x4
 
 
+def bound_action(action: torch.Tensor) -> torch.Tensor:
+    """Scale actions beyond ``[-1, 1]`` (the actor's unbounded normal samples) back onto the
+    bound, as the official code does: every model that reads an imagined action sees what the
+    env would execute, while the gradient still reaches the sample."""
+    return action / torch.clamp(action.abs().detach(), min=1.0)
+
+
 class Encoder(nn.Module):
     """Images -> stride-2 convs (depth doubling, LayerNorm, SiLU) down to 4x4, flattened;
     vectors -> symlog -> MLP. Outputs are concatenated."""
@@ -151,9 +158,7 @@ class RSSM(nn.Module):
     def img_step(
         self, state: dict[str, torch.Tensor], action: torch.Tensor, generator: torch.Generator
     ) -> dict[str, torch.Tensor]:
-        # Actions beyond [-1, 1] (unbounded normal samples) are scaled back, as in the official code.
-        action = action / torch.clamp(action.abs().detach(), min=1.0)
-        x = self.img_in(torch.cat([state["stoch"].flatten(-2), action], -1))
+        x = self.img_in(torch.cat([state["stoch"].flatten(-2), bound_action(action)], -1))
         reset, cand, update = self.gru(torch.cat([state["deter"], x], -1)).chunk(3, -1)
         reset = torch.sigmoid(reset)
         cand = torch.tanh(reset * cand)

@@ -48,25 +48,26 @@ def rollouts(suite: Any, name: EnvName, episodes: int, seed: int, size: int) -> 
     return score_rollouts(suite, name.task, config, progress=False, plan=plan)[0]
 
 
-def agent_episodes(wd: Workdir, stage: str | None) -> list[dict[str, Any]]:
-    """The kept evaluation episodes of agent stage ``stage`` (default: the newest), or none."""
+def agent_episodes(wd: Workdir, stage: str | None) -> tuple[str | None, list[dict[str, Any]]]:
+    """The kept evaluation episodes of agent stage ``stage`` (default: the newest) and that
+    stage's folder name, or ``(None, [])`` where there are none."""
     try:
         directory = wd.path / stage if stage else wd.latest("agent")
     except WorkdirError:  # no agent stage in this workdir
-        return []
+        return None, []
     path = directory / EVAL_EPISODES_FILE
     if stage and not path.exists():
         raise ConfigError(f"--agent {stage}: no {EVAL_EPISODES_FILE} in {directory}")
-    return load_episodes(path) if path.exists() else []
+    return (directory.name, load_episodes(path)) if path.exists() else (None, [])
 
 
-def stages_used(wd: Workdir, agent: str | None) -> dict[str, str]:
-    """The stage folders this table was scored with (the reward reads each kind's newest), so a
-    recorded table names the models and the agent behind it."""
+def model_stages(wd: Workdir) -> dict[str, str]:
+    """The stage folders the reward was built from (it reads each kind's newest), so a recorded
+    table names the models behind it."""
     used = {}
-    for kind in ("data", "tokenizer", "video_model", "agent"):
+    for kind in ("data", "tokenizer", "video_model"):
         try:
-            used[kind] = agent if kind == "agent" and agent else wd.latest(kind).name
+            used[kind] = wd.latest(kind).name
         except WorkdirError:
             continue
     return used
@@ -125,7 +126,8 @@ def main() -> None:
         wd, suite, name.task, size=args.size, seed=args.seed, host=host, expert_data=expert_dataset(wd, None)
     )
     reward = build_reward(args.reward, context, options, host)  # before any rollout: fails fast
-    episodes = rollouts(suite, name, args.episodes, args.seed, args.size) + agent_episodes(wd, args.agent)
+    agent, kept = agent_episodes(wd, args.agent)
+    episodes = rollouts(suite, name, args.episodes, args.seed, args.size) + kept
     values = score_episodes({args.reward: reward}, episodes, 8, progress=True)[args.reward]
     rows = summarize(episodes, values, args.discounts)
 
@@ -141,8 +143,14 @@ def main() -> None:
             f"± {row['reward_return_std']:.0f} | {row['reward_per_step']:.2f} | {row['position']:.2f} |{values}"
         )
     if args.json:
-        record = {"env": args.env, "workdir": str(args.workdir), "reward": args.reward, "options": options}
-        record["stages"] = stages_used(wd, args.agent)
+        stages = model_stages(wd) | ({"agent": agent} if agent else {})
+        record = {
+            "env": args.env,
+            "workdir": str(args.workdir),
+            "reward": args.reward,
+            "options": options,
+            "stages": stages,
+        }
         atomic_write_json(args.json, record | {"rows": rows})
         print(f"\nwrote {args.json}")
 

@@ -57,8 +57,12 @@ def test_discrete_actions_and_exploration_bonus() -> None:
     assert all(a.dtype == np.int64 and a.shape == (2,) and set(a.tolist()) <= {0, 1, 2} for a in actions)
     metrics = agent.train()
     assert metrics["policy_entropy"] <= math.log(3) + 1e-5
-    for key in ("disag_loss", "expl_reward", "expl_critic_loss", "actor_loss"):
+    for key in ("disag_loss", "expl_reward", "expl_critic_loss", "actor_loss", "adv_task_std", "adv_expl_std"):
         assert key in metrics and math.isfinite(metrics[key]), key
+    # the novelty return's range is under the floor, so its normaliser stays at 1
+    assert metrics["expl_retnorm_scale"] == pytest.approx(1.0)
+    # the mixed advantage, (task + beta * novelty) / (1 + beta), cannot spread more than its parts
+    assert metrics["adv_std"] <= (metrics["adv_task_std"] + metrics["adv_expl_std"]) / 2 + 1e-6
 
 
 def test_the_novelty_ensemble_reads_actions_bounded_as_the_dynamics_do() -> None:

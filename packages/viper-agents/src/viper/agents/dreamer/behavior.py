@@ -211,10 +211,16 @@ class Behavior(nn.Module):
                     expl_ret = lambda_returns(expl_reward, expl_value, cont, c)
                     self.expl_retnorm.update(expl_ret)
                     expl_adv = (expl_ret - expl_value[:-1]) / self.expl_retnorm.scale()
-                    adv = (adv + c.explore_weight * expl_adv) / (1 + c.explore_weight)
+                    # Each term's spread before mixing says which one steers the actor: the
+                    # novelty return's range sits under the floor of 1, so it is not scaled up.
                     metrics.update(
-                        expl_reward=float(expl_reward.detach().mean()), expl_return=float(expl_ret.detach().mean())
+                        expl_reward=float(expl_reward.detach().mean()),
+                        expl_return=float(expl_ret.detach().mean()),
+                        expl_retnorm_scale=float(self.expl_retnorm.scale()),
+                        adv_task_std=float(adv.detach().std()),
+                        adv_expl_std=float(expl_adv.detach().std()),
                     )
+                    adv = (adv + c.explore_weight * expl_adv) / (1 + c.explore_weight)
         finally:
             wm.requires_grad_(True)
 

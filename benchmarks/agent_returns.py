@@ -132,7 +132,7 @@ def main() -> None:
     label = " ".join([args.tag, *args.set]).strip() or "defaults"
     print(f"\n{args.env}, {args.agent}, {label}: final eval return, % of the expert (mean ± std over seeds)\n")
     success = all(c.get("eval_success") is not None for cells_of in rows.values() for c in cells_of)
-    print("| reward | % of expert | return |" + " success |" * success + " per seed | CPU minutes |")
+    print("| reward | % of expert | return |" + " success |" * success + " per seed | agent minutes |")
     print("|---|---:|---:|" + "---:|" * success + "---|---:|")
     for reward, cells_of in rows.items():
         pct = np.array([100 * c["eval_return"] / c["expert_return"] for c in cells_of])

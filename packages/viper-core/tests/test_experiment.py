@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from viper.core import ComponentSpec, PluginHost, plugins
+from viper.core.atomic import atomic_write_json
 from viper.core.cli import main
 from viper.core.commands import experiment as command_module
 from viper.core.errors import ConfigError
@@ -135,10 +136,14 @@ def test_bad_files_fail_naming_the_file_and_the_key(tmp_path: Path, text: str, m
 
 
 def fake_run(workdir: Path, seed: int) -> None:
-    """What a finished ``viper-run`` leaves: done stage folders and a report naming them."""
+    """What a finished ``viper-run`` leaves: done stage folders and a report naming them.
+
+    Written atomically as ``viper-run`` writes them: with ``--jobs 2`` the other thread rewrites
+    the results page, reading this report, while this run is still writing it.
+    """
     for stage in ("tokenizer-aaa", "agent-bbb"):
         (workdir / stage).mkdir(parents=True, exist_ok=True)
-        (workdir / stage / "stage.json").write_text(json.dumps({"status": "done"}))
+        atomic_write_json(workdir / stage / "stage.json", {"status": "done"})
     (workdir / "report").mkdir(exist_ok=True)
     report = {
         "fraction_of_expert": 0.5 + 0.1 * seed,
@@ -147,7 +152,7 @@ def fake_run(workdir: Path, seed: int) -> None:
         "run_seconds": 3.0,
         "stage_folders": {"tokenizer": "tokenizer-aaa", "agent": "agent-bbb"},
     }
-    (workdir / "report" / "report.json").write_text(json.dumps(report))
+    atomic_write_json(workdir / "report" / "report.json", report)
 
 
 TINY = """
@@ -311,7 +316,7 @@ def test_a_baseline_adds_each_cell_s_difference_from_it_seed_by_seed(tmp_path: P
         fake_run(workdir, seed)
         report = json.loads((workdir / "report" / "report.json").read_text())
         report["fraction_of_expert"] = score.get((reward, seed), 0.2)
-        (workdir / "report" / "report.json").write_text(json.dumps(report))
+        atomic_write_json(workdir / "report" / "report.json", report)
         return 0
 
     monkeypatch.setattr(command_module, "launch", launch)

@@ -79,6 +79,9 @@ def read_cell(workdir: Path) -> dict:
         "random_return": (score["policies"].get("random") or {}).get("true_return_mean"),
         "eval_success": numbers.get("agent_eval_success") if own else None,
         "expert_success": (score["policies"].get("expert") or {}).get("success_rate"),
+        # share of the starting distance to the goal closed, where the env reports one (push: the block's)
+        "eval_goal_progress": numbers.get("agent_eval_goal_progress") if own else None,
+        "expert_goal_progress": (score["policies"].get("expert") or {}).get("goal_progress"),
         "seconds": agent["seconds"],
     }
 
@@ -132,14 +135,23 @@ def main() -> None:
     label = " ".join([args.tag, *args.set]).strip() or "defaults"
     print(f"\n{args.env}, {args.agent}, {label}: final eval return, % of the expert (mean ± std over seeds)\n")
     success = all(c.get("eval_success") is not None for cells_of in rows.values() for c in cells_of)
-    print("| reward | % of expert | return |" + " success |" * success + " per seed | agent minutes |")
-    print("|---|---:|---:|" + "---:|" * success + "---|---:|")
+    progress = all(c.get("eval_goal_progress") is not None for cells_of in rows.values() for c in cells_of)
+    print(
+        "| reward | % of expert | return |"
+        + " success |" * success
+        + " distance to the goal closed |" * progress
+        + " per seed | agent minutes |"
+    )
+    print("|---|---:|---:|" + "---:|" * (success + progress) + "---|---:|")
     for reward, cells_of in rows.items():
         pct = np.array([100 * c["eval_return"] / c["expert_return"] for c in cells_of])
         ret = np.array([c["eval_return"] for c in cells_of])
         seeds = ", ".join(f"{c['seed']}: {p:.0f}%" for c, p in zip(cells_of, pct, strict=True))
         rate = np.array([100 * (c.get("eval_success") or 0.0) for c in cells_of])
         shown = f" {rate.mean():.0f} ± {rate.std():.0f}% |" if success else ""
+        if progress:
+            closed = np.array([100 * c["eval_goal_progress"] for c in cells_of])
+            shown += f" {closed.mean():.0f} ± {closed.std():.0f}% |"
         minutes = np.mean([c["seconds"] for c in cells_of]) / 60
         print(
             f"| {reward} | {pct.mean():.0f} ± {pct.std():.0f} | {ret.mean():.1f} ± {ret.std():.1f} |{shown} {seeds} "

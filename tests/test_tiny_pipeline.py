@@ -86,6 +86,11 @@ def test_dreamer_trained_on_the_viper_reward_end_to_end(workdir: Path) -> None:
     report = json.loads((workdir / "report" / "report.json").read_text())
     assert report["components"]["agent"] == "dreamer" and report["components"]["reward"] == "viper"
     assert report["agent_env_steps"] == 400
+    # lite:reach reports the distance to its ring: the expert closes most of it, the agent's share is shown
+    assert report["expert_goal_progress"] > 0.5 and -1.0 < report["agent_eval_goal_progress"] <= 1.0
+    assert (
+        "Share of the starting distance to the goal closed: the agent" in (workdir / "report" / "report.md").read_text()
+    )
     agent_dirs = [p for p in workdir.glob("agent-*") if json.loads((p / "stage.json").read_text())["status"] == "done"]
     assert any("dreamer" in (p / "stage.json").read_text() for p in agent_dirs)
     records = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]

@@ -42,6 +42,17 @@ def spearman(a: Sequence[float], b: Sequence[float]) -> float:
     return pearson(rankdata(a), rankdata(b))
 
 
+def goal_progress(distance: Sequence[float] | None) -> float | None:
+    """The share of its starting distance to the goal (``info["goal_distance"]``) an episode
+    closed: 1 ends on the goal, 0 where it began, negative further away. It tells a partial
+    success from none on tasks whose true reward is near zero until the very end (lite:push
+    scores ~0 until the block is within 0.26 of the pad). None without distances or when the
+    episode starts on the goal."""
+    if distance is None or len(distance) < 2 or not float(distance[0]) > 1e-9:
+        return None
+    return 1.0 - float(distance[-1]) / float(distance[0])
+
+
 def policies(noise: Sequence[float], expert: str = "expert") -> list[tuple[str, str, float]]:
     """``(label, kind, noise)`` for the expert, each noisy expert and the random policy;
     ``expert`` is the policy kind that plays the expert (``agent:WORKDIR`` for a trained agent)."""
@@ -69,6 +80,8 @@ def summarize(episodes: list[dict[str, Any]], rewards: Sequence[str], noise: Seq
         }
         if all("success" in e for e in rows):  # envs with a success test (metaworld)
             table[label]["success_rate"] = float(np.mean([e["success"] for e in rows]))
+        if all(e.get("goal_progress") is not None for e in rows):
+            table[label]["goal_progress"] = float(np.mean([e["goal_progress"] for e in rows]))
     true = [e["true_return"] for e in episodes]
     lengths = [max(int(e.get("length", 1)), 1) for e in episodes]
     returns = {r: [e["reward_return"][r] for e in episodes] for r in rewards}
@@ -102,12 +115,16 @@ def format_table(summary: dict[str, Any]) -> str:
     """The per-policy table and the correlations, as printed by ``viper-run score``."""
     rewards = list(summary["spearman"])
     success = bool(summary["policies"]) and all("success_rate" in row for row in summary["policies"].values())
-    headers = ["policy", "episodes", "true return"] + ["success"] * success + [f"{r} return" for r in rewards]
+    progress = bool(summary["policies"]) and all("goal_progress" in row for row in summary["policies"].values())
+    headers = ["policy", "episodes", "true return"] + ["success"] * success + ["goal progress"] * progress
+    headers += [f"{r} return" for r in rewards]
     rows = []
     for label, row in summary["policies"].items():
         cells = [label, str(row["episodes"]), f"{row['true_return_mean']:.2f} ± {row['true_return_std']:.2f}"]
         if success:
             cells.append(f"{row['success_rate']:.0%}")
+        if progress:
+            cells.append(f"{row['goal_progress']:.0%}")
         for r in rewards:
             cells.append(f"{row['reward_return_mean'][r]:.2f} ± {row['reward_return_std'][r]:.2f}")
         rows.append(cells)

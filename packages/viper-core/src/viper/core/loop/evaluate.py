@@ -19,6 +19,7 @@ from viper.core.loop.config import LoopConfig
 from viper.core.loop.driver import Driver, Episode
 from viper.core.media import write_mp4
 from viper.core.protocols import Agent, Reward
+from viper.core.statistics import goal_progress
 from viper.core.workdir import StageContext
 
 
@@ -77,7 +78,9 @@ def evaluate(
     """Run one episode per seed with ``agent.act(mode="eval")``; returns the mean TRUE return
     (``info["task_reward"]`` summed), its spread, the mean length, the mean chosen-reward return
     when ``reward`` is given, the frames of the first episode (``uint8[T,H,W,3]``) and, with
-    ``keep``, every episode's ``frames``, ``task_reward`` and ``goal_distance`` (``episodes``)."""
+    ``keep``, every episode's ``frames``, ``task_reward`` and ``goal_distance`` (``episodes``).
+    Envs with ``info["success"]`` add the success rate, envs with ``info["goal_distance"]`` the
+    mean :func:`~viper.core.statistics.goal_progress`."""
     import gymnasium as gym
 
     num_envs = max(1, min(num_envs, len(seeds)))
@@ -86,6 +89,7 @@ def evaluate(
     frames: list[np.ndarray] = []
     kept: list[dict[str, Any]] = []
     successes: list[np.ndarray] = []
+    progress: list[float | None] = []
     try:
         driver = Driver(envs, np.full(num_envs, task_id, np.int32))
         for start in range(0, len(seeds), num_envs):
@@ -94,12 +98,16 @@ def evaluate(
             driver.reset(batch + [batch[-1]] * (num_envs - len(batch)), stream)
             records: list[_Record] | None = [_Record() for _ in batch] if keep else None
             success = np.full(num_envs, -1, np.int8)  # -1: the env reported no info["success"]
+            ends: list[list[float | None]] = [[None, None] for _ in range(num_envs)]
             first = {
                 e.env: e
-                for e in _first_episodes(driver, agent, len(batch), frames if start == 0 else None, records, success)
+                for e in _first_episodes(
+                    driver, agent, len(batch), frames if start == 0 else None, records, success, ends
+                )
             }
             episodes += [first[i] for i in range(len(batch))]
             successes.append(success[: len(batch)])
+            progress += [goal_progress(None if None in ends[i] else ends[i]) for i in range(len(batch))]
             kept += [r.arrays() for r in records or []]
     finally:
         envs.close()
@@ -115,6 +123,8 @@ def evaluate(
     success = np.concatenate(successes) if successes else np.zeros(0, np.int8)
     if len(success) and (success >= 0).all():  # envs with a success test (metaworld)
         result["success"] = float(np.mean(success))
+    if progress and None not in progress:  # envs that report info["goal_distance"]
+        result["goal_progress"] = float(np.mean(progress))
     if keep:
         result["episodes"] = kept
     if reward is not None:
@@ -153,13 +163,17 @@ def _first_episodes(
     frames: list | None,
     records: list[_Record] | None = None,
     success: np.ndarray | None = None,
+    ends: list[list[float | None]] | None = None,
 ) -> Iterator[Episode]:
     """Step until envs ``0..count-1`` each finished one episode; yields those episodes and
     appends env 0's frames to ``frames`` (if given) and each env's step to ``records`` (if given);
-    ``success[env]`` becomes 1 once that env's ``info["success"]`` held (0 while it is reported)."""
+    ``success[env]`` becomes 1 once that env's ``info["success"]`` held (0 while it is reported);
+    ``ends[env]`` becomes that episode's first and last ``info["goal_distance"]`` (if given)."""
     running = np.arange(driver.n) < count
     while True:
         step, finished = driver.observe()
+        if ends is not None:
+            _track_distance(driver, running, ends)
         if frames is not None and running[0]:
             frames.append(step.obs["image"][0].copy())
         for env in np.flatnonzero(running) if records is not None else ():
@@ -174,3 +188,15 @@ def _first_episodes(
         if not running.any():
             return
         driver.step(agent.act(step, mode="eval"))
+
+
+def _track_distance(driver: Driver, running: np.ndarray, ends: list[list[float | None]]) -> None:
+    """Keep each running env's first and latest ``info["goal_distance"]`` in ``ends[env]``."""
+    distance = driver.info.get("goal_distance")
+    if distance is None:
+        return
+    present = driver.info.get("_goal_distance", np.ones(driver.n, bool))
+    for env in np.flatnonzero(running & present):
+        if ends[env][0] is None:
+            ends[env][0] = float(distance[env])
+        ends[env][1] = float(distance[env])

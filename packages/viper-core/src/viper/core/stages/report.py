@@ -119,6 +119,10 @@ def write_report(wd: Workdir, plan: Any, scored: Any, trained: dict[str, Any] | 
         "agent_eval_success": final.get("eval/success"),
         "expert_success": policies.get("expert", {}).get("success_rate"),
         "random_success": policies.get("random", {}).get("success_rate"),
+        # Share of the starting distance to the goal closed (envs with info["goal_distance"]).
+        "agent_eval_goal_progress": final.get("eval/goal_progress"),
+        "expert_goal_progress": policies.get("expert", {}).get("goal_progress"),
+        "random_goal_progress": policies.get("random", {}).get("goal_progress"),
         "agent_eval_episodes": (int(plan.loop.get("eval_episodes", 0)) or None) if trained else None,
         "agent_env_steps": trained.get("env_steps") if trained else None,
         "expert_return": expert,
@@ -199,6 +203,14 @@ def _sections(n: dict[str, Any], plan: Any) -> list[tuple[str, list[str], str | 
         rates.append((n.get("random_success"), "a random policy"))
         result[0] += (
             " Success rate: " + ", ".join(f"{who} {_fmt(100 * r, 0)}%" for r, who in rates if r is not None) + "."
+        )
+    if n.get("agent_eval_goal_progress") is not None:
+        shares = [(n["agent_eval_goal_progress"], "the agent"), (n.get("expert_goal_progress"), "the scripted expert")]
+        shares.append((n.get("random_goal_progress"), "a random policy"))
+        result[0] += (
+            " Share of the starting distance to the goal closed: "
+            + ", ".join(f"{who} {_fmt(100 * r, 0)}%" for r, who in shares if r is not None)
+            + "."
         )
     table = ["| policy | true return | " + reward + " return |", "|---|---|---|"]
     table += [f"| {p} | {_fmt(v['true_return'])} | {_fmt(v['reward_return'])} |" for p, v in n["score_table"].items()]

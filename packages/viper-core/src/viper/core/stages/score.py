@@ -41,7 +41,7 @@ from viper.core.plugins import PluginHost, get_host
 from viper.core.progress import progress_bar
 from viper.core.rewarding import build_reward, expert_dataset, reward_context
 from viper.core.stages.lifecycle import run_stage, upstream_folders
-from viper.core.statistics import format_table, policies, summarize
+from viper.core.statistics import format_table, goal_progress, policies, summarize
 from viper.core.trained_agent import check_expert, is_expert_name
 from viper.core.workdir import StageContext, Workdir
 
@@ -198,6 +198,7 @@ def _score_stage(
             "true_return": float(episode["task_reward"][1:].sum()),
             "reward_return": {r: float(per_frame[r][i][1:].sum()) for r in config.rewards},
             **({} if episode["success"] is None else {"success": episode["success"]}),
+            "goal_progress": goal_progress(episode["goal_distance"]),
         }
         for i, episode in enumerate(episodes)
     ]

@@ -34,10 +34,14 @@ class LiteConfig(Options):
     body: str | None = option(None, one_of=tuple(BODIES), keyed_default=False)
     """reach and push only: the controlled body, ``disk`` (orange, the default) or ``square``
     (violet, 0.6x the speed): a second embodiment for cross-embodiment experiments."""
+    shaped: bool | None = option(None, keyed_default=False)
+    """push only: a dense task reward (pusher near the block + the block near the goal, with a
+    gradient everywhere) in place of the sparse one, for agents that cannot explore the sparse
+    one; success and the goal distance do not change. None/false keeps the sparse reward."""
 
 
 #: Options of :class:`LiteConfig` that only some tasks take (task names per option).
-TASK_OPTIONS = {"step": ("zigzag",), "body": ("reach", "push")}
+TASK_OPTIONS = {"step": ("zigzag",), "body": ("reach", "push"), "shaped": ("push",)}
 
 
 def _maker(env_cls: type[LiteEnv]) -> Callable[[LiteConfig, int, int | None], gym.Env]:

@@ -59,6 +59,8 @@ METRICS: dict[str, tuple[str, float]] = {
     "fraction_of_expert": ("agent % of expert", 100.0),
     "agent_eval_return": ("agent final return", 1.0),
     "agent_eval_success": ("agent success rate %", 100.0),
+    # envs with info["goal_distance"]: the share of the starting distance the agent closed
+    "agent_eval_goal_progress": ("agent goal progress %", 100.0),
     "spearman": ("reward Spearman vs true return", 1.0),
     "pearson": ("reward Pearson vs true return", 1.0),
     "spearman_per_step": ("per-step reward Spearman", 1.0),

@@ -87,7 +87,7 @@ def test_dreamer_trained_on_the_viper_reward_end_to_end(workdir: Path) -> None:
     assert report["components"]["agent"] == "dreamer" and report["components"]["reward"] == "viper"
     assert report["agent_env_steps"] == 400
     # lite:reach reports the distance to its ring: the expert closes most of it, the agent's share is shown
-    assert report["expert_goal_progress"] > 0.5 and -1.0 < report["agent_eval_goal_progress"] <= 1.0
+    assert report["expert_goal_progress"] > 0.5 and report["agent_eval_goal_progress"] <= 1.0  # 1: on the goal
     assert (
         "Share of the starting distance to the goal closed: the agent" in (workdir / "report" / "report.md").read_text()
     )

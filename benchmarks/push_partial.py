@@ -22,15 +22,10 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stillness import model_stages, rollouts, summarize  # noqa: E402
+from stillness import add_arguments, fitted_reward, model_stages, report, rollouts, summarize  # noqa: E402
 
-from viper.core.atomic import atomic_write_json  # noqa: E402
 from viper.core.collect import run_episode  # noqa: E402
-from viper.core.components import resolve_env  # noqa: E402
-from viper.core.plugins import get_host  # noqa: E402
-from viper.core.rewarding import build_reward, expert_dataset, reward_context  # noqa: E402
 from viper.core.stages.score import score_episodes  # noqa: E402
-from viper.core.workdir import Workdir  # noqa: E402
 from viper.envs.lite.push import PushExpert  # noqa: E402
 
 ENV = "lite:push"
@@ -81,50 +76,17 @@ def scripted(suite: Any, task: str, target: str, episodes: int, seed: int, size:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workdir", type=Path, required=True, help="a lite:push workdir with a fitted reward")
-    parser.add_argument("--episodes", type=int, default=5, help="episodes per policy (default 5)")
-    parser.add_argument("--reward", default="viper", help="reward component to score (default viper)")
-    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="an option of the reward")
-    parser.add_argument("--discounts", type=float, nargs="+", default=[0.99, 0.997], help="discounts to compare at")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--size", type=int, default=64, help="frame size the reward was fitted on (default 64)")
-    parser.add_argument("--json", type=Path, default=None, help="also write the table here")
+    add_arguments(parser)
     args = parser.parse_args()
-    if args.episodes < 1:
-        raise SystemExit(f"--episodes {args.episodes}: expected at least 1")
-    if not args.workdir.is_dir():
-        raise SystemExit(f"--workdir {args.workdir}: not a folder")
-    if any("=" not in item for item in args.set) or not all(0 < g <= 1 for g in args.discounts):
-        raise SystemExit("--set: expected FIELD=VALUE; --discounts: expected values in (0, 1]")
-    options = dict(item.split("=", 1) for item in args.set)
-
-    host = get_host()
-    name, suite = resolve_env(ENV, host)
-    wd = Workdir(args.workdir)
-    context = reward_context(
-        wd, suite, name.task, size=args.size, seed=args.seed, host=host, expert_data=expert_dataset(wd, None)
-    )
-    reward = build_reward(args.reward, context, options, host)  # before any rollout: fails fast
+    name, suite, wd, reward, options = fitted_reward(args, ENV)
     episodes = rollouts(suite, name, args.episodes, args.seed, args.size)
     for target in ("block", "ring"):
         episodes += scripted(suite, name.task, target, args.episodes, args.seed, args.size)
     values = score_episodes({args.reward: reward}, episodes, 8, progress=True)[args.reward]
     rows = summarize(episodes, values, args.discounts)
 
-    print(f"\n{ENV}, {args.workdir}: {' '.join([args.reward, *args.set])} return; position 0 = random, 1 = expert\n")
-    gammas = "".join(f" discounted, {g:g} |" for g in args.discounts)
-    print(f"| policy | episodes | true return | per step | position |{gammas}")
-    print("|---|---:|---:|---:|---:|" + "---:|" * len(args.discounts))
-    for policy, row in rows.items():
-        discounted = "".join(f" {v:.0f} |" for v in row["discounted"].values())
-        print(
-            f"| {policy} | {row['episodes']} | {row['true_return']:.1f} | {row['reward_per_step']:.2f} "
-            f"| {row['position']:.2f} |{discounted}"
-        )
-    if args.json:
-        record = {"env": ENV, "workdir": str(args.workdir), "reward": args.reward, "options": options}
-        atomic_write_json(args.json, record | {"stages": model_stages(wd), "rows": rows})
-        print(f"\nwrote {args.json}")
+    record = {"env": ENV, "reward": args.reward, "options": options, "stages": model_stages(wd)}
+    report(args, ENV, rows, record)
 
 
 if __name__ == "__main__":

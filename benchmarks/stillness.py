@@ -98,19 +98,22 @@ def summarize(
     return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of a script that scores policies with a workdir's fitted reward (this one and
+    ``push_partial.py``)."""
     parser.add_argument("--workdir", type=Path, required=True, help="a workdir with a fitted reward")
-    parser.add_argument("--env", required=True, help="SUITE:TASK the reward was fitted for")
     parser.add_argument("--episodes", type=int, default=5, help="episodes per policy (default 5)")
     parser.add_argument("--reward", default="viper", help="reward component to score (default viper)")
-    parser.add_argument("--agent", default=None, help="agent stage folder (default: the newest)")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="an option of the reward")
     parser.add_argument("--discounts", type=float, nargs="+", default=[0.99, 0.997], help="discounts to compare at")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--size", type=int, default=64, help="frame size the reward was fitted on (default 64)")
     parser.add_argument("--json", type=Path, default=None, help="also write the table here")
-    args = parser.parse_args()
+
+
+def fitted_reward(args: argparse.Namespace, env: str) -> tuple[EnvName, Any, Workdir, Any, dict[str, str]]:
+    """``(name, suite, workdir, reward, options)`` for :func:`add_arguments`' options, checked
+    before any rollout so that bad input fails fast."""
     if args.episodes < 1:
         raise SystemExit(f"--episodes {args.episodes}: expected at least 1")
     if not args.workdir.is_dir():
@@ -118,21 +121,35 @@ def main() -> None:
     if any("=" not in item for item in args.set) or not all(0 < g <= 1 for g in args.discounts):
         raise SystemExit("--set: expected FIELD=VALUE; --discounts: expected values in (0, 1]")
     options = dict(item.split("=", 1) for item in args.set)
-
     host = get_host()
-    name, suite = resolve_env(args.env, host)
+    name, suite = resolve_env(env, host)
     wd = Workdir(args.workdir)
     context = reward_context(
         wd, suite, name.task, size=args.size, seed=args.seed, host=host, expert_data=expert_dataset(wd, None)
     )
-    reward = build_reward(args.reward, context, options, host)  # before any rollout: fails fast
+    return name, suite, wd, build_reward(args.reward, context, options, host), options
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_arguments(parser)
+    parser.add_argument("--env", required=True, help="SUITE:TASK the reward was fitted for")
+    parser.add_argument("--agent", default=None, help="agent stage folder (default: the newest)")
+    args = parser.parse_args()
+    name, suite, wd, reward, options = fitted_reward(args, args.env)
     agent, kept = agent_episodes(wd, args.agent)
     episodes = rollouts(suite, name, args.episodes, args.seed, args.size) + kept
     values = score_episodes({args.reward: reward}, episodes, 8, progress=True)[args.reward]
     rows = summarize(episodes, values, args.discounts)
 
+    stages = model_stages(wd) | ({"agent": agent} if agent else {})
+    report(args, args.env, rows, {"env": args.env, "reward": args.reward, "options": options, "stages": stages})
+
+
+def report(args: argparse.Namespace, env: str, rows: dict[str, dict[str, Any]], record: dict[str, Any]) -> None:
+    """Print the table of :func:`summarize`'s rows; with ``--json``, write them beside ``record``."""
     shown = " ".join([args.reward, *args.set])
-    print(f"\n{args.env}, {args.workdir}: {shown} return; position 0 = random, 1 = expert\n")
+    print(f"\n{env}, {args.workdir}: {shown} return; position 0 = random, 1 = expert\n")
     gammas = "".join(f" discounted, {g:g} |" for g in args.discounts)
     print(f"| policy | episodes | true return | return | per step | position |{gammas}")
     print("|---|---:|---:|---:|---:|---:|" + "---:|" * len(args.discounts))
@@ -143,15 +160,7 @@ def main() -> None:
             f"± {row['reward_return_std']:.0f} | {row['reward_per_step']:.2f} | {row['position']:.2f} |{values}"
         )
     if args.json:
-        stages = model_stages(wd) | ({"agent": agent} if agent else {})
-        record = {
-            "env": args.env,
-            "workdir": str(args.workdir),
-            "reward": args.reward,
-            "options": options,
-            "stages": stages,
-        }
-        atomic_write_json(args.json, record | {"rows": rows})
+        atomic_write_json(args.json, record | {"workdir": str(args.workdir), "rows": rows})
         print(f"\nwrote {args.json}")
 
 

@@ -26,7 +26,7 @@ from stillness import add_arguments, fitted_reward, model_stages, report, rollou
 
 from viper.core.collect import run_episode  # noqa: E402
 from viper.core.stages.score import score_episodes  # noqa: E402
-from viper.envs.lite.push import PushExpert  # noqa: E402
+from viper.envs.lite.push import PushExpert, lined_up, push_frame, walk  # noqa: E402
 
 ENV = "lite:push"
 
@@ -44,21 +44,13 @@ class GoTo:
 
     def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         state = obs["state"]
-        pusher, block, goal = state[0:2], state[2:4], state[4:6]
-        if self.target == "block":
-            toward = (goal - block) / max(float(np.linalg.norm(goal - block)), 1e-9)
-            rel = pusher - block
-            along, lateral = float(rel @ toward), float(rel @ np.array([-toward[1], toward[0]]))
-            contact = self.env.PUSHER + self.env.BLOCK
-            # PushExpert's test for "push now", once it is about to touch the block
-            if along < -0.5 * contact and abs(lateral) < 0.03 and float(np.linalg.norm(rel)) < contact + 0.05:
-                return np.zeros(2, np.float32)
-            return self.expert.act(obs)
-        move = goal - pusher
-        norm = float(np.linalg.norm(move))
-        if norm < 1e-3:
+        if self.target == "ring":
+            return walk(state[0:2], state[4:6], self.env.speed)
+        _, _, _, along, lateral = push_frame(state)
+        at_block = float(np.linalg.norm(state[0:2] - state[2:4])) < self.env.PUSHER + self.env.BLOCK + 0.05
+        if lined_up(along, lateral) and at_block:
             return np.zeros(2, np.float32)
-        return (move / norm * min(1.0, norm / self.env.speed)).astype(np.float32)
+        return self.expert.act(obs)
 
 
 def scripted(suite: Any, task: str, target: str, episodes: int, seed: int, size: int) -> list[dict[str, Any]]:

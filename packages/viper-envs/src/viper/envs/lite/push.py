@@ -103,6 +103,34 @@ class Push(LiteEnv):
         return frame
 
 
+def push_frame(state: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float, float]:
+    """From a push ``state``: the unit vector from the block to the goal, its normal, the block's
+    distance to the goal, and the pusher's offset from the block along and across that vector."""
+    pusher, block, goal = state[0:2], state[2:4], state[4:6]
+    to_goal = goal - block
+    gap = float(np.linalg.norm(to_goal))
+    direction = to_goal / max(gap, 1e-9)
+    normal = np.array([-direction[1], direction[0]])
+    rel = pusher - block
+    return direction, normal, gap, float(rel @ direction), float(rel @ normal)
+
+
+def lined_up(along: float, lateral: float) -> bool:
+    """Behind the block and in line with the goal (:func:`push_frame`'s offsets): where the
+    expert pushes from."""
+    return along < -0.5 * (Push.PUSHER + Push.BLOCK) and abs(lateral) < 0.03
+
+
+def walk(pusher: np.ndarray, point: np.ndarray, speed: float) -> np.ndarray:
+    """The action that walks the pusher straight to ``point``, landing on it (``speed``: the
+    pusher's move per step at full action)."""
+    move = point - pusher
+    norm = float(np.linalg.norm(move))
+    if norm < 1e-9:
+        return np.zeros(2, np.float32)
+    return (move / norm * min(1.0, norm / speed)).astype(np.float32)
+
+
 class PushExpert:
     """Walks around the block to the side opposite the goal, then pushes it onto the goal."""
 
@@ -114,19 +142,14 @@ class PushExpert:
 
     def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         s = obs["state"]
-        pusher, block, goal = s[0:2], s[2:4], s[4:6]
-        to_goal = goal - block
-        gap = float(np.linalg.norm(to_goal))
+        pusher, block = s[0:2], s[2:4]
+        direction, normal, gap, along, lateral = push_frame(s)
         if gap < 0.01:
             return np.zeros(2, np.float32)
-        direction = to_goal / gap
-        normal = np.array([-direction[1], direction[0]])
         contact = Push.PUSHER + Push.BLOCK
-        rel = pusher - block
-        along, lateral = float(rel @ direction), float(rel @ normal)
-        if along < -0.5 * contact and abs(lateral) < 0.03:
-            # behind the block and lined up: push toward the goal, correcting sideways drift,
-            # slowing down so the block stops on the goal
+        if lined_up(along, lateral):
+            # push toward the goal, correcting sideways drift, slowing down so the block stops on
+            # the goal
             move = direction * min(1.0, gap / self.env.speed) - normal * lateral * 10.0
             norm = float(np.linalg.norm(move))
             return (move / max(norm, 1.0)).astype(np.float32)
@@ -136,8 +159,4 @@ class PushExpert:
             waypoint = block + normal * side * (contact + 0.1) - direction * 0.6 * contact
         else:
             waypoint = block - direction * (contact + 0.02)
-        move = waypoint - pusher
-        norm = float(np.linalg.norm(move))
-        if norm < 1e-9:
-            return np.zeros(2, np.float32)
-        return (move / norm * min(1.0, norm / self.env.speed)).astype(np.float32)
+        return walk(pusher, waypoint, self.env.speed)

@@ -98,7 +98,7 @@ def evaluate(
             driver.reset(batch + [batch[-1]] * (num_envs - len(batch)), stream)
             records: list[_Record] | None = [_Record() for _ in batch] if keep else None
             success = np.full(num_envs, -1, np.int8)  # -1: the env reported no info["success"]
-            ends: list[list[float | None]] = [[None, None] for _ in range(num_envs)]
+            ends: list[list[float]] = [[] for _ in range(num_envs)]
             first = {
                 e.env: e
                 for e in _first_episodes(
@@ -107,7 +107,7 @@ def evaluate(
             }
             episodes += [first[i] for i in range(len(batch))]
             successes.append(success[: len(batch)])
-            progress += [goal_progress(None if None in ends[i] else ends[i]) for i in range(len(batch))]
+            progress += [goal_progress(ends[i]) for i in range(len(batch))]
             kept += [r.arrays() for r in records or []]
     finally:
         envs.close()
@@ -163,7 +163,7 @@ def _first_episodes(
     frames: list | None,
     records: list[_Record] | None = None,
     success: np.ndarray | None = None,
-    ends: list[list[float | None]] | None = None,
+    ends: list[list[float]] | None = None,
 ) -> Iterator[Episode]:
     """Step until envs ``0..count-1`` each finished one episode; yields those episodes and
     appends env 0's frames to ``frames`` (if given) and each env's step to ``records`` (if given);
@@ -190,13 +190,12 @@ def _first_episodes(
         driver.step(agent.act(step, mode="eval"))
 
 
-def _track_distance(driver: Driver, running: np.ndarray, ends: list[list[float | None]]) -> None:
-    """Keep each running env's first and latest ``info["goal_distance"]`` in ``ends[env]``."""
+def _track_distance(driver: Driver, running: np.ndarray, ends: list[list[float]]) -> None:
+    """Keep each running env's first and latest ``info["goal_distance"]`` in ``ends[env]`` (empty
+    while the env reports none)."""
     distance = driver.info.get("goal_distance")
     if distance is None:
         return
     present = driver.info.get("_goal_distance", np.ones(driver.n, bool))
     for env in np.flatnonzero(running & present):
-        if ends[env][0] is None:
-            ends[env][0] = float(distance[env])
-        ends[env][1] = float(distance[env])
+        ends[env][1:] = [float(distance[env])]

@@ -173,6 +173,15 @@ def _fmt(value: Any, digits: int = 1) -> str:
     return f"{value:.{digits}f}" if isinstance(value, (float, int)) else str(value)
 
 
+def _shares(n: dict[str, Any], heading: str, agent: str, expert: str, random: str) -> str:
+    """`` Heading: the agent A%, the scripted expert E%, a random policy R%.`` from the numbers'
+    keys (those that are None are left out), or "" when the agent's is None (the env has none)."""
+    if n.get(agent) is None:
+        return ""
+    shares = [(n[agent], "the agent"), (n.get(expert), "the scripted expert"), (n.get(random), "a random policy")]
+    return f" {heading}: " + ", ".join(f"{who} {_fmt(100 * r, 0)}%" for r, who in shares if r is not None) + "."
+
+
 def _sections(n: dict[str, Any], plan: Any) -> list[tuple[str, list[str], str | None]]:
     """(title, paragraphs, image file) triples shared by the HTML and Markdown renderings."""
     reward = n["reward"]
@@ -198,20 +207,14 @@ def _sections(n: dict[str, Any], plan: Any) -> list[tuple[str, list[str], str | 
             f"{_fmt(n['expert_return'])}; a random policy gets {_fmt(n['random_return'])}.",
             "The environment's own reward was never used for training, only for this evaluation. " + seeing,
         ]
-    if n.get("agent_eval_success") is not None:
-        rates = [(n["agent_eval_success"], "the agent"), (n.get("expert_success"), "the scripted expert")]
-        rates.append((n.get("random_success"), "a random policy"))
-        result[0] += (
-            " Success rate: " + ", ".join(f"{who} {_fmt(100 * r, 0)}%" for r, who in rates if r is not None) + "."
-        )
-    if n.get("agent_eval_goal_progress") is not None:
-        shares = [(n["agent_eval_goal_progress"], "the agent"), (n.get("expert_goal_progress"), "the scripted expert")]
-        shares.append((n.get("random_goal_progress"), "a random policy"))
-        result[0] += (
-            " Share of the starting distance to the goal closed: "
-            + ", ".join(f"{who} {_fmt(100 * r, 0)}%" for r, who in shares if r is not None)
-            + "."
-        )
+    result[0] += _shares(n, "Success rate", "agent_eval_success", "expert_success", "random_success")
+    result[0] += _shares(
+        n,
+        "Share of the starting distance to the goal closed",
+        "agent_eval_goal_progress",
+        "expert_goal_progress",
+        "random_goal_progress",
+    )
     table = ["| policy | true return | " + reward + " return |", "|---|---|---|"]
     table += [f"| {p} | {_fmt(v['true_return'])} | {_fmt(v['reward_return'])} |" for p, v in n["score_table"].items()]
     scatter = [

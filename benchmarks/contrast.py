@@ -19,12 +19,9 @@ rates the agent that failed the task below the expert.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 from pathlib import Path
-
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stillness import add_arguments, agent_episodes, fitted_reward, model_stages, rollouts, summarize  # noqa: E402
@@ -35,6 +32,7 @@ from viper.core.rewarding import build_reward, reward_context  # noqa: E402
 from viper.core.stages import fit_video_model, random_stage  # noqa: E402
 from viper.core.stages.score import score_episodes  # noqa: E402
 from viper.core.workdir import Workdir  # noqa: E402
+from viper.rewards.normalize import symlog  # noqa: E402
 
 #: Raw rewards: the difference is taken in nats, then squashed.
 RAW = {"normalize": "none", "offset": "none"}
@@ -50,15 +48,11 @@ def contrast_workdir(
     if not (out.path / tokenizer.name).exists():
         shutil.copytree(tokenizer, out.path / tokenizer.name)
     out.set_latest("tokenizer", tokenizer.name)
-    stage = json.loads((wd.latest("video_model") / "stage.json").read_text())
+    stage = wd.latest_info("video_model")
     data = random_stage(out, env, episodes, seed=seed, size=size, host=host)
     component, options = stage["component"], stage["config"]["component"]
     fit_video_model(out.path, data, name=component, options=options, seed=seed, host=host, progress=False)
     return out
-
-
-def symlog(x: np.ndarray) -> np.ndarray:
-    return np.sign(x) * np.log1p(np.abs(x))
 
 
 def main() -> None:

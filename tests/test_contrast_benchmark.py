@@ -3,8 +3,6 @@ tokenizer, on random-policy videos."""
 
 from __future__ import annotations
 
-import json
-
 from viper.core.components import parse_env
 from viper.core.dataset import VideoDataset
 from viper.core.stages import collect_stage, fit_tokenizer, fit_video_model
@@ -22,7 +20,7 @@ def test_the_random_play_model_shares_the_tokenizer_and_options_but_not_the_data
     other = bench.contrast_workdir(wd, tmp_path / "wd-contrast", "fake:reach", 4, 1, 64, host)
 
     assert other.latest("tokenizer").name == wd.latest("tokenizer").name
-    ours, theirs = (json.loads((w.latest("video_model") / "stage.json").read_text()) for w in (wd, other))
+    ours, theirs = (w.latest_info("video_model") for w in (wd, other))
     assert theirs["component"] == ours["component"] == "fake"
     assert theirs["config"]["component"] == ours["config"]["component"]
     assert theirs["config"]["data"] != ours["config"]["data"]

@@ -14,9 +14,15 @@ an agent with that discount prefers whichever policy has the highest, so a still
 expert there is an optimum the agent is right to settle in (the reward's ``--set`` options, e.g.
 ``normalize=symlog``, and the discount change which wins).
 
+``--cross WORKDIR ...`` asks whether an agent's look-alike fools only its own model: the other
+workdirs (the same env, other seeds) add their rewards and their agents' kept episodes (policy
+``agent@NAME``), and a second table gives every policy's position under each workdir's reward and
+under an ensemble of them, the mean and the minimum of the per-step rewards after each model's are
+mapped to random 0 / expert 1 (the pessimistic reward an ensemble would give).
+
     MUJOCO_GL=egl python benchmarks/stillness.py --workdir runs/arm-reach/seed0 --env arm:reach \\
         [--episodes 5] [--reward viper] [--set normalize=symlog] [--discounts 0.99 0.997] \\
-        [--agent agent-xxxx] [--json out.json]
+        [--agent agent-xxxx] [--cross runs/arm-reach/seed1 runs/arm-reach/seed2] [--json out.json]
 """
 
 from __future__ import annotations
@@ -98,6 +104,29 @@ def summarize(
     return rows
 
 
+def per_step_positions(episodes: list[dict[str, Any]], values: list[np.ndarray]) -> list[np.ndarray]:
+    """``values`` mapped so that the random policy's mean reward per step is 0 and the expert's 1,
+    which puts rewards from different models on one scale."""
+    low, high = (
+        np.mean([v[1:].mean() for e, v in zip(episodes, values) if e["policy"] == p]) for p in ("random", "expert")
+    )
+    return [(v - low) / (high - low) for v in values]
+
+
+def cross_positions(episodes: list[dict[str, Any]], scores: dict[str, list[np.ndarray]]) -> dict[str, dict[str, float]]:
+    """Each policy's position under each reward in ``scores`` and under their ensemble mean and
+    minimum (per step, after :func:`per_step_positions`)."""
+    scaled = [per_step_positions(episodes, values) for values in scores.values()]
+    combined = {
+        name: [reduce(np.stack([model[i] for model in scaled]), axis=0) for i in range(len(episodes))]
+        for name, reduce in (("mean", np.mean), ("min", np.min))
+    }
+    return {
+        name: {policy: row["position"] for policy, row in summarize(episodes, values, []).items()}
+        for name, values in (scores | combined).items()
+    }
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of a script that scores policies with a workdir's fitted reward (this one and
     ``push_partial.py``)."""
@@ -135,15 +164,37 @@ def main() -> None:
     add_arguments(parser)
     parser.add_argument("--env", required=True, help="SUITE:TASK the reward was fitted for")
     parser.add_argument("--agent", default=None, help="agent stage folder (default: the newest)")
+    parser.add_argument(
+        "--cross",
+        type=Path,
+        nargs="+",
+        default=[],
+        metavar="WORKDIR",
+        help="other workdirs of the same env to cross-score",
+    )
     args = parser.parse_args()
     name, suite, wd, reward, options = fitted_reward(args, args.env)
+    others = {}
+    for other in args.cross:  # every model loads before any rollout, so a bad path fails fast
+        key = f"{other.parent.name}/{other.name}"
+        others[key] = fitted_reward(argparse.Namespace(**vars(args) | {"workdir": other}), args.env)[2:4]
     agent, kept = agent_episodes(wd, args.agent)
     episodes = rollouts(suite, name, args.episodes, args.seed, args.size) + kept
+    for key, (other_wd, _) in others.items():
+        episodes += [e | {"policy": f"agent@{key}"} for e in agent_episodes(other_wd, None)[1]]
     values = score_episodes({args.reward: reward}, episodes, 8, progress=True)[args.reward]
     rows = summarize(episodes, values, args.discounts)
 
     stages = model_stages(wd) | ({"agent": agent} if agent else {})
-    report(args, args.env, rows, {"env": args.env, "reward": args.reward, "options": options, "stages": stages})
+    record = {"env": args.env, "reward": args.reward, "options": options, "stages": stages}
+    if others:
+        scores = {f"{args.workdir.parent.name}/{args.workdir.name}": values} | {
+            key: score_episodes({args.reward: r}, episodes, 8, progress=True)[args.reward]
+            for key, (_, r) in others.items()
+        }
+        record["cross"] = cross_positions(episodes, scores)
+        record["cross_workdirs"] = {key: str(path) for key, path in zip(others, args.cross)}
+    report(args, args.env, rows, record)
 
 
 def report(args: argparse.Namespace, env: str, rows: dict[str, dict[str, Any]], record: dict[str, Any]) -> None:
@@ -159,6 +210,12 @@ def report(args: argparse.Namespace, env: str, rows: dict[str, dict[str, Any]], 
             f"| {policy} | {row['episodes']} | {row['true_return']:.1f} | {row['reward_return']:.0f} "
             f"± {row['reward_return_std']:.0f} | {row['reward_per_step']:.2f} | {row['position']:.2f} |{values}"
         )
+    if "cross" in record:
+        models = list(record["cross"])
+        print("\nposition under each workdir's reward and their ensemble (per step, random 0 / expert 1)\n")
+        print("| policy | " + " | ".join(models) + " |\n|---|" + "---:|" * len(models))
+        for policy in rows:
+            print(f"| {policy} | " + " | ".join(f"{record['cross'][m][policy]:.2f}" for m in models) + " |")
     if args.json:
         atomic_write_json(args.json, record | {"workdir": str(args.workdir), "rows": rows})
         print(f"\nwrote {args.json}")

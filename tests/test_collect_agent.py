@@ -161,7 +161,7 @@ def test_the_score_stage_plays_a_trained_agent_as_the_expert(pong_agent: Path, t
     )  # fmt: skip
     result = score(tmp_path / "score", config, progress=False)
     policies = {e["policy"] for e in read_json(result.directory / "score.json")["episodes"]}
-    assert policies == {"expert", "noisy-0.5", "random"}
+    assert policies == {"expert", "noisy-0.5", "random", "idle"}  # idle: NOOP, the discrete zero action
     assert read_json(result.directory / "stage.json")["config"]["expert"] == expert
     # The agent's env options are required (its 6-action head cannot play the 18-action game).
     with pytest.raises(

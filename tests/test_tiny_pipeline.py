@@ -88,8 +88,13 @@ def test_dreamer_trained_on_the_viper_reward_end_to_end(workdir: Path) -> None:
     assert report["agent_env_steps"] == 400
     # lite:reach reports the distance to its ring: the expert closes most of it, the agent's share is shown
     assert report["expert_goal_progress"] > 0.5 and report["agent_eval_goal_progress"] <= 1.0  # 1: on the goal
+    markdown = (workdir / "report" / "report.md").read_text()
+    assert "Share of the starting distance to the goal closed: the agent" in markdown
+    # the score stage's idle probe: scored beside the ranked policies, its position in the report
+    assert "idle" in report["score_table"] and report["idle_position"] is not None
     assert (
-        "Share of the starting distance to the goal closed: the agent" in (workdir / "report" / "report.md").read_text()
+        f"Doing nothing (`idle`, the zero action; scored, not ranked) earns **{report['idle_position']:.2f}**"
+        in markdown
     )
     agent_dirs = [p for p in workdir.glob("agent-*") if json.loads((p / "stage.json").read_text())["status"] == "done"]
     assert any("dreamer" in (p / "stage.json").read_text() for p in agent_dirs)

@@ -240,7 +240,7 @@ def test_score_stores_diagnostics_and_notes_what_is_missing(host, tmp_path):
     result = _score_dots(host, tmp_path / "wd", config)
     stored = json.loads((result.directory / "score.json").read_text())
     diag = stored["diagnostics"]
-    assert set(diag["along_episode"]["dotx"]) == {"expert", "noisy-0.5", "random"}
+    assert set(diag["along_episode"]["dotx"]) == {"expert", "noisy-0.5", "random", "idle"}
     assert len(diag["along_episode"]["dotx"]["expert"]["mean"]) == 10
     assert diag["by_distance"] is None and diag["frame_scores"] is None and len(diag["notes"]) == 2
     assert (result.directory / stored["files"]["along_episode"]).read_bytes()[:8] == PNG
@@ -287,7 +287,7 @@ def test_report_adds_the_agents_kept_episodes_and_notes_what_is_missing(host, tm
     numbers = {"diagnostics": _diagnostic_numbers(diagnostics), "files": diagnostics["files"]}
     titles = [title for title, _, _ in _diagnostic_sections(numbers)]
     assert titles == ["Reward along an episode", "Diagnostics notes"]
-    assert scored.summary["diagnostics"]["along_episode"]["dotx"].keys() == {"expert", "noisy-0.5", "random"}
+    assert scored.summary["diagnostics"]["along_episode"]["dotx"].keys() == {"expert", "noisy-0.5", "random", "idle"}
 
 
 @pytest.mark.parametrize("true_reward", [False, True])

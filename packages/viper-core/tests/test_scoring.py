@@ -13,7 +13,7 @@ from viper.core.cli import main
 from viper.core.errors import ConfigError
 from viper.core.media import reward_strip
 from viper.core.stages.score import ScoreConfig, score
-from viper.core.statistics import format_table, pearson, rankdata, spearman
+from viper.core.statistics import format_table, pearson, rankdata, spearman, summarize
 from viper.core.testing.spec_plugin import make_plugin
 
 
@@ -50,16 +50,25 @@ def test_score_writes_table_plot_video_and_json(score_host, tmp_path):
     config = ScoreConfig(env="dots:right", episodes=3, rewards=("dotx",), noise=(0.5,), size=16, videos=1)
     result = score(tmp_path / "wd", config, host=score_host, progress=False)
     summary = json.loads((result.directory / "score.json").read_text())
-    assert summary["rewards"] == ["dotx"] and len(summary["episodes"]) == 9
-    assert set(summary["policies"]) == {"expert", "noisy-0.5", "random"}
+    assert summary["rewards"] == ["dotx"] and len(summary["episodes"]) == 12
+    assert set(summary["policies"]) == {"expert", "noisy-0.5", "random", "idle"}
     expert = summary["policies"]["expert"]
     assert expert["true_return_mean"] > summary["policies"]["random"]["true_return_mean"]
     assert summary["spearman"]["dotx"] > 0.8 and summary["ordered"]["dotx"]
     assert result.plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     video = iio.imread(result.video, plugin="pyav")
-    assert video.ndim == 4 and len(video) == 3 * 11  # one 11-frame episode per policy
+    assert video.ndim == 4 and len(video) == 4 * 11  # one 11-frame episode per policy
     table = result.table()
     assert "expert" in table and "dotx: Spearman" in table
+    # the idle probe is scored but kept out of the correlation
+    assert "over 9 episodes" in table and "doing nothing (idle" in table
+    assert summary["idle_position"]["dotx"] == pytest.approx(
+        (
+            summary["policies"]["idle"]["reward_return_mean"]["dotx"]
+            - summary["policies"]["random"]["reward_return_mean"]["dotx"]
+        )
+        / (expert["reward_return_mean"]["dotx"] - summary["policies"]["random"]["reward_return_mean"]["dotx"])
+    )
     again = score(tmp_path / "wd", config, host=score_host, progress=False)
     assert again.cached and again.summary["spearman"] == summary["spearman"]
 
@@ -69,7 +78,9 @@ def test_score_command_line(score_host, tmp_path, monkeypatch, capsys):
     argv = ["score", "--workdir", str(tmp_path / "wd"), "--env", "dots:right", "--episodes", "2"]
     assert main(argv + ["--reward", "dotx", "--noise", "0.3", "--size", "16", "--videos", "0"]) == 0
     out = capsys.readouterr().out
-    assert "noisy-0.3" in out and "Spearman" in out and "score.json" in out
+    assert "noisy-0.3" in out and "Spearman" in out and "score.json" in out and "idle" in out
+    assert main(argv + ["--reward", "dotx", "--noise", "0.3", "--size", "16", "--videos", "0", "--no-idle"]) == 0
+    assert "idle" not in capsys.readouterr().out
     assert main(argv + ["--reward", "nope"]) == 2
     assert "unknown reward 'nope'" in capsys.readouterr().err
     assert main(argv + ["--reward", "dotx", "--noise", "2"]) == 2
@@ -120,3 +131,17 @@ def test_terminating_task_is_judged_per_step_too() -> None:
     assert "terminates early" in text and "per-step mean viper reward: Spearman 1.000, ordered: yes" in text
     same_length = summarize([dict(e, length=100) for e in episodes], ["viper"], [0.3])
     assert not same_length["lengths_vary"] and "terminates early" not in format_table(same_length)
+
+
+def test_the_table_warns_when_doing_nothing_earns_nearly_what_the_expert_does():
+    def record(policy: str, true: float, reward: float) -> dict:
+        return {"policy": policy, "true_return": true, "reward_return": {"r": reward}, "length": 10}
+
+    records = [record("expert", 10, -10), record("expert", 9, -12), record("random", 0, -50), record("random", 1, -48)]
+    still = summarize(records + [record("idle", 0, -14)], ("r",), ())
+    assert still["idle_position"]["r"] == pytest.approx((-14 + 49) / (-11 + 49))
+    assert still["spearman"] == summarize(records, ("r",), ())["spearman"]  # the probe is not ranked
+    assert "may settle for holding still" in format_table(still) and "over 4 episodes" in format_table(still)
+    quiet = summarize(records + [record("idle", 0, -45)], ("r",), ())
+    assert "doing nothing (idle" in format_table(quiet) and "may settle" not in format_table(quiet)
+    assert summarize(records, ("r",), ())["idle_position"] == {}

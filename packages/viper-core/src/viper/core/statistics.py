@@ -53,10 +53,23 @@ def goal_progress(distance: Sequence[float] | None) -> float | None:
     return 1.0 - float(distance[-1]) / float(distance[0])
 
 
-def policies(noise: Sequence[float], expert: str = "expert") -> list[tuple[str, str, float]]:
-    """``(label, kind, noise)`` for the expert, each noisy expert and the random policy;
-    ``expert`` is the policy kind that plays the expert (``agent:WORKDIR`` for a trained agent)."""
-    return [("expert", expert, 0.0)] + [(f"noisy-{n:g}", expert, float(n)) for n in noise] + [("random", "random", 0.0)]
+#: The policy that always takes the zero / no-op action. It is scored beside the others but
+#: kept out of the correlations: it is a probe of what the reward pays for doing nothing, not a
+#: rung of the expert > noisy > random ladder.
+IDLE = "idle"
+
+#: An idle position (see :func:`idle_positions`) from which ``viper-run score`` warns.
+IDLE_WARNING = 0.5
+
+
+def policies(noise: Sequence[float], expert: str = "expert", idle: bool = False) -> list[tuple[str, str, float]]:
+    """``(label, kind, noise)`` for the expert, each noisy expert, the random policy and, with
+    ``idle``, the :data:`IDLE` probe; ``expert`` is the policy kind that plays the expert
+    (``agent:WORKDIR`` for a trained agent)."""
+    ladder = (
+        [("expert", expert, 0.0)] + [(f"noisy-{n:g}", expert, float(n)) for n in noise] + [("random", "random", 0.0)]
+    )
+    return ladder + [(IDLE, IDLE, 0.0)] * idle
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -66,7 +79,7 @@ def _finite_or_none(value: float) -> float | None:
 def summarize(episodes: list[dict[str, Any]], rewards: Sequence[str], noise: Sequence[float]) -> dict[str, Any]:
     """Per-policy means, correlations and the expert > noisy > random check from episode records."""
     table: dict[str, Any] = {}
-    for label, _, _ in policies(noise):
+    for label, _, _ in policies(noise, idle=True):
         rows = [e for e in episodes if e["policy"] == label]
         if not rows:
             continue
@@ -82,6 +95,7 @@ def summarize(episodes: list[dict[str, Any]], rewards: Sequence[str], noise: Seq
             table[label]["success_rate"] = float(np.mean([e["success"] for e in rows]))
         if all(e.get("goal_progress") is not None for e in rows):
             table[label]["goal_progress"] = float(np.mean([e["goal_progress"] for e in rows]))
+    probed, episodes = episodes, [e for e in episodes if e["policy"] != IDLE]
     true = [e["true_return"] for e in episodes]
     lengths = [max(int(e.get("length", 1)), 1) for e in episodes]
     returns = {r: [e["reward_return"][r] for e in episodes] for r in rewards}
@@ -90,19 +104,37 @@ def summarize(episodes: list[dict[str, Any]], rewards: Sequence[str], noise: Seq
     per_step = {r: [v / n for v, n in zip(values, lengths)] for r, values in returns.items()}
     return {
         "policies": table,
+        "idle_position": idle_positions(table, rewards),
         "spearman": {r: _finite_or_none(spearman(returns[r], true)) for r in rewards},
         "pearson": {r: _finite_or_none(pearson(returns[r], true)) for r in rewards},
         "ordered": {r: _ordered(episodes, returns[r], table) for r in rewards},
         "lengths_vary": len(set(lengths)) > 1,
         "spearman_per_step": {r: _finite_or_none(spearman(per_step[r], true)) for r in rewards},
         "ordered_per_step": {r: _ordered(episodes, per_step[r], table) for r in rewards},
-        "episodes": episodes,
+        "episodes": probed,
     }
+
+
+def idle_positions(table: dict[str, Any], rewards: Sequence[str]) -> dict[str, float | None]:
+    """Where doing nothing lands between random play (0) and the expert (1) in each reward's
+    mean return; near or above 1, an agent can settle for stillness (benchmarks/stillness.py).
+    Empty without an idle row; None where expert and random tie."""
+    if not {IDLE, "expert", "random"} <= set(table):
+        return {}
+    out: dict[str, float | None] = {}
+    for r in rewards:
+        low, high = (table[p]["reward_return_mean"][r] for p in ("random", "expert"))
+        out[r] = _finite_or_none((table[IDLE]["reward_return_mean"][r] - low) / (high - low)) if high != low else None
+    return out
 
 
 def _ordered(episodes: list[dict[str, Any]], values: Sequence[float], table: dict[str, Any]) -> bool:
     """Mean of ``values`` ordered expert > mean over noisy levels > random."""
-    means = {label: float(np.mean([v for e, v in zip(episodes, values) if e["policy"] == label])) for label in table}
+    means = {
+        label: float(np.mean([v for e, v in zip(episodes, values) if e["policy"] == label]))
+        for label in table
+        if label != IDLE
+    }
     noisy = [means[label] for label in means if label.startswith("noisy-")]
     if "expert" not in means or "random" not in means:
         return False
@@ -131,7 +163,7 @@ def format_table(summary: dict[str, Any]) -> str:
     widths = [max(len(h), *(len(c[i]) for c in rows)) for i, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths))]
     lines += ["  ".join(c.ljust(w) for c, w in zip(cells, widths)) for cells in rows]
-    n = sum(row["episodes"] for row in summary["policies"].values())
+    n = sum(row["episodes"] for label, row in summary["policies"].items() if label != IDLE)
     for r in rewards:
         rho, pr = summary["spearman"][r], summary["pearson"][r]
         rho_text = "undefined" if rho is None else f"{rho:.3f}"
@@ -140,6 +172,18 @@ def format_table(summary: dict[str, Any]) -> str:
         lines.append(
             f"{r}: Spearman {rho_text} (Pearson {pr_text}) over {n} episodes; expert > noisy > random: {order}"
         )
+        idle = (summary.get("idle_position") or {}).get(r)
+        if idle is not None:
+            lines.append(
+                f"  doing nothing ({IDLE}, not in the correlation) earns {idle:.2f} of the way from random (0) "
+                f"to the expert (1)"
+                + (
+                    ": an agent may settle for holding still (a longer context, video_model.frame_skip=4, "
+                    "often lowers it; benchmarks/stillness.py)"
+                    if idle >= IDLE_WARNING
+                    else ""
+                )
+            )
         if summary.get("lengths_vary"):
             step_rho = summary["spearman_per_step"][r]
             step_order = "yes" if summary["ordered_per_step"][r] else "NO"

@@ -59,6 +59,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--videos", type=int, default=d.videos, metavar="N", help="episodes per policy in the mp4 (0: none)"
     )
+    parser.add_argument(
+        "--no-idle",
+        dest="idle",
+        action="store_false",
+        help="skip the idle probe (the zero / no-op action: what the reward pays for doing nothing)",
+    )
     parser.add_argument("--max-steps", type=int, default=None, metavar="N", help="cut episodes after N steps")
     parser.add_argument("--data", default=None, metavar="DIR", help="expert videos for amp (default: the workdir's)")
     parser.add_argument("--force", action="store_true", help="score again even if this configuration was scored")
@@ -80,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         size=args.size,
         videos=args.videos,
+        idle=args.idle,
         max_steps=args.max_steps,
         data=args.data,
         env_options=env_options,

@@ -27,6 +27,7 @@ from viper.core.errors import ViperError
 from viper.core.media import plot_learning_curve, read_mp4, write_gif
 from viper.core.metrics import read_metrics
 from viper.core.stages.report_diagnostics import report_diagnostics, unlearned
+from viper.core.statistics import IDLE_WARNING
 from viper.core.workdir import Workdir
 
 STAGES = ("data", "tokenizer", "video_model", "score", "agent")
@@ -138,6 +139,7 @@ def write_report(wd: Workdir, plan: Any, scored: Any, trained: dict[str, Any] | 
         "lengths_vary": summary.get("lengths_vary", False),
         "spearman_per_step": summary.get("spearman_per_step", {}).get(reward_name),
         "ordered_per_step": summary.get("ordered_per_step", {}).get(reward_name),
+        "idle_position": (summary.get("idle_position") or {}).get(reward_name),
         "score_table": {
             p: {"true_return": v["true_return_mean"], "reward_return": v["reward_return_mean"][reward_name]}
             for p, v in policies.items()
@@ -224,6 +226,18 @@ def _sections(n: dict[str, Any], plan: Any) -> list[tuple[str, list[str], str | 
         f"expert > noisy > random: **{'yes' if n['ordered'] else 'no'}**.",
         "\n".join(table),
     ]
+    if n.get("idle_position") is not None:
+        scatter.insert(
+            1,
+            f"Doing nothing (`idle`, the zero action; scored, not ranked) earns **{_fmt(n['idle_position'], 2)}** of "
+            "the way from random play (0) to the expert (1)"
+            + (
+                ": an agent may settle for holding still (a longer context, `video_model.frame_skip=4`, often "
+                "lowers it; `benchmarks/stillness.py`)."
+                if n["idle_position"] >= IDLE_WARNING
+                else "."
+            ),
+        )
     if n["lengths_vary"]:
         scatter.insert(
             1,

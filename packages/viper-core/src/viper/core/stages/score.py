@@ -1,7 +1,8 @@
 """The ``score`` stage (``viper-run score``): does a reward rank behaviour like the true return?
 
 Rolls out the suite's scripted expert (or a trained agent, ``--expert agent:WORKDIR``), the
-expert with action noise at several levels, and a random policy on the same reset seeds; sums each chosen reward over every episode and compares it
+expert with action noise at several levels, a random policy and the ``idle`` probe (the zero /
+no-op action: how much the reward pays for doing nothing) on the same reset seeds; sums each chosen reward over every episode and compares it
 with the episode's true return (``info["task_reward"]``, never shown to an agent). A reward worth
 training on ranks episodes like the true return (Spearman correlation near 1) and orders the
 policies expert > noisy > random. This is what a user checks before spending GPU days.
@@ -91,6 +92,10 @@ class ScoreConfig(Options):
     """Episode ``i`` of every policy resets with seed ``seed + 10_000 + i`` (paired comparison)."""
     size: int = 64
     """Frame height and width."""
+    idle: bool = True
+    """Also score the policy that takes the zero / no-op action (``idle``; kept out of the
+    correlations) and say where it lands between random and the expert: a reward that pays
+    nearly as much for holding still lets an agent settle there."""
     videos: int = option(1, ge=0)
     """Episodes per policy drawn into the mp4 (0: no video)."""
     max_steps: int | None = option(None, ge=1)
@@ -231,7 +236,7 @@ def rollouts(
     lists ``(label, kind, noise)`` (kinds as :func:`viper.core.collect.make_policy` takes them;
     default: the expert, its noisy versions and random); policy ``p`` is seeded ``seed + 1000 p``
     and episode ``i`` of every policy resets with ``seed + 10_000 + i``."""
-    plan = plan if plan is not None else policies(config.noise, config.expert)
+    plan = plan if plan is not None else policies(config.noise, config.expert, idle=config.idle)
     episodes, shown = [], []
     bar = progress_bar(
         total=len(plan) * config.episodes, desc=f"score: rollouts on {config.env}", unit="ep", enabled=progress

@@ -145,3 +145,16 @@ def test_the_table_warns_when_doing_nothing_earns_nearly_what_the_expert_does():
     quiet = summarize(records + [record("idle", 0, -45)], ("r",), ())
     assert "doing nothing (idle" in format_table(quiet) and "may settle" not in format_table(quiet)
     assert summarize(records, ("r",), ())["idle_position"] == {}
+
+
+def test_on_a_terminating_task_doing_nothing_is_placed_by_its_reward_per_step():
+    """An idle pole that falls after 2 steps sums little of a negative reward; per step it is
+    as bad as random play, and that is where it is placed."""
+
+    def record(policy: str, reward: float, length: int) -> dict:
+        return {"policy": policy, "true_return": float(length), "reward_return": {"r": reward}, "length": length}
+
+    records = [record("expert", -10, 10), record("random", -12, 3), record("idle", -8, 2)]
+    summary = summarize(records, ("r",), ())
+    assert summary["lengths_vary"]
+    assert summary["idle_position"]["r"] == pytest.approx((-4 + 4) / (-1 + 4))  # per step: -4, as random

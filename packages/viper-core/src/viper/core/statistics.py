@@ -104,7 +104,7 @@ def summarize(episodes: list[dict[str, Any]], rewards: Sequence[str], noise: Seq
     per_step = {r: [v / n for v, n in zip(values, lengths)] for r, values in returns.items()}
     return {
         "policies": table,
-        "idle_position": idle_positions(table, rewards),
+        "idle_position": idle_positions(probed, rewards, per_step=len(set(lengths)) > 1),
         "spearman": {r: _finite_or_none(spearman(returns[r], true)) for r in rewards},
         "pearson": {r: _finite_or_none(pearson(returns[r], true)) for r in rewards},
         "ordered": {r: _ordered(episodes, returns[r], table) for r in rewards},
@@ -115,16 +115,24 @@ def summarize(episodes: list[dict[str, Any]], rewards: Sequence[str], noise: Seq
     }
 
 
-def idle_positions(table: dict[str, Any], rewards: Sequence[str]) -> dict[str, float | None]:
-    """Where doing nothing lands between random play (0) and the expert (1) in each reward's
-    mean return; near or above 1, an agent can settle for stillness (benchmarks/stillness.py).
-    Empty without an idle row; None where expert and random tie."""
-    if not {IDLE, "expert", "random"} <= set(table):
+def idle_positions(episodes: list[dict[str, Any]], rewards: Sequence[str], per_step: bool) -> dict[str, float | None]:
+    """Where doing nothing lands between random play (0) and the expert (1) in each reward's mean
+    return (``per_step``: mean reward per step, for tasks that terminate early, where a short
+    episode sums less of a negative reward); near or above 1, an agent can settle for stillness
+    (benchmarks/stillness.py). Empty without idle episodes; None where expert and random tie."""
+
+    def mean(policy: str, r: str) -> float:
+        rows = [e for e in episodes if e["policy"] == policy]
+        return float(
+            np.mean([e["reward_return"][r] / (max(int(e.get("length", 1)), 1) if per_step else 1) for e in rows])
+        )
+
+    if not {IDLE, "expert", "random"} <= {e["policy"] for e in episodes}:
         return {}
     out: dict[str, float | None] = {}
     for r in rewards:
-        low, high = (table[p]["reward_return_mean"][r] for p in ("random", "expert"))
-        out[r] = _finite_or_none((table[IDLE]["reward_return_mean"][r] - low) / (high - low)) if high != low else None
+        low, high = mean("random", r), mean("expert", r)
+        out[r] = _finite_or_none((mean(IDLE, r) - low) / (high - low)) if high != low else None
     return out
 
 

@@ -174,9 +174,11 @@ def main() -> None:
     )
     args = parser.parse_args()
     name, suite, wd, reward, options = fitted_reward(args, args.env)
+    here = f"{args.workdir.parent.name}/{args.workdir.name}"
     others = {}
     for other in args.cross:  # every model loads before any rollout, so a bad path fails fast
         key = f"{other.parent.name}/{other.name}"
+        key = str(other) if key in others or key == here else key  # e.g. the same seed under another root
         others[key] = fitted_reward(argparse.Namespace(**vars(args) | {"workdir": other}), args.env)[2:4]
     agent, kept = agent_episodes(wd, args.agent)
     episodes = rollouts(suite, name, args.episodes, args.seed, args.size) + kept
@@ -188,7 +190,7 @@ def main() -> None:
     stages = model_stages(wd) | ({"agent": agent} if agent else {})
     record = {"env": args.env, "reward": args.reward, "options": options, "stages": stages}
     if others:
-        scores = {f"{args.workdir.parent.name}/{args.workdir.name}": values} | {
+        scores = {here: values} | {
             key: score_episodes({args.reward: r}, episodes, 8, progress=True)[args.reward]
             for key, (_, r) in others.items()
         }

@@ -389,6 +389,11 @@ def test_reward_model_metrics_come_from_the_diagnostics_and_the_video_model() ->
     # An env without goal_distance stores by_direction None; a score-only model has no bits.
     assert metric({"reward": "viper", "diagnostics": {"by_direction": None}}, "direction_gap") is None
     assert metric({"video_model_metrics": {}}, "val_bits_per_code") is None
+    assert metric({"idle_position": 0.8, "score_table": {"idle": {"reward_return": -4.0}}}, "idle_position") == 0.8
+    assert (
+        metric({"idle_position": 0.8, "score_table": {"idle": {"reward_return": -4.0}}}, "idle_reward_return") == -4.0
+    )
+    assert metric({"spearman": 0.9}, "idle_position") is None  # scored before the probe existed
 
 
 def fake_grid(tmp_path: Path, monkeypatch, text: str) -> list[list[str]]:

@@ -76,6 +76,9 @@ METRICS: dict[str, tuple[str, float]] = {
     "direction_gap": ("reward gap toward vs away from the goal (nats)", 1.0),
     "direction_gap_far": ("that gap in the farther half of the distances (nats)", 1.0),
     "val_bits_per_code": ("video model held-out bits per code", 1.0),
+    # Where the score stage's idle probe (the zero action) lands between random play (0) and the
+    # expert (1): near 1, an agent can settle for holding still.
+    "idle_position": ("doing nothing's reward, random 0 / expert 1", 1.0),
     "run_seconds": ("wall-clock s", 1.0),
 }
 DEFAULT_METRICS = ("fraction_of_expert", "spearman", "agent_eval_return", "run_seconds")

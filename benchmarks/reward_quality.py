@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from viper.core.atomic import atomic_write_json
-from viper.core.statistics import spearman
+from viper.core.statistics import IDLE, spearman
 
 #: Five Meta-World tasks whose scripted experts succeed 100% (packages/viper-envs/README.md), then
 #: every DMC task with a scripted expert (the ``_sparse`` variants render the same frames as their
@@ -84,8 +84,9 @@ def group_means(policies: dict[str, Any], reward: str = "viper") -> dict[str, di
 
 def spearman_without_random(episodes: list[dict[str, Any]], reward: str = "viper") -> float | None:
     """Spearman over the expert and noisy episodes alone: whether the reward also ranks the finer
-    differences among good episodes, not just random play below everything else."""
-    rows = [e for e in episodes if e["policy"] != "random"]
+    differences among good episodes, not just random play below everything else (the idle probe,
+    which is no rung of that ladder, is left out as well)."""
+    rows = [e for e in episodes if e["policy"] not in ("random", IDLE)]
     value = spearman([e["reward_return"][reward] for e in rows], [e["true_return"] for e in rows])
     return None if math.isnan(value) else value
 

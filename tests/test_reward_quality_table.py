@@ -24,6 +24,7 @@ def _summary(success: bool):
         ("noisy-0.6", 4.0, -5.0),
         ("random", 0.0, -9.0),
         ("random", 1.0, -8.0),
+        ("idle", 0.0, -1.5),  # the score stage's probe, rated like the expert: in no correlation
     ]:
         record = {"policy": policy, "seed": 0, "length": 5, "true_return": true, "reward_return": {"viper": viper}}
         if success:

@@ -70,7 +70,7 @@ def test_collect_fit_score_and_train_with_the_third_party_video_model(tmp_path: 
     (score_file,) = workdir.glob("score-*/score.json")
     score = json.loads(score_file.read_text())
     assert score["inputs"]["video_model"] == model_dir.name
-    assert set(score["policies"]) == {"expert", "noisy-0.5", "random"} and -1 <= score["spearman"]["viper"] <= 1
+    assert set(score["policies"]) == {"expert", "noisy-0.5", "random", "idle"} and -1 <= score["spearman"]["viper"] <= 1
 
     viper_run(
         "train", "--env", "lite:reach", "--workdir", str(workdir), "--agent", "drq", "--reward", "viper",

@@ -58,8 +58,13 @@ def goal_progress(distance: Sequence[float] | None) -> float | None:
 #: rung of the expert > noisy > random ladder.
 IDLE = "idle"
 
-#: An idle position (see :func:`idle_positions`) from which ``viper-run score`` warns.
+#: An idle position (see :func:`idle_positions`) from which ``viper-run score`` and the report warn,
+#: and what they say then.
 IDLE_WARNING = 0.5
+IDLE_ADVICE = (
+    "an agent may settle for holding still (a longer context, video_model.frame_skip=4, often lowers it; "
+    "benchmarks/stillness.py)"
+)
 
 
 def policies(noise: Sequence[float], expert: str = "expert", idle: bool = False) -> list[tuple[str, str, float]]:
@@ -70,6 +75,11 @@ def policies(noise: Sequence[float], expert: str = "expert", idle: bool = False)
         [("expert", expert, 0.0)] + [(f"noisy-{n:g}", expert, float(n)) for n in noise] + [("random", "random", 0.0)]
     )
     return ladder + [(IDLE, IDLE, 0.0)] * idle
+
+
+def _steps(episode: dict[str, Any]) -> int:
+    """An episode record's length in steps (at least 1, for per-step means)."""
+    return max(int(episode.get("length", 1)), 1)
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -97,18 +107,19 @@ def summarize(episodes: list[dict[str, Any]], rewards: Sequence[str], noise: Seq
             table[label]["goal_progress"] = float(np.mean([e["goal_progress"] for e in rows]))
     probed, episodes = episodes, [e for e in episodes if e["policy"] != IDLE]
     true = [e["true_return"] for e in episodes]
-    lengths = [max(int(e.get("length", 1)), 1) for e in episodes]
+    lengths = [_steps(e) for e in episodes]
+    lengths_vary = len(set(lengths)) > 1
     returns = {r: [e["reward_return"][r] for e in episodes] for r in rewards}
     # Per-step means matter when the task terminates early: a reward that is negative every
     # step (a log-likelihood) sums to less for a short failed episode than for a long good one.
     per_step = {r: [v / n for v, n in zip(values, lengths)] for r, values in returns.items()}
     return {
         "policies": table,
-        "idle_position": idle_positions(probed, rewards, per_step=len(set(lengths)) > 1),
+        "idle_position": idle_positions(probed, rewards, per_step=lengths_vary),
         "spearman": {r: _finite_or_none(spearman(returns[r], true)) for r in rewards},
         "pearson": {r: _finite_or_none(pearson(returns[r], true)) for r in rewards},
         "ordered": {r: _ordered(episodes, returns[r], table) for r in rewards},
-        "lengths_vary": len(set(lengths)) > 1,
+        "lengths_vary": lengths_vary,
         "spearman_per_step": {r: _finite_or_none(spearman(per_step[r], true)) for r in rewards},
         "ordered_per_step": {r: _ordered(episodes, per_step[r], table) for r in rewards},
         "episodes": probed,
@@ -123,9 +134,7 @@ def idle_positions(episodes: list[dict[str, Any]], rewards: Sequence[str], per_s
 
     def mean(policy: str, r: str) -> float:
         rows = [e for e in episodes if e["policy"] == policy]
-        return float(
-            np.mean([e["reward_return"][r] / (max(int(e.get("length", 1)), 1) if per_step else 1) for e in rows])
-        )
+        return float(np.mean([e["reward_return"][r] / (_steps(e) if per_step else 1) for e in rows]))
 
     if not {IDLE, "expert", "random"} <= {e["policy"] for e in episodes}:
         return {}
@@ -184,13 +193,7 @@ def format_table(summary: dict[str, Any]) -> str:
         if idle is not None:
             lines.append(
                 f"  doing nothing ({IDLE}, not in the correlation) earns {idle:.2f} of the way from random (0) "
-                f"to the expert (1)"
-                + (
-                    ": an agent may settle for holding still (a longer context, video_model.frame_skip=4, "
-                    "often lowers it; benchmarks/stillness.py)"
-                    if idle >= IDLE_WARNING
-                    else ""
-                )
+                f"to the expert (1)" + (f": {IDLE_ADVICE}" if idle >= IDLE_WARNING else "")
             )
         if summary.get("lengths_vary"):
             step_rho = summary["spearman_per_step"][r]

@@ -27,7 +27,7 @@ from viper.core.errors import ViperError
 from viper.core.media import plot_learning_curve, read_mp4, write_gif
 from viper.core.metrics import read_metrics
 from viper.core.stages.report_diagnostics import report_diagnostics, unlearned
-from viper.core.statistics import IDLE_WARNING
+from viper.core.statistics import IDLE_ADVICE, IDLE_WARNING
 from viper.core.workdir import Workdir
 
 STAGES = ("data", "tokenizer", "video_model", "score", "agent")
@@ -231,12 +231,7 @@ def _sections(n: dict[str, Any], plan: Any) -> list[tuple[str, list[str], str | 
             1,
             f"Doing nothing (`idle`, the zero action; scored, not ranked) earns **{_fmt(n['idle_position'], 2)}** of "
             "the way from random play (0) to the expert (1)"
-            + (
-                ": an agent may settle for holding still (a longer context, `video_model.frame_skip=4`, often "
-                "lowers it; `benchmarks/stillness.py`)."
-                if n["idle_position"] >= IDLE_WARNING
-                else "."
-            ),
+            + (f": {IDLE_ADVICE}." if n["idle_position"] >= IDLE_WARNING else "."),
         )
     if n["lengths_vary"]:
         scatter.insert(
